@@ -1,0 +1,178 @@
+//! The gateway's configuration file (TOML): one section per stage, each field
+//! documented, unknown keys rejected, errors reported with line and column.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use protocol::Name;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who this gateway is and where it stands.
+    pub gateway: GatewaySection,
+    /// The embedded MQTT broker.
+    #[serde(default)]
+    pub mqtt: MqttSection,
+    /// The SQLite store.
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[gateway]`: identity of this gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Gateway id: prefix of every alarm and order id it makes (`gw01`).
+    pub id: Name,
+    /// The compound this gateway serves (`lianhua-garden`).
+    pub site: Name,
+    /// Directory of extra device profiles (`*.toml`), added to the built-in ones.
+    #[serde(default)]
+    pub profiles_dir: Option<PathBuf>,
+}
+
+/// `[mqtt]`: listeners of the embedded broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSection {
+    /// Plain TCP listener for the compound LAN.
+    #[serde(default = "default_mqtt_listen")]
+    pub listen: SocketAddr,
+    /// Most simultaneous client connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for MqttSection {
+    fn default() -> Self {
+        Self {
+            listen: default_mqtt_listen(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+fn default_mqtt_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 1883))
+}
+const fn default_max_connections() -> usize {
+    10_000
+}
+
+/// `[store]`: where and how long data is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// SQLite database file.
+    #[serde(default = "default_db")]
+    pub path: PathBuf,
+    /// Days of telemetry kept; events, alarms and orders are kept for good.
+    #[serde(default = "default_retention")]
+    pub telemetry_retention_days: u32,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            path: default_db(),
+            telemetry_retention_days: default_retention(),
+        }
+    }
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("gridsense.db")
+}
+const fn default_retention() -> u32 {
+    30
+}
+
+/// A configuration problem, with its place in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, line and column of the first problem.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&src, &path.display().to_string())
+    }
+
+    /// Parses configuration text; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with line and column.
+    pub fn parse(src: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(src).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |s| protocol::profile::line_col(src, s.start));
+            ConfigError::Invalid {
+                path: origin.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let c = Config::parse("[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n", "t").expect("ok");
+        assert_eq!(c.gateway.id.as_str(), "gw01");
+        assert_eq!(c.mqtt.listen.port(), 1883);
+        assert_eq!(c.store.telemetry_retention_days, 30);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let src = "[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n\n[mqtt]\nlisten = \"nowhere\"\n";
+        let e = Config::parse(src, "gw.toml").expect_err("bad addr");
+        let s = e.to_string();
+        assert!(s.starts_with("gw.toml:6:"), "{s}");
+        let e = Config::parse("[gateway]\nid = \"gw 01\"\nsite = \"x\"\n", "gw.toml")
+            .expect_err("bad id");
+        assert!(e.to_string().starts_with("gw.toml:2:"), "{e}");
+        let e = Config::parse(
+            "[gateway]\nid = \"a\"\nsite = \"x\"\ncolour = 1\n",
+            "gw.toml",
+        )
+        .expect_err("unknown key");
+        assert!(e.to_string().contains("gw.toml:4:"), "{e}");
+    }
+}

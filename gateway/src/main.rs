@@ -1,0 +1,5 @@
+//! The `gridsense` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    gateway::cli::main()
+}

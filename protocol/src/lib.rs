@@ -1,0 +1,50 @@
+//! # GridSense protocol
+//!
+//! The single contract between sensor nodes, the gateway, integrators and the
+//! district platform. Nothing outside this crate writes a topic string or names
+//! a payload field.
+//!
+//! Layout:
+//! - [`ident`]: bounded, topic-safe identifiers ([`DeviceId`], [`FieldName`]);
+//! - [`kinds`]: device kinds, alarm kinds, severities, urgencies;
+//! - [`node`]: node ↔ gateway messages (events, telemetry, presence, commands, acks);
+//! - [`grid`]: the five-level governance tree and escalation tiers;
+//! - [`order`] (`alloc`): work orders and the upstream order/status messages;
+//! - [`topic`]: every topic, built and parsed;
+//! - [`modbus`]: register maps and word decoding;
+//! - [`profile`] (`std`): data-driven device profiles in TOML;
+//! - [`codec`]: size-limited, validating JSON decoding with typed errors.
+//!
+//! Features: none (`no_std`, no allocator: what firmware needs), `alloc`
+//! (work orders, `serde_json` encoding), `std` (default: profiles, error paths).
+#![cfg_attr(not(feature = "std"), no_std)]
+// Errors carry their detail inline (no allocator on nodes); they are rare and
+// returned once per rejected message, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod codec;
+pub mod grid;
+pub mod ident;
+pub mod kinds;
+pub mod modbus;
+pub mod node;
+#[cfg(feature = "alloc")]
+pub mod order;
+#[cfg(feature = "std")]
+pub mod profile;
+pub mod topic;
+
+pub use codec::{DecodeError, Message};
+pub use grid::{GridPath, Tier};
+pub use ident::{DeviceId, FieldName, Ident, IdentError, KindName, Name};
+pub use kinds::{AlarmKind, DeviceKind, Severity, Urgency};
+pub use node::{
+    Cause, Command, CommandAck, CommandError, CommandKind, CommandReason, DeviceState, EventKind,
+    EvtAck, NodeEvent, Status, Telemetry,
+};
+#[cfg(feature = "alloc")]
+pub use order::{OrderId, OrderState, OrderUp, StatusUpdate, UpstreamState};
+pub use topic::{DeviceChannel, Feed, Topic};
