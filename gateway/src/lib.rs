@@ -8,5 +8,6 @@
 //! - [`config`]: the configuration file;
 //! - [`cli`]: the `gridsense` command line.
 
+pub mod bus;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,110 @@
+//! Topic authorization. rumqttd authenticates clients but does not authorize
+//! topics; the gateway's patch of it (vendor/rumqttd/PATCHES.md) asks
+//! [`allowed`] about every publish, subscribe and last will of a network client.
+
+use protocol::Topic;
+use protocol::topic::DeviceChannel;
+
+/// What an authenticated MQTT user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A sensor node: username = client id = device id.
+    Device,
+    /// A read-only consumer of the integrator topics `gs/v1/site/...`.
+    Integrator,
+    /// The installer's or the gateway's own tools: everything.
+    Admin,
+}
+
+/// Checks credentials and tells roles; implemented by the device registry.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The role of `username` if `password` is its secret.
+    fn authenticate(&self, username: &str, password: &str) -> Option<Role>;
+}
+
+/// What a client asks to do.
+pub use rumqttd::AclAction as Action;
+
+/// Whether `username` in `role`, connected as `client_id`, may do `action` on `topic`.
+///
+/// - A device may publish only its own `evt`, `tel`, `state` and `cmd/ack`
+///   topics, and subscribe only to its own `cmd` and `evt/ack` (no wildcards).
+/// - An integrator may subscribe under `gs/v1/site/` and publish nothing.
+/// - An admin may do anything.
+pub fn allowed(role: Role, username: &str, action: Action, topic: &str) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Integrator => action == Action::Subscribe && topic.starts_with("gs/v1/site/"),
+        Role::Device => {
+            let Ok(Topic::Device { device, channel }) = Topic::parse(topic) else {
+                return false;
+            };
+            if device.as_str() != username {
+                return false;
+            }
+            match action {
+                Action::Publish => channel.from_node(),
+                Action::Subscribe => matches!(channel, DeviceChannel::Cmd | DeviceChannel::EvtAck),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_publishes_only_as_itself() {
+        let ok = |t| allowed(Role::Device, "smoke-1", Action::Publish, t);
+        assert!(ok("gs/v1/dev/smoke-1/evt"));
+        assert!(ok("gs/v1/dev/smoke-1/tel"));
+        assert!(ok("gs/v1/dev/smoke-1/state"));
+        assert!(ok("gs/v1/dev/smoke-1/cmd/ack"));
+        assert!(!ok("gs/v1/dev/smoke-2/evt"), "spoofing another device");
+        assert!(!ok("gs/v1/dev/smoke-1/cmd"), "commanding itself");
+        assert!(!ok("gs/v1/dev/smoke-1/evt/ack"), "acking itself");
+        assert!(!ok("gs/v1/site/s/alarm/a1"), "integrator feed");
+        assert!(!ok("grid/v1/d/s/c/g/order"), "upstream");
+        assert!(!ok("anything/else"));
+    }
+
+    #[test]
+    fn a_device_subscribes_only_to_its_own_commands_and_acks() {
+        let ok = |t| allowed(Role::Device, "lock-1", Action::Subscribe, t);
+        assert!(ok("gs/v1/dev/lock-1/cmd"));
+        assert!(ok("gs/v1/dev/lock-1/evt/ack"));
+        assert!(!ok("gs/v1/dev/+/cmd"));
+        assert!(!ok("gs/v1/dev/lock-2/cmd"));
+        assert!(!ok("#"));
+        assert!(!ok("gs/v1/dev/lock-1/#"));
+    }
+
+    #[test]
+    fn integrators_only_read_site_feeds() {
+        assert!(allowed(
+            Role::Integrator,
+            "ha",
+            Action::Subscribe,
+            "gs/v1/site/#"
+        ));
+        assert!(!allowed(
+            Role::Integrator,
+            "ha",
+            Action::Subscribe,
+            "gs/v1/dev/+/evt"
+        ));
+        assert!(!allowed(
+            Role::Integrator,
+            "ha",
+            Action::Publish,
+            "gs/v1/site/x/alarm/1"
+        ));
+        assert!(allowed(
+            Role::Admin,
+            "root",
+            Action::Publish,
+            "gs/v1/dev/x/cmd"
+        ));
+    }
+}

@@ -1,0 +1,264 @@
+//! Starting the embedded broker and handing out in-process links.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
+
+use super::acl::{self, Action, Authenticator, Role};
+use crate::config::MqttSection;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// A listener did not come up (address in use, permission, bad TLS files).
+    #[error("the MQTT listener {name} on {addr} did not start; see the log for why")]
+    Listen {
+        /// Listener name.
+        name: String,
+        /// Configured address.
+        addr: SocketAddr,
+    },
+    /// An in-process link could not be made (the router refused it).
+    #[error("in-process MQTT link: {0}")]
+    Link(String),
+    /// The broker thread could not be spawned.
+    #[error("broker thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// A refused connection or request, reported for counting and quarantine.
+#[derive(Debug, Clone)]
+pub enum Denied {
+    /// Wrong credentials, unknown user, or a device whose client id is not its id.
+    Auth {
+        /// Client id.
+        client_id: String,
+        /// Username.
+        username: String,
+    },
+    /// A topic the client may not use; the client is disconnected.
+    Topic {
+        /// Client id.
+        client_id: String,
+        /// Username, if any.
+        username: Option<String>,
+        /// Publish or subscribe.
+        action: Action,
+        /// The topic or filter.
+        topic: String,
+    },
+}
+
+/// Receives every [`Denied`] event (must not block).
+pub type DeniedSink = Arc<dyn Fn(Denied) + Send + Sync>;
+
+/// An in-process subscription to the broker.
+pub struct Subscription {
+    // Kept so the link stays registered with the router.
+    _tx: LinkTx,
+    rx: LinkRx,
+}
+
+impl Subscription {
+    /// The next message as `(topic, payload)`; `None` when the broker is gone.
+    pub async fn next(&mut self) -> Option<(Bytes, Bytes)> {
+        loop {
+            match self.rx.next().await {
+                Ok(Some(Notification::Forward(f))) => {
+                    return Some((f.publish.topic, f.publish.payload));
+                }
+                // The router stops scheduling a link whose buffer it filled;
+                // without `ready()` delivery would stop here.
+                Ok(Some(Notification::Unschedule)) => {
+                    if self.rx.ready().is_err() {
+                        return None;
+                    }
+                }
+                Ok(Some(_) | None) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// The running broker.
+pub struct Bus {
+    /// The configured LAN listener address.
+    pub addr: SocketAddr,
+    broker: Broker,
+    bound: std::sync::mpsc::Receiver<(String, SocketAddr)>,
+}
+
+/// An in-process link for publishing; nothing is delivered to it.
+pub struct PublishLink {
+    /// The sending half.
+    pub tx: LinkTx,
+    // Kept so the router's notifications to this link have somewhere to go.
+    _rx: LinkRx,
+}
+
+/// Logs per connection are capped at this many bytes × [`SEGMENTS`]: the
+/// broker's in-memory log is bounded, not durable (the store is).
+const SEGMENT_BYTES: usize = 16 * 1024 * 1024;
+const SEGMENTS: usize = 4;
+/// Largest payload the broker accepts. Larger than any message's own limit,
+/// so that ingest sees oversized messages and records them, instead of the
+/// broker silently dropping the connection.
+const MAX_PAYLOAD: usize = 64 * 1024;
+
+impl Bus {
+    /// Builds the broker with authentication and topic authorization.
+    pub fn new(cfg: &MqttSection, auth: Arc<dyn Authenticator>, denied: DeniedSink) -> Self {
+        let roles: Arc<RwLock<HashMap<String, Role>>> = Arc::default();
+        let mut connections = ConnectionSettings {
+            connection_timeout_ms: 10_000,
+            max_payload_size: MAX_PAYLOAD,
+            max_inflight_count: 100,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+            topic_acl: None,
+        };
+        let (r, d) = (roles.clone(), denied.clone());
+        connections.set_auth_handler(
+            move |client_id: String, username: String, password: String| {
+                let verdict = match auth.authenticate(&username, &password) {
+                    // A device must connect with its own id as client id, or it
+                    // could take over another device's session.
+                    Some(Role::Device) if client_id != username => None,
+                    other => other,
+                };
+                match verdict {
+                    Some(role) => {
+                        r.write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(username, role);
+                    }
+                    None => d(Denied::Auth {
+                        client_id,
+                        username,
+                    }),
+                }
+                std::future::ready(verdict.is_some())
+            },
+        );
+        connections.topic_acl = Some(Arc::new(move |client_id, username, action, topic| {
+            let role = username.and_then(|u| {
+                roles
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(u)
+                    .copied()
+            });
+            let ok = match (role, username) {
+                (Some(role), Some(user)) => acl::allowed(role, user, action, topic),
+                _ => false,
+            };
+            if !ok {
+                denied(Denied::Topic {
+                    client_id: client_id.to_owned(),
+                    username: username.map(str::to_owned),
+                    action,
+                    topic: topic.to_owned(),
+                });
+            }
+            ok
+        }));
+        let (bound_tx, bound) = std::sync::mpsc::sync_channel(4);
+        let server = ServerSettings {
+            name: "lan".into(),
+            listen: cfg.listen,
+            tls: None,
+            next_connection_delay_ms: 0,
+            connections,
+            on_bound: Some(bound_tx),
+        };
+        let config = Config {
+            id: 0,
+            router: RouterConfig {
+                max_connections: cfg.max_connections + 16,
+                max_outgoing_packet_count: 100,
+                max_segment_size: SEGMENT_BYTES,
+                max_segment_count: SEGMENTS,
+                custom_segment: None,
+                initialized_filters: None,
+                shared_subscriptions_strategy: Default::default(),
+            },
+            v4: Some(HashMap::from([("lan".to_string(), server)])),
+            ..Config::default()
+        };
+        Self {
+            addr: cfg.listen,
+            broker: Broker::new(config),
+            bound,
+        }
+    }
+
+    /// An in-process link for publishing.
+    ///
+    /// # Errors
+    /// [`BusError::Link`] if the router refuses the link.
+    pub fn link(&self, name: &str) -> Result<PublishLink, BusError> {
+        let (tx, rx) = self.broker.link(name).map_err(link_err)?;
+        Ok(PublishLink { tx, _rx: rx })
+    }
+
+    /// An in-process subscription to `filters`.
+    ///
+    /// # Errors
+    /// [`BusError::Link`] if the router refuses the link.
+    pub fn subscribe(&self, name: &str, filters: &[&str]) -> Result<Subscription, BusError> {
+        let (mut tx, rx) = self.broker.link(name).map_err(link_err)?;
+        for f in filters {
+            tx.subscribe(*f).map_err(link_err)?;
+        }
+        Ok(Subscription { _tx: tx, rx })
+    }
+
+    /// Starts the listeners on their own threads and waits until they are bound.
+    ///
+    /// # Errors
+    /// [`BusError::Listen`] if a listener does not come up within 5 s.
+    pub fn start(self) -> Result<SocketAddr, BusError> {
+        let Self {
+            addr,
+            mut broker,
+            bound,
+        } = self;
+        std::thread::Builder::new()
+            .name("mqtt-broker".into())
+            .spawn(move || {
+                if let Err(e) = broker.start() {
+                    tracing::error!(error = %e, "MQTT broker stopped");
+                }
+            })?;
+        match bound.recv_timeout(Duration::from_secs(5)) {
+            Ok((_, addr)) => Ok(addr),
+            Err(_) => Err(BusError::Listen {
+                name: "lan".into(),
+                addr,
+            }),
+        }
+    }
+}
+
+fn link_err(e: rumqttd::local::LinkError) -> BusError {
+    BusError::Link(e.to_string())
+}
+
+// rumqttd's types have no Debug; say what each wrapper is.
+macro_rules! opaque_debug {
+    ($($t:ty),+) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($t))
+            }
+        }
+    )+};
+}
+opaque_debug!(Subscription, Bus, PublishLink);

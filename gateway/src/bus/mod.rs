@@ -1,0 +1,16 @@
+//! The embedded MQTT broker (rumqttd) behind a small adapter: nothing else in
+//! the gateway imports `rumqttd`.
+//!
+//! - [`acl`]: who may publish and subscribe where (pure, unit-tested);
+//! - [`broker`]: builds the broker, wires authentication and the topic ACL,
+//!   starts it on its own threads and hands out in-process links;
+//! - [`publisher`]: one thread that publishes everything the gateway says,
+//!   with a priority lane for acks and commands.
+
+pub mod acl;
+pub mod broker;
+pub mod publisher;
+
+pub use acl::{Authenticator, Role};
+pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};
+pub use publisher::{Outgoing, Publisher};
