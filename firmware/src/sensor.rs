@@ -93,11 +93,14 @@ impl Confirm {
     }
 }
 
-/// Maps a raw reading to an engineering value: `raw * per_count + offset`.
+/// Maps a raw reading to an engineering value: `raw / counts_per_unit + offset`.
+///
+/// A divisor rather than a factor: `80 / 100.0` is exactly the `f32` nearest
+/// 0.8 and encodes as `0.8`, where `80 * 0.01` gives `0.79999995`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {
-    /// Units per ADC count.
-    pub per_count: f32,
+    /// ADC counts per unit (non-zero).
+    pub counts_per_unit: f32,
     /// Value at raw 0.
     pub offset: f32,
 }
@@ -105,7 +108,7 @@ pub struct Scale {
 impl Scale {
     /// The engineering value of `raw`.
     pub fn value(&self, raw: u16) -> f32 {
-        f32::from(raw) * self.per_count + self.offset
+        f32::from(raw) / self.counts_per_unit + self.offset
     }
 }
 
@@ -172,9 +175,14 @@ mod tests {
     #[test]
     fn scale_maps_raw_to_units() {
         let s = Scale {
-            per_count: 0.5,
+            counts_per_unit: 2.0,
             offset: -1.0,
         };
         assert!((s.value(10) - 4.0).abs() < f32::EPSILON);
+        let pct = Scale {
+            counts_per_unit: 100.0,
+            offset: 0.0,
+        };
+        assert_eq!(pct.value(80).to_bits(), 0.8f32.to_bits());
     }
 }

@@ -51,7 +51,7 @@ impl Default for SmokeConfig {
             hush_limit_raw: 400,
             hush_max_ms: 10 * 60_000,
             scale: Scale {
-                per_count: 0.01,
+                counts_per_unit: 100.0,
                 offset: 0.0,
             },
             alarm_samples: 2,
