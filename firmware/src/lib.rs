@@ -13,9 +13,11 @@
 //! - [`outbox`]: reliable, bounded event outbox with `seq`, backoff and a drop policy;
 //! - [`sensor`]: the [`AdcChannel`] seam, rail (open/short) checks, debouncing;
 //! - [`smoke`]: smoke detector;
+//! - [`gas`]: combustible gas detector with valve relay;
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+pub mod gas;
 pub mod node;
 pub mod outbox;
 pub mod sensor;
@@ -23,6 +25,7 @@ pub mod smoke;
 #[cfg(test)]
 mod test_support;
 
+pub use gas::{GasConfig, GasDetector, GasLevel, GasStatus};
 pub use node::{Node, NodeCore, Outbound, Outgoing};
 pub use outbox::{Outbox, RetryPolicy};
 pub use sensor::AdcChannel;
