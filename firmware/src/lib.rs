@@ -13,11 +13,13 @@
 //! - [`outbox`]: reliable, bounded event outbox with `seq`, backoff and a drop policy;
 //! - [`sensor`]: the [`AdcChannel`] seam, rail (open/short) checks, debouncing;
 //! - [`smoke`]: smoke detector;
+//! - [`camera`]: camera analytics (intrusion, fire lane blocked) with snapshot references;
 //! - [`door`]: access-control door (contact, lock relay, card reader);
 //! - [`gas`]: combustible gas detector with valve relay;
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+pub mod camera;
 pub mod door;
 pub mod gas;
 pub mod node;
@@ -27,6 +29,7 @@ pub mod smoke;
 #[cfg(test)]
 mod test_support;
 
+pub use camera::{CameraConfig, CameraSource, LaneState};
 pub use door::{AllowList, DoorConfig, DoorController, DoorStatus, LockMode};
 pub use gas::{GasConfig, GasDetector, GasLevel, GasStatus};
 pub use node::{Node, NodeCore, Outbound, Outgoing};
