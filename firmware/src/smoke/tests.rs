@@ -1,10 +1,10 @@
 use embedded_hal_mock::eh1::MockError;
 use embedded_hal_mock::eh1::digital::{Mock as Pin, State, Transaction as Tx};
-use protocol::{Cause, Command, CommandError, CommandKind, CommandReason, EventKind, EvtAck};
+use protocol::{Cause, Command, CommandKind, CommandReason, EventKind, EvtAck};
 
 use super::{SmokeConfig, SmokeDetector, SmokePins};
 use crate::node::{Node, Outbound};
-use crate::test_support::{FakeAdc, ack, events, kinds};
+use crate::test_support::{FakeAdc, events, kinds};
 
 use EventKind::*;
 use State::{High, Low};
@@ -129,6 +129,8 @@ impl Rig {
     }
 }
 
+mod commands;
+
 #[test]
 fn alarm_needs_consecutive_samples_and_carries_the_reading() {
     let mut r = Rig::new();
@@ -159,35 +161,6 @@ fn alarm_latches_after_the_smoke_clears() {
     let s = r.det.status();
     assert!(s.latched && s.sounding);
     assert_eq!(s.reading, Some(CLEAN));
-}
-
-#[test]
-fn reset_is_refused_in_the_hysteresis_band_and_accepted_below_it() {
-    let mut r = Rig::new();
-    r.alarm();
-    r.chamber.set(170); // below alarm_raw, not below clear_raw
-    r.tick(&[]);
-    let out = r.command(CommandKind::Reset, CommandReason::Operator, None, &[]);
-    assert_eq!(ack(&out).unwrap().error, Some(CommandError::Refused));
-    r.chamber.set(CLEAN);
-    r.tick(&[]);
-    let out = r.command(
-        CommandKind::Reset,
-        CommandReason::Operator,
-        None,
-        &[Tx::set(Low)],
-    );
-    assert!(ack(&out).unwrap().ok);
-    assert_eq!(kinds(&out), vec![(Restore, Some(Cause::Smoke))]);
-    assert!(!r.det.status().latched && !r.det.status().sounding);
-}
-
-#[test]
-fn reset_without_an_alarm_is_a_no_op() {
-    let mut r = Rig::new();
-    let out = r.command(CommandKind::Reset, CommandReason::Operator, None, &[]);
-    assert!(ack(&out).unwrap().ok);
-    assert!(kinds(&out).is_empty());
 }
 
 fn fault_cycle(r: &mut Rig, bad: impl Fn(&FakeAdc), cause: Cause) {
@@ -258,105 +231,6 @@ fn test_button_sounds_briefly_and_reports_once_per_press() {
 }
 
 #[test]
-fn self_test_command_is_acked_and_reported() {
-    let mut r = Rig::new();
-    let out = r.command(
-        CommandKind::SelfTest,
-        CommandReason::Operator,
-        None,
-        &[Tx::set(High)],
-    );
-    assert!(ack(&out).unwrap().ok);
-    assert_eq!(kinds(&out), vec![(Test, Some(Cause::Smoke))]);
-}
-
-#[test]
-fn hush_silences_a_nuisance_alarm_for_at_most_the_limit() {
-    let mut r = Rig::new();
-    r.alarm();
-    let out = r.command(
-        CommandKind::Hush,
-        CommandReason::Operator,
-        Some(3_600),
-        &[Tx::set(Low)],
-    );
-    assert!(ack(&out).unwrap().ok);
-    r.tick_at(r.now + 599_000, [Tx::get(Low)], [Tx::get(Low)], &[]);
-    let out = r.tick_at(
-        r.now + 1_000,
-        [Tx::get(Low)],
-        [Tx::get(Low)],
-        &[Tx::set(High)],
-    );
-    assert!(kinds(&out).is_empty());
-    assert!(
-        r.det.status().sounding,
-        "10 minutes at most, though 1 h was asked"
-    );
-}
-
-#[test]
-fn hush_duration_can_be_shorter() {
-    let mut r = Rig::new();
-    r.alarm();
-    r.command(
-        CommandKind::Hush,
-        CommandReason::Operator,
-        Some(2),
-        &[Tx::set(Low)],
-    );
-    r.tick(&[]);
-    r.tick(&[Tx::set(High)]);
-    assert!(r.det.status().sounding);
-}
-
-#[test]
-fn hush_is_refused_in_dense_smoke_in_a_fire_and_when_faulty() {
-    let mut r = Rig::new();
-    r.alarm();
-    let refused = |out: &Outbound| ack(out).unwrap().error == Some(CommandError::Refused);
-    assert!(refused(&r.command(
-        CommandKind::Hush,
-        CommandReason::Fire,
-        None,
-        &[]
-    )));
-    r.chamber.set(DENSE);
-    r.tick(&[]);
-    assert!(refused(&r.command(
-        CommandKind::Hush,
-        CommandReason::Operator,
-        None,
-        &[]
-    )));
-    r.chamber.set(4_095);
-    r.tick(&[]);
-    assert!(refused(&r.command(
-        CommandKind::Hush,
-        CommandReason::Operator,
-        None,
-        &[]
-    )));
-    assert!(r.det.status().sounding);
-}
-
-#[test]
-fn a_running_hush_ends_when_smoke_gets_dense() {
-    let mut r = Rig::new();
-    r.alarm();
-    r.command(
-        CommandKind::Hush,
-        CommandReason::Operator,
-        None,
-        &[Tx::set(Low)],
-    );
-    r.tick(&[]);
-    r.chamber.set(DENSE);
-    r.tick(&[Tx::set(High)]);
-    assert!(r.det.status().sounding);
-}
-
-#[test]
 fn low_battery_has_hysteresis_and_is_sampled_per_interval() {
     let mut r = Rig::new();
     r.battery.set(2_400); // 10 %
@@ -423,20 +297,6 @@ fn a_failed_sounder_write_is_a_fault_and_is_retried() {
     assert!(!r.det.status().sounding);
     r.tick(&[Tx::set(High)]);
     assert!(r.det.status().sounding);
-}
-
-#[test]
-fn other_commands_are_unsupported() {
-    let mut r = Rig::new();
-    for kind in [
-        CommandKind::Unlock,
-        CommandKind::Lock,
-        CommandKind::ValveClose,
-        CommandKind::ValveOpen,
-    ] {
-        let out = r.command(kind, CommandReason::Operator, None, &[]);
-        assert_eq!(ack(&out).unwrap().error, Some(CommandError::Unsupported));
-    }
 }
 
 #[test]
