@@ -103,6 +103,10 @@ wire_enum! {
         SensorRange = "sensor-range",
         /// Hardware fault other than the sensor.
         Hardware = "hardware",
+        /// Removed from its base or opened (names what a `restore` ends).
+        Tamper = "tamper",
+        /// Battery low (names what a `restore` ends).
+        Battery = "battery",
     }
 }
 
@@ -125,6 +129,8 @@ impl Cause {
             Self::SensorOpen | Self::SensorShort | Self::SensorRange | Self::Hardware => {
                 AlarmKind::SensorFault
             }
+            Self::Tamper => AlarmKind::Tamper,
+            Self::Battery => AlarmKind::LowBattery,
         }
     }
 }
@@ -133,7 +139,12 @@ impl Cause {
 ///
 /// `seq` is per device and increases by one for each event that needs an ack;
 /// a node repeats an unacknowledged event with the same `seq`, so the gateway
-/// can store it once however often it arrives.
+/// can store it once however often it arrives. The gateway stores `(device,
+/// seq)` once, so `seq` must never go back: a node keeps a high-water mark in
+/// non-volatile memory and, after a reboot, continues above it (writing the
+/// mark every N events and skipping N ahead on boot keeps flash wear low).
+/// Heartbeats are not acknowledged and not de-duplicated; their `seq` is
+/// informative only (the last one assigned, or 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeEvent {
     /// Per-device sequence number, from 1.
