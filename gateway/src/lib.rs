@@ -9,4 +9,6 @@
 //! - [`cli`]: the `gridsense` command line.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod store;
