@@ -11,4 +11,5 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod registry;
 pub mod store;
