@@ -2,6 +2,7 @@
 //! credentials; CSV import for installers; an immutable [`Registry`]
 //! snapshot for the hot path (lookups and MQTT authentication).
 
+pub mod commands;
 mod creds;
 mod csvfile;
 mod import_devices;
