@@ -12,6 +12,7 @@ mod handle;
 mod records;
 mod retention;
 mod schema;
+mod sql;
 mod writer;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use tokio::sync::mpsc;
 
 use super::handle::Job;
-use super::writer::at_i64;
+use super::sql::at_i64;
 use super::{Store, StoreConfig, StoreError};
 
 /// How often retention runs, in clock time.
