@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::registry::commands as registry;
 
 /// GridSense: community-sensing edge gateway.
 #[derive(Debug, Parser)]
@@ -30,6 +31,24 @@ pub enum Command {
         /// Profile files (`*.toml`); none: list the built-in profiles.
         files: Vec<PathBuf>,
     },
+    /// Describe the compound: buildings, units, floors, rooms, areas.
+    Site {
+        /// What to do with the site tree.
+        #[command(subcommand)]
+        cmd: registry::SiteCmd,
+    },
+    /// Register and list devices.
+    Device {
+        /// What to do with devices.
+        #[command(subcommand)]
+        cmd: registry::DeviceCmd,
+    },
+    /// Manage credentials.
+    Creds {
+        /// What to do with credentials.
+        #[command(subcommand)]
+        cmd: registry::CredsCmd,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -49,6 +68,9 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Profiles { files } => profiles(&files),
+        Command::Site { cmd } => registry::site(cmd),
+        Command::Device { cmd } => registry::device(cmd),
+        Command::Creds { cmd } => registry::creds(cmd),
     }
 }
 

@@ -10,4 +10,7 @@
 
 pub mod bus;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod registry;
+pub mod store;

@@ -1,0 +1,76 @@
+//! The device profiles a gateway knows: the built-in ones plus `*.toml`
+//! files in the configured profiles directory (a file may replace a
+//! built-in profile of the same name).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use protocol::profile::{BUILTIN, Profile};
+
+/// Known profiles by name.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    /// Profile name → profile.
+    by_name: BTreeMap<String, Profile>,
+}
+
+impl Profiles {
+    /// The built-in profiles, plus those in `dir` when given.
+    ///
+    /// # Errors
+    /// Every unreadable or invalid profile file, as `FILE:LINE:COL: message`.
+    pub fn load(dir: Option<&Path>) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for (file, src) in BUILTIN {
+            match Profile::from_toml(src) {
+                Ok(p) => {
+                    by_name.insert(p.name.to_string(), p);
+                }
+                Err(e) => errors.push(format!("built-in {file}: {e}")),
+            }
+        }
+        if let Some(dir) = dir {
+            let entries =
+                std::fs::read_dir(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+            let mut files: Vec<_> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            for f in files {
+                match std::fs::read_to_string(&f) {
+                    Err(e) => errors.push(format!("{}: {e}", f.display())),
+                    Ok(src) => match Profile::from_toml(&src) {
+                        Ok(p) => {
+                            by_name.insert(p.name.to_string(), p);
+                        }
+                        Err(e) => errors.push(format!(
+                            "{}:{}:{}: {}",
+                            f.display(),
+                            e.line,
+                            e.column,
+                            e.message
+                        )),
+                    },
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { by_name })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The profile with this name.
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.by_name.get(name)
+    }
+
+    /// Every profile name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+}
