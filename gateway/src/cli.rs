@@ -26,6 +26,12 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Run the gateway until SIGTERM or Ctrl-C.
+    Run {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Validate device profile files.
     Profiles {
         /// Profile files (`*.toml`); none: list the built-in profiles.
@@ -71,7 +77,47 @@ pub fn main() -> ExitCode {
         Command::Site { cmd } => registry::site(cmd),
         Command::Device { cmd } => registry::device(cmd),
         Command::Creds { cmd } => registry::creds(cmd),
+        Command::Run { config } => run(&config),
     }
+}
+
+/// Sets up logging: `RUST_LOG` if set, else info for the gateway.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("gateway=info,gridsense=info,warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(path: &std::path::Path) -> ExitCode {
+    init_tracing();
+    let cfg = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        match crate::app::run_until_signal(&cfg, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// Validates a configuration and its profiles directory.
@@ -80,43 +126,32 @@ pub fn main() -> ExitCode {
 /// Every problem found, each naming its file and line.
 pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
     let cfg = Config::load(path).map_err(|e| vec![e.to_string()])?;
-    let mut errors = Vec::new();
-    let mut count = protocol::profile::BUILTIN.len();
-    if let Some(dir) = &cfg.gateway.profiles_dir {
-        let dir = path.parent().unwrap_or(std::path::Path::new(".")).join(dir);
-        match std::fs::read_dir(&dir) {
-            Err(e) => errors.push(format!("{}: {e}", dir.display())),
-            Ok(entries) => {
-                let mut files: Vec<_> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                    .collect();
-                files.sort();
-                for f in files {
-                    match check_profile(&f) {
-                        Ok(()) => count += 1,
-                        Err(e) => errors.push(e),
-                    }
-                }
-            }
-        }
+    let profiles = crate::registry::Profiles::load(cfg.gateway.profiles_dir.as_deref())?;
+    let errors: Vec<String> = cfg
+        .rules
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            t.validate(&profiles)
+                .err()
+                .map(|e| format!("{}: rules.thresholds[{i}]: {e}", path.display()))
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
     }
-    if errors.is_empty() {
-        Ok(format!(
-            "gateway {} at site {}, {count} device profiles",
-            cfg.gateway.id, cfg.gateway.site
-        ))
-    } else {
-        Err(errors)
-    }
+    Ok(format!(
+        "gateway {} at site {}, {} device profiles, {} configured thresholds",
+        cfg.gateway.id,
+        cfg.gateway.site,
+        profiles.len(),
+        cfg.rules.thresholds.len()
+    ))
 }
 
 fn check_profile(f: &std::path::Path) -> Result<(), String> {
-    let src = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-    protocol::profile::Profile::from_toml(&src)
-        .map(|_| ())
-        .map_err(|e| format!("{}:{}:{}: {}", f.display(), e.line, e.column, e.message))
+    crate::registry::load_file(f).map(|_| ())
 }
 
 fn profiles(files: &[PathBuf]) -> ExitCode {

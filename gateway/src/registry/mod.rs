@@ -18,6 +18,6 @@ pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_
 pub use csvfile::{ImportError, RowError};
 pub use import_devices::{DeviceFields, add_device, import_devices};
 pub use import_site::import_sites;
-pub use profiles::Profiles;
+pub use profiles::{Profiles, load_file};
 pub use site::{Level, SiteNode};
 pub use snapshot::{DeviceInfo, Registry};

@@ -73,4 +73,39 @@ impl Profiles {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
+
+    /// The built-in profiles only.
+    pub fn builtin() -> Self {
+        Self::load(None).unwrap_or_default()
+    }
+
+    /// How many profiles there are.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Every profile, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Profile)> {
+        self.by_name.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The heartbeat interval of profile `name` in ms (60 s when unknown).
+    pub fn heartbeat_ms(&self, name: &str) -> u64 {
+        u64::from(self.get(name).map_or(60, |p| p.heartbeat_s)) * 1000
+    }
+}
+
+/// Reads and validates one profile file.
+///
+/// # Errors
+/// `FILE:LINE:COLUMN: message`.
+pub fn load_file(f: &Path) -> Result<Profile, String> {
+    let src = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+    Profile::from_toml(&src)
+        .map_err(|e| format!("{}:{}:{}: {}", f.display(), e.line, e.column, e.message))
 }

@@ -153,6 +153,21 @@ impl Registry {
         self.zones.get(zone).into_iter().flatten()
     }
 
+    /// The building a device is in: the nearest ancestor of its location
+    /// (itself included) at the building level.
+    pub fn building_of(&self, device: &str) -> Option<Name> {
+        let mut node = self
+            .nodes
+            .get(self.devices.get(device)?.location.as_str())?;
+        for _ in 0..16 {
+            if node.level == super::Level::Building {
+                return Some(node.id.clone());
+            }
+            node = self.nodes.get(node.parent.as_ref()?.as_str())?;
+        }
+        None
+    }
+
     /// The site node with this id.
     pub fn site_node(&self, id: &str) -> Option<&SiteNode> {
         self.nodes.get(id)

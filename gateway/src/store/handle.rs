@@ -22,6 +22,8 @@ pub(super) enum Job {
     ),
     /// Count a rejected message; nobody waits.
     Quarantine(QuarantineRecord),
+    /// Record an alarm change or linkage command, then answer.
+    Write(super::Write, oneshot::Sender<Result<(), StoreError>>),
     /// Answer once everything queued before is committed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
     /// Run retention now; answer with the rows deleted.
@@ -176,6 +178,33 @@ impl StoreHandle {
     pub async fn run_retention(&self) -> Result<u64, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Retention(tx)).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores an alarm as it now stands (insert or replace by id); resolves
+    /// after it is committed.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn save_alarm(&self, feed: &protocol::feed::AlarmFeed) -> Result<(), StoreError> {
+        self.write(super::Write::Alarm(Box::new(feed.clone())))
+            .await
+    }
+
+    /// Records a finished linkage command; resolves after it is committed.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn record_linkage(
+        &self,
+        rec: &crate::linkage::LinkageRecord,
+    ) -> Result<(), StoreError> {
+        self.write(super::Write::Linkage(rec.clone())).await
+    }
+
+    async fn write(&self, w: super::Write) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Write(w, tx)).await?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

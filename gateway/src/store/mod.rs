@@ -6,6 +6,7 @@
 //! batches everything it is sent into one transaction per batch; callers
 //! hold a cloneable [`StoreHandle`].
 
+mod alarms;
 mod db;
 mod error;
 mod handle;
@@ -18,6 +19,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use alarms::Write;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};

@@ -76,6 +76,29 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     );
     ",
+    // 2: alarms as they stand, and linkage commands.
+    r"
+    CREATE TABLE alarms (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        final INTEGER NOT NULL,
+        raised_ms INTEGER NOT NULL,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX alarms_open ON alarms (final);
+    CREATE TABLE linkage (
+        id INTEGER PRIMARY KEY,
+        alarm TEXT NOT NULL,
+        device TEXT NOT NULL,
+        cmd TEXT NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        acked_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        ok INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -33,6 +33,9 @@ pub(super) fn write_tx(store: &mut Store, batch: &Batch) -> Result<Written, rusq
     for q in &batch.quarantine {
         insert_quarantine(&tx, q)?;
     }
+    for (w, _) in &batch.writes {
+        super::alarms::write(&tx, w)?;
+    }
     let mut rows = 0;
     {
         let mut st = tx.prepare_cached(

@@ -63,13 +63,18 @@ pub(super) struct Batch {
     pub(super) presence: Vec<(DeviceId, Status, u64, Reply<()>)>,
     pub(super) quarantine: Vec<QuarantineRecord>,
     pub(super) telemetry: Vec<TelemetryRecord>,
+    pub(super) writes: Vec<(super::Write, Reply<()>)>,
     flushes: Vec<Reply<()>>,
     retention: Vec<Reply<u64>>,
 }
 
 impl Batch {
     fn len(&self) -> usize {
-        self.events.len() + self.presence.len() + self.quarantine.len() + self.telemetry.len()
+        self.events.len()
+            + self.presence.len()
+            + self.quarantine.len()
+            + self.telemetry.len()
+            + self.writes.len()
     }
 
     fn push(&mut self, job: Job) {
@@ -77,6 +82,7 @@ impl Batch {
             Job::Event(rec, reply) => self.events.push((rec, reply)),
             Job::Presence(d, s, at, reply) => self.presence.push((d, s, at, reply)),
             Job::Quarantine(rec) => self.quarantine.push(rec),
+            Job::Write(w, reply) => self.writes.push((w, reply)),
             Job::Flush(reply) => self.flushes.push(reply),
             Job::Retention(reply) => self.retention.push(reply),
         }
@@ -223,6 +229,9 @@ impl Writer {
                 for (_, _, _, reply) in batch.presence.drain(..) {
                     let _ = reply.send(Ok(()));
                 }
+                for (_, reply) in batch.writes.drain(..) {
+                    let _ = reply.send(Ok(()));
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, records = batch.len(), "store batch failed");
@@ -232,6 +241,9 @@ impl Writer {
                     Err(StoreError::Batch(msg.clone()))
                 });
                 answer_all(batch.presence.drain(..).map(|p| p.3), || {
+                    Err(StoreError::Batch(msg.clone()))
+                });
+                answer_all(batch.writes.drain(..).map(|w| w.1), || {
                     Err(StoreError::Batch(msg.clone()))
                 });
             }
