@@ -120,11 +120,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
 
     let rejects = Arc::new(Rejects::default());
-    let bus = Bus::new(
-        &cfg.mqtt,
-        Arc::new(RegistryAuth(registry.clone())),
-        denied_sink(&rejects, &store, &clock),
-    );
+    let (sink, denied) = denied_sink(&rejects, &clock);
+    let bus = Bus::new(&cfg.mqtt, Arc::new(RegistryAuth(registry.clone())), sink);
     let priority = bus.subscribe(
         "gridsense-ingest",
         &[
@@ -179,6 +176,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         registry.clone(),
         shutdown.clone(),
     ));
+    tasks.spawn(record_denied(denied, store.clone(), shutdown.clone()));
 
     let spine = SpineOutputs {
         events,
@@ -281,13 +279,17 @@ impl bus::Authenticator for RegistryAuth {
     }
 }
 
+/// The broker reports refusals from its own threads; they are counted at
+/// once and handed to a task that records them in the quarantine table. The
+/// broker outlives the gateway's tasks (rumqttd has no stop), so it holds only
+/// a channel, never a store handle: the store writer can exit at shutdown.
 fn denied_sink(
     rejects: &Arc<Rejects>,
-    store: &StoreHandle,
     clock: &SharedClock,
-) -> bus::DeniedSink {
-    let (rejects, store, clock) = (rejects.clone(), store.clone(), clock.clone());
-    Arc::new(move |d: Denied| {
+) -> (bus::DeniedSink, flume::Receiver<store::QuarantineRecord>) {
+    let (tx, rx) = flume::bounded(1024);
+    let (rejects, clock) = (rejects.clone(), clock.clone());
+    let sink: bus::DeniedSink = Arc::new(move |d: Denied| {
         let now = clock.now_ms();
         let (reason, source, topic) = match d {
             Denied::Auth {
@@ -309,14 +311,31 @@ fn denied_sink(
             }
         };
         rejects.record(now, reason, &source, &topic);
-        store.quarantine(store::QuarantineRecord {
+        let _ = tx.try_send(store::QuarantineRecord {
             at_ms: now,
             source,
             reason,
             topic,
             detail: "refused by the broker".into(),
         });
-    })
+    });
+    (sink, rx)
+}
+
+async fn record_denied(
+    rx: flume::Receiver<store::QuarantineRecord>,
+    store: StoreHandle,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = rx.recv_async() => match r {
+                Ok(rec) => store.quarantine(rec),
+                Err(_) => return,
+            },
+        }
+    }
 }
 
 /// Re-reads the registry every few seconds, so devices added with the CLI

@@ -81,10 +81,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Sets up logging: `RUST_LOG` if set, else info for the gateway.
+/// Sets up logging: `RUST_LOG` if set, else info for the gateway. rumqttd
+/// logs every ordinary disconnect as an error, so it is off unless asked for
+/// (`RUST_LOG=rumqttd=warn`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("gateway=info,gridsense=info,warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("gateway=info,gridsense=info,rumqttd=off,warn")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

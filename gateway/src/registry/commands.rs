@@ -44,7 +44,7 @@ pub enum DeviceCmd {
     Import {
         /// The CSV file (columns in docs/site-and-devices.md).
         file: PathBuf,
-        /// Where to write `device,secret` lines [default: FILE with `.creds.csv`].
+        /// Where to write `device,profile,secret,fire_zone,location` lines [default: FILE with `.creds.csv`].
         #[arg(long)]
         creds_out: Option<PathBuf>,
         #[command(flatten)]

@@ -176,7 +176,7 @@ fn is_date(s: &str) -> bool {
 }
 
 /// Imports devices from `path` in one transaction, generating a secret per
-/// device and writing `device,secret` lines to `creds_out` (created new,
+/// device and writing `device,profile,secret,fire_zone,location` lines to `creds_out` (created new,
 /// mode 0600) before committing. Returns how many were added.
 ///
 /// # Errors
@@ -217,7 +217,7 @@ pub fn import_devices(
     }
     errors.finish()?;
     let secrets = secrets_for(&devices)?;
-    write_creds_file(creds_out, &secrets)?;
+    write_creds_file(creds_out, &devices, &secrets)?;
     if let Err(e) = register(store, &devices, &secrets, now_ms) {
         let _ = std::fs::remove_file(creds_out);
         return Err(e.into());
@@ -254,7 +254,13 @@ fn secrets_for(devices: &[NewDevice]) -> Result<BTreeMap<String, String>, StoreE
         .collect()
 }
 
-fn write_creds_file(path: &Path, secrets: &BTreeMap<String, String>) -> Result<(), ImportError> {
+/// Writes `device,profile,secret,fire_zone,location` lines: what a node
+/// flasher needs (`gridsense-flash` reads this file).
+fn write_creds_file(
+    path: &Path,
+    devices: &[NewDevice],
+    secrets: &BTreeMap<String, String>,
+) -> Result<(), ImportError> {
     let io = |source| ImportError::Io {
         path: path.display().to_string(),
         source,
@@ -264,9 +270,14 @@ fn write_creds_file(path: &Path, secrets: &BTreeMap<String, String>) -> Result<(
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(path).map_err(io)?;
-    let mut text = String::from("device,secret\n");
-    for (id, secret) in secrets {
-        text.push_str(&format!("{id},{secret}\n"));
+    let mut text = String::from("device,profile,secret,fire_zone,location\n");
+    for d in devices {
+        let secret = secrets.get(d.id.as_str()).map_or("", String::as_str);
+        let zone = d.fire_zone.as_ref().map_or("", Name::as_str);
+        text.push_str(&format!(
+            "{},{},{secret},{zone},{}\n",
+            d.id, d.profile, d.location
+        ));
     }
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())

@@ -55,10 +55,14 @@ fn import_example(dir: &tempfile::TempDir, store: &mut Store) -> PathBuf {
 
 fn read_secrets(path: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path).expect("creds file");
-    text.lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(','))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("device,profile,secret,fire_zone,location")
+    );
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|c| (c[0].to_string(), c[2].to_string()))
         .collect()
 }
 
