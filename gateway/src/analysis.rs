@@ -85,6 +85,11 @@ impl Analysis {
         mut control: mpsc::Receiver<Control>,
         shutdown: CancellationToken,
     ) {
+        // Retained alarm state lives in the broker's memory: republish it.
+        let open: Vec<AlarmFeed> = self.engine.open().map(|a| a.feed.clone()).collect();
+        for feed in &open {
+            self.publish_alarm(feed);
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -208,6 +213,22 @@ impl Analysis {
         });
     }
 
+    /// Publishes an alarm's state, retained, on the priority lane (never shed).
+    fn publish_alarm(&self, feed: &AlarmFeed) {
+        if let Ok(id) = protocol::Ident::new(&feed.id) {
+            let topic = Topic::Site {
+                site: self.site.clone(),
+                feed: Feed::Alarm,
+                id,
+            };
+            self.publisher.urgent(Outgoing {
+                topic: topic.to_string(),
+                payload: Bytes::from(protocol::codec::encode(feed)),
+                retain: true,
+            });
+        }
+    }
+
     /// Carries out the engine's effects: linkage first, then state.
     fn apply(&mut self, fx: Vec<Effect>) {
         let now = self.clock.now_ms();
@@ -226,19 +247,7 @@ impl Analysis {
         for e in fx {
             if let Effect::Changed(feed) = e {
                 tracing::info!(alarm = %feed.id, kind = %feed.kind, state = ?feed.state, devices = feed.devices.len(), location = %feed.location, test = feed.test, "alarm");
-                if let Ok(id) = protocol::Ident::new(&feed.id) {
-                    let topic = Topic::Site {
-                        site: self.site.clone(),
-                        feed: Feed::Alarm,
-                        id,
-                    };
-                    // Alarm state is never shed: the priority lane.
-                    self.publisher.urgent(Outgoing {
-                        topic: topic.to_string(),
-                        payload: Bytes::from(protocol::codec::encode(feed.as_ref())),
-                        retain: true,
-                    });
-                }
+                self.publish_alarm(&feed);
                 let _ = self.changes.send(AnalysisOut::Alarm(feed));
             }
         }

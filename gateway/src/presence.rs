@@ -41,7 +41,7 @@ pub struct Change {
     pub status: Status,
     /// When.
     pub at_ms: u64,
-    /// Why: `connected`, `last-will`, `heartbeat-missed` or `traffic`.
+    /// Why: `connected`, `last-will`, `heartbeat-missed`, `traffic` or `restored` (republished at start).
     pub reason: &'static str,
 }
 
@@ -57,6 +57,11 @@ impl Presence {
         Self {
             entries: entries.into_iter().collect(),
         }
+    }
+
+    /// Every device's availability.
+    pub fn entries(&self) -> impl Iterator<Item = (&DeviceId, &Entry)> {
+        self.entries.iter()
     }
 
     /// The status of `device`, if known.
@@ -162,6 +167,19 @@ pub async fn run(
     mut states: mpsc::Receiver<Ingested>,
     shutdown: CancellationToken,
 ) {
+    // The broker keeps retained messages in memory only: after a restart,
+    // integrators get every stored availability again.
+    for (device, e) in t.presence.entries() {
+        publish_retained(
+            &t,
+            &Change {
+                device: device.clone(),
+                status: e.status,
+                at_ms: e.since_ms,
+                reason: "restored",
+            },
+        );
+    }
     let mut tick = tokio::time::interval(t.sweep_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -194,6 +212,12 @@ async fn publish(t: &PresenceTask, c: &Change) {
     {
         tracing::error!(error = %e, device = %c.device, "availability not stored");
     }
+    publish_retained(t, c);
+    let _ = t.changes.send(c.clone()).await;
+}
+
+/// Publishes a device's availability, retained, for integrators.
+fn publish_retained(t: &PresenceTask, c: &Change) {
     let topic = Topic::Site {
         site: t.site.clone(),
         feed: Feed::Device,
@@ -210,7 +234,6 @@ async fn publish(t: &PresenceTask, c: &Change) {
         payload: Bytes::from(protocol::codec::encode(&payload)),
         retain: true,
     });
-    let _ = t.changes.send(c.clone()).await;
 }
 
 /// Device ids (32) always fit topic ids (48); this is never reached.
