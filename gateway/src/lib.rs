@@ -6,7 +6,9 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - [`config`]: the configuration file;
-//! - [`cli`]: the `gridsense` command line.
+//! - [`cli`]: the `gridsense` command line;
+//! - [`sources`]: where readings come in ([`sources::modbus`]: the Modbus poller).
 
 pub mod cli;
 pub mod config;
+pub mod sources;
