@@ -2,8 +2,8 @@
 //!
 //! Each device has up to two jobs: its alarm registers and its telemetry
 //! registers, each with its own period. The job that is due runs; alarm jobs
-//! go before telemetry, then the longest overdue first, which makes a
-//! saturated line round-robin. A device whose poll fails is backed off
+//! (and telemetry jobs a whole period late) go before other telemetry, then
+//! the longest overdue first, which makes a saturated line round-robin. A device whose poll fails is backed off
 //! exponentially (`initial_ms`, doubling, up to `max_ms`), so a dead or slow
 //! slave costs the line one attempt per back-off period and never starves
 //! the others; after `offline_after` failures in a row it is declared
@@ -94,11 +94,14 @@ impl Scheduler {
     #[must_use]
     pub fn next(&self, now: Instant) -> Next {
         let ready = |s: &&Slot| self.ready_at(s) <= now;
+        // Alarm jobs first; a telemetry job a whole period late joins them,
+        // so an overloaded line slows telemetry down but never starves it.
+        let urgent = |s: &Slot| s.job.alarm || now.saturating_duration_since(s.due) >= s.period;
         let best = self
             .slots
             .iter()
             .filter(ready)
-            .min_by_key(|s| (!s.job.alarm, s.due));
+            .min_by_key(|s| (!urgent(s), s.due));
         match best {
             Some(s) => Next::Run(s.job),
             None => Next::Idle(
@@ -194,6 +197,19 @@ mod tests {
             .collect();
         assert_eq!(order, [(0, true), (0, false), (1, false)]);
         assert_eq!(s.next(t0), Next::Idle(t0 + 250 * MS));
+    }
+
+    #[test]
+    fn telemetry_a_period_late_is_not_starved_by_alarms() {
+        let t0 = Instant::now();
+        let mut s = sched(t0);
+        let j = run(&s, t0);
+        assert!(j.alarm);
+        // Much later the alarm job is due again, but telemetry is a period late.
+        let late = t0 + 1000 * MS;
+        s.done(j, true, late);
+        let next = run(&s, late);
+        assert!(!next.alarm, "{next:?}");
     }
 
     #[test]
