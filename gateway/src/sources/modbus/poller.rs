@@ -144,19 +144,24 @@ impl<T: Transport> Line<T> {
         });
     }
 
+    fn blocks(&self, job: Job) -> &[super::plan::Block] {
+        let plan = &self.devices[job.device].plan;
+        if job.alarm {
+            &plan.alarm
+        } else {
+            &plan.telemetry
+        }
+    }
+
     /// Runs one job: reads its blocks, sends the readings, updates availability.
     async fn poll(&mut self, job: Job) {
         let d = job.device;
-        let blocks = if job.alarm {
-            self.devices[d].plan.alarm.clone()
-        } else {
-            self.devices[d].plan.telemetry.clone()
-        };
         let mut readings: Vec<(FieldName, f32)> = Vec::new();
         let mut failure = None;
-        for block in &blocks {
-            match self.request(d, block.op()).await {
-                Ok(Ok(Reply::Words(words))) => match block.decode(&words) {
+        for i in 0..self.blocks(job).len() {
+            let op = self.blocks(job)[i].op();
+            match self.request(d, op).await {
+                Ok(Ok(Reply::Words(words))) => match self.blocks(job)[i].decode(&words) {
                     Ok(values) => readings.extend(values),
                     Err(_) => self.fault(d, FaultKind::MapMismatch).await,
                 },

@@ -22,12 +22,24 @@ fn parse(src: &str) -> Result<ModbusConfig, toml::de::Error> {
 fn a_line_takes_defaults_and_one_link() {
     let cfg = parse("[[lines]]\nrtu = { path = \"/dev/ttyUSB0\" }\n").expect("parses");
     let line = &cfg.lines[0];
-    let LinkConfig::Rtu(rtu) = &line.link else { panic!("rtu") };
-    assert_eq!((rtu.baud, rtu.parity, rtu.data_bits, rtu.stop_bits), (19_200, Parity::Even, 8, 1));
-    assert_eq!((line.timeout_ms, line.retries, line.late_window_ms), (200, 1, 800));
+    let LinkConfig::Rtu(rtu) = &line.link else {
+        panic!("rtu")
+    };
+    assert_eq!(
+        (rtu.baud, rtu.parity, rtu.data_bits, rtu.stop_bits),
+        (19_200, Parity::Even, 8, 1)
+    );
+    assert_eq!(
+        (line.timeout_ms, line.retries, line.late_window_ms),
+        (200, 1, 800)
+    );
     assert_eq!(rtu.bits_per_char(), 11);
     let e = parse("[[lines]]\ntcp = { addr = \"127.0.0.1:502\" }\nrtu = { path = \"/dev/x\" }\n");
-    assert!(e.expect_err("two links").to_string().contains("exactly one"));
+    assert!(
+        e.expect_err("two links")
+            .to_string()
+            .contains("exactly one")
+    );
     let e = parse("[[lines]]\ntcp = { addr = \"127.0.0.1:502\" }\ncolour = 1\n");
     assert!(e.expect_err("unknown key").to_string().contains("colour"));
 }
@@ -54,13 +66,34 @@ profile = "smoke"
     let e = ModbusSource::build(&parse(src).expect("parses"), &builtin()).expect_err("invalid");
     let p = e.problems;
     let has = |s: &str| p.iter().any(|x| x.starts_with(s));
-    assert!(has("modbus.lines[0].timeout_ms: must be at least 1"), "{p:#?}");
-    assert!(has("modbus.lines[0].rtu.data_bits: must be 7 or 8, got 9"), "{p:#?}");
-    assert!(has("modbus.lines[0].devices[0].unit_id: must be 1..=247 on a serial line, got 0"), "{p:#?}");
-    assert!(has("modbus.lines[0].devices[1].unit_id: 0 is already used by devices[0]"), "{p:#?}");
-    assert!(has("modbus.lines[0].devices[1].profile: no profile named `nope`"), "{p:#?}");
-    assert!(has("modbus.lines[0].devices[2].device: `gas-1` is already on modbus.lines[0].devices[0]"), "{p:#?}");
-    assert!(has("modbus.lines[0].devices[2].profile: `smoke` has no [modbus] register map"), "{p:#?}");
+    assert!(
+        has("modbus.lines[0].timeout_ms: must be at least 1"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].rtu.data_bits: must be 7 or 8, got 9"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].devices[0].unit_id: must be 1..=247 on a serial line, got 0"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].devices[1].unit_id: 0 is already used by devices[0]"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].devices[1].profile: no profile named `nope`"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].devices[2].device: `gas-1` is already on modbus.lines[0].devices[0]"),
+        "{p:#?}"
+    );
+    assert!(
+        has("modbus.lines[0].devices[2].profile: `smoke` has no [modbus] register map"),
+        "{p:#?}"
+    );
     assert_eq!(p.len(), 8, "{p:#?}");
 }
 
@@ -70,5 +103,8 @@ fn a_valid_config_builds_with_stats_per_device() {
     let source = ModbusSource::build(&parse(src).expect("parses"), &builtin()).expect("valid");
     let stats = source.stats().snapshot();
     assert_eq!(stats.len(), 1);
-    assert_eq!((stats[0].device.as_str(), stats[0].unit_id, stats[0].online), ("gas-1", 0, None));
+    assert_eq!(
+        (stats[0].device.as_str(), stats[0].unit_id, stats[0].online),
+        ("gas-1", 0, None)
+    );
 }
