@@ -10,6 +10,7 @@
 //! - [`line`]: an RS-485 line emulator: a relay between two pseudo-terminals
 //!   that delivers each byte after its bit times on one shared half-duplex
 //!   line, checks the master's inter-frame gap and injects [`fault`]s;
+//! - [`settings`]: serial framing, character time and the 3.5-character gap;
 //! - [`rtu`]: an RTU bus = line emulator + a tokio-modbus RTU server hosting
 //!   every unit of a bank on the far side of the line.
 
@@ -17,6 +18,7 @@ pub mod bank;
 pub mod fault;
 pub mod line;
 pub mod rtu;
+pub mod settings;
 pub mod tcp;
 
 pub use bank::{Bank, expected_word};
