@@ -299,12 +299,17 @@ impl Pacer {
             Side::Bus => &mut self.bus,
             Side::Master => &mut self.master,
         };
+        let mut delivered = start;
         for (i, byte) in frame.bytes.iter().enumerate() {
             let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
             wait_until(start + ct * n, i == last);
+            // Taken before the write: the receiver cannot see the byte any
+            // sooner, so a gap measured from here is never overstated, even
+            // if this thread is preempted right after the write.
+            delivered = Instant::now();
             let _ = out.write_all(&[*byte]);
         }
-        self.line_quiet_at = Instant::now();
+        self.line_quiet_at = delivered;
         if frame.to == Side::Bus {
             self.request_end = self.line_quiet_at;
         }
