@@ -16,6 +16,7 @@
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
+//! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 
 pub mod alarms;
@@ -31,6 +32,7 @@ pub mod linkage;
 pub mod presence;
 pub mod registry;
 pub mod rules;
+pub mod sources;
 pub mod store;
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,3 @@
+//! Sources: where readings enter the gateway.
+
+pub mod modbus;
