@@ -23,11 +23,13 @@ use crate::bus::{self, Bus, Denied, Publisher};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::ingest::{self, Dedupe, Ingest, IngestParts, LastSeen, Outputs, RegistryCell, Rejects};
-use crate::linkage::Linkage;
+use crate::linkage::{Linkage, ModbusLink};
 use crate::presence::{self, Change, Presence, PresenceTask};
 use crate::registry::Profiles;
 use crate::registry::Registry;
 use crate::rules::Rules;
+use crate::sources::bridge::Bridge;
+use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
 
 /// Why the gateway could not start.
@@ -42,6 +44,9 @@ pub enum StartError {
     /// Profiles failed to load.
     #[error("profiles: {}", .0.join("; "))]
     Profiles(Vec<String>),
+    /// The `[modbus]` section does not fit the profiles.
+    #[error("{0}")]
+    Modbus(#[from] crate::sources::modbus::ConfigError),
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),
@@ -98,6 +103,16 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let profiles = Arc::new(
         Profiles::load(cfg.gateway.profiles_dir.as_deref()).map_err(StartError::Profiles)?,
     );
+    let modbus = match &cfg.modbus {
+        Some(m) => {
+            let by_name = profiles
+                .iter()
+                .map(|(k, p)| (k.to_string(), p.clone()))
+                .collect();
+            Some(ModbusSource::build(m, &by_name)?)
+        }
+        None => None,
+    };
     let db = Store::open(&cfg.store.path)?;
     if let Some(password) = crate::registry::ensure_admin(&db)? {
         // Printed once, at first start; never stored in clear.
@@ -150,8 +165,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         last_seen: last_seen.clone(),
         out: Outputs {
             events: events_tx,
-            telemetry: telemetry_tx,
-            states: states_tx,
+            telemetry: telemetry_tx.clone(),
+            states: states_tx.clone(),
         },
     });
     let shutdown = CancellationToken::new();
@@ -185,12 +200,36 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     let (control, control_rx) = mpsc::channel(64);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let mut linkage = Linkage::new(publisher.clone(), profiles.clone());
+    if let Some(source) = modbus {
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let (writes_tx, writes_rx) = mpsc::channel(64);
+        tasks.spawn(source.run(events_tx, writes_rx, shutdown.clone()));
+        let bridge = Bridge {
+            registry: registry.clone(),
+            store: store.clone(),
+            telemetry: telemetry_tx,
+            states: states_tx,
+        };
+        tasks.spawn(bridge.run(events_rx, shutdown.clone()));
+        let (records, mut records_rx) = mpsc::unbounded_channel();
+        linkage = linkage.with_modbus(ModbusLink {
+            writes: writes_tx,
+            records,
+        });
+        let out = out_tx.clone();
+        tasks.spawn(async move {
+            while let Some(r) = records_rx.recv().await {
+                let _ = out.send(AnalysisOut::Linkage(r));
+            }
+        });
+    }
     let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
     engine.resume(open_alarms.0);
     let analysis = Analysis {
         engine,
         rules: Rules::new(profiles.clone(), cfg.rules.clone(), clock.now_ms()),
-        linkage: Linkage::new(publisher.clone(), profiles.clone()),
+        linkage,
         registry: registry.clone(),
         publisher: publisher.clone(),
         clock: clock.clone(),

@@ -211,6 +211,20 @@ pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
                 .map(|e| format!("{}: rules.thresholds[{i}]: {e}", path.display()))
         })
         .collect();
+    let mut errors = errors;
+    if let Some(m) = &cfg.modbus {
+        let by_name = profiles
+            .iter()
+            .map(|(k, p)| (k.to_string(), p.clone()))
+            .collect();
+        if let Err(e) = crate::sources::modbus::ModbusSource::build(m, &by_name) {
+            errors.extend(
+                e.problems
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", path.display())),
+            );
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -28,6 +28,9 @@ pub struct Config {
     /// The operators' HTTP API.
     #[serde(default)]
     pub api: ApiSection,
+    /// Modbus lines and the devices polled on them.
+    #[serde(default)]
+    pub modbus: Option<crate::sources::modbus::ModbusConfig>,
 }
 
 /// `[api]`: the operators' HTTP API.

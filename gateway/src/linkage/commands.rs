@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::topic::DeviceChannel;
-use protocol::{Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, Topic};
+use protocol::{
+    Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName, Topic,
+};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::{Outgoing, Publisher};
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
+use crate::sources::modbus::{WriteRequest, WriteValue};
 
 /// What linkage does to a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,17 @@ pub struct Target {
     pub device: DeviceId,
     /// The command it gets.
     pub cmd: CommandKind,
+    /// For a wired (Modbus) device: the profile output written (`lock`, `valve`).
+    pub output: Option<FieldName>,
+}
+
+/// Where linkage reaches wired devices, and where their outcome is reported.
+#[derive(Debug, Clone)]
+pub struct ModbusLink {
+    /// Writes to the Modbus source (confirmed by read-back).
+    pub writes: mpsc::Sender<WriteRequest>,
+    /// Where finished writes are reported (to be recorded).
+    pub records: mpsc::UnboundedSender<LinkageRecord>,
 }
 
 /// A finished (acknowledged or refused) linkage command, for the record.
@@ -58,6 +73,8 @@ struct Pending {
     attempts: u32,
 }
 
+/// Writes to a wired device are tried this often before reported failed.
+const WRITE_ATTEMPTS: u32 = 5;
 /// First retry after this long; doubles up to [`MAX_BACKOFF_MS`].
 const FIRST_RETRY_MS: u64 = 500;
 const MAX_BACKOFF_MS: u64 = 5_000;
@@ -69,6 +86,7 @@ pub struct Linkage {
     profiles: Arc<Profiles>,
     next_id: u32,
     pending: BTreeMap<u32, Pending>,
+    modbus: Option<ModbusLink>,
 }
 
 impl Linkage {
@@ -79,7 +97,15 @@ impl Linkage {
             profiles,
             next_id: 1,
             pending: BTreeMap::new(),
+            modbus: None,
         }
+    }
+
+    /// Reaches wired devices through the Modbus source.
+    #[must_use]
+    pub fn with_modbus(mut self, link: ModbusLink) -> Self {
+        self.modbus = Some(link);
+        self
     }
 
     /// The devices `action` drives in `zone` (a fire zone or a site node).
@@ -90,27 +116,40 @@ impl Linkage {
                 d.fire_zone.as_ref().is_some_and(|z| z.as_str() == zone)
                     || d.location.as_str() == zone
             })
-            .filter_map(|d| {
-                self.command_for(d, action).map(|cmd| Target {
-                    device: d.id.clone(),
-                    cmd,
-                })
-            })
+            .filter_map(|d| self.target_for(d, action))
             .collect()
     }
 
-    fn command_for(&self, d: &DeviceInfo, action: Action) -> Option<CommandKind> {
+    /// What `action` does to `d`: an MQTT command, or for a wired device a
+    /// write of its profile's `lock` (release) or `valve` (close) output.
+    fn target_for(&self, d: &DeviceInfo, action: Action) -> Option<Target> {
         let profile = self.profiles.get(&d.profile)?;
         let kind = DeviceKind::parse(&profile.kind);
-        match action {
+        let (cmd, output) = match action {
             Action::Release
                 if kind == Some(DeviceKind::Lock) && (d.escape_route || profile.escape_route) =>
             {
-                Some(CommandKind::Unlock)
+                (CommandKind::Unlock, "lock")
             }
-            Action::CloseValve if kind == Some(DeviceKind::Gas) => Some(CommandKind::ValveClose),
-            _ => None,
-        }
+            Action::CloseValve if kind == Some(DeviceKind::Gas) => {
+                (CommandKind::ValveClose, "valve")
+            }
+            _ => return None,
+        };
+        let wired = profile
+            .modbus
+            .as_ref()
+            .is_some_and(|m| m.outputs.keys().any(|k| k.as_str() == output));
+        let output = if wired {
+            FieldName::new(output).ok()
+        } else {
+            None
+        };
+        Some(Target {
+            device: d.id.clone(),
+            cmd,
+            output,
+        })
     }
 
     /// Sends `targets` their commands now; returns how many were sent.
@@ -120,6 +159,10 @@ impl Linkage {
             Action::CloseValve => CommandReason::Gas,
         };
         for t in targets {
+            if let Some(output) = &t.output {
+                self.write(alarm, t, output, now);
+                continue;
+            }
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1).max(1);
             let command = Command {
@@ -141,6 +184,47 @@ impl Linkage {
             self.pending.insert(id, p);
         }
         targets.len()
+    }
+
+    /// Writes a wired device's output, retrying, and reports the outcome.
+    fn write(&self, alarm: &str, t: &Target, output: &FieldName, now: u64) {
+        let Some(link) = self.modbus.clone() else {
+            tracing::error!(alarm, device = %t.device, "wired linkage target but no Modbus source running");
+            return;
+        };
+        tracing::info!(alarm, device = %t.device, %output, "linkage write sent");
+        let (alarm, device, cmd, output) =
+            (alarm.to_string(), t.device.clone(), t.cmd, output.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut attempts = 0;
+            let ok = loop {
+                attempts += 1;
+                let (reply, rx) = oneshot::channel();
+                let req = WriteRequest {
+                    device: device.clone(),
+                    output: output.clone(),
+                    value: WriteValue::Bool(true),
+                    reply,
+                };
+                let done = link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())));
+                if done || attempts >= WRITE_ATTEMPTS {
+                    break done;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(FIRST_RETRY_MS << attempts))
+                    .await;
+            };
+            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let _ = link.records.send(LinkageRecord {
+                alarm,
+                device,
+                cmd,
+                sent_ms: now,
+                acked_ms: now + elapsed,
+                attempts,
+                ok,
+            });
+        });
     }
 
     fn send(&self, p: &Pending) {

@@ -6,4 +6,4 @@
 
 mod commands;
 
-pub use commands::{Action, Linkage, LinkageRecord, Target};
+pub use commands::{Action, Linkage, LinkageRecord, ModbusLink, Target};
