@@ -1,0 +1,1 @@
+//! Work orders from alarms (`docs/governance.md`).
