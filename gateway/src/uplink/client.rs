@@ -132,6 +132,9 @@ impl Uplink {
         let (client, eventloop) = AsyncClient::new(self.options.clone(), self.cfg.batch * 2);
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let stop = shutdown.child_token();
+        // Cancels the network task however this future ends, aborts included:
+        // a left-over connection with our client id would fight the next one.
+        let _guard = stop.clone().drop_guard();
         let backoff = (self.cfg.reconnect_min_ms, self.cfg.reconnect_max_ms);
         let poller = tokio::spawn(poll(
             eventloop,

@@ -10,6 +10,9 @@ pub mod config;
 pub mod outbox;
 pub mod tls;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{Uplink, UplinkError, UplinkStats};
 pub use config::{OutboxConfig, TlsConfig, UplinkConfig};
 pub use outbox::{Class, OutMsg, Outbox, OutboxStats, Row};

@@ -209,15 +209,33 @@ impl Outbox {
     fn shed_routine(&self, conn: &Connection, need: u64) -> rusqlite::Result<u64> {
         let s = &self.shared;
         let mut shed = 0;
-        while s.bytes.load(Ordering::Relaxed) + need > s.max_bytes {
-            let freed: Vec<i64> = conn
-                .prepare_cached(
-                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE class = 2 ORDER BY seq LIMIT 64) RETURNING length(topic) + length(payload)",
-                )?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            if freed.is_empty() {
+        loop {
+            let excess = (s.bytes.load(Ordering::Relaxed) + need).saturating_sub(s.max_bytes);
+            if excess == 0 {
                 break;
+            }
+            let oldest: Vec<(i64, i64)> = conn
+                .prepare_cached(
+                    "SELECT seq, length(topic) + length(payload) FROM outbox WHERE class = 2 ORDER BY seq LIMIT 64",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            if oldest.is_empty() {
+                break;
+            }
+            let mut freed = Vec::new();
+            let mut delete = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+            for (seq, size) in oldest {
+                delete.execute([seq])?;
+                freed.push(size);
+                if freed
+                    .iter()
+                    .map(|b| b.unsigned_abs() + ROW_OVERHEAD)
+                    .sum::<u64>()
+                    >= excess
+                {
+                    break;
+                }
             }
             self.forget(&freed);
             shed += freed.len() as u64;

@@ -33,6 +33,8 @@ pub struct SimConfig {
     pub late_every: Option<u32>,
     /// Answer `received` only (benchmarks, outbox tests).
     pub receipt_only: bool,
+    /// MQTT username and password, if the broker asks for them.
+    pub credentials: Option<(String, String)>,
 }
 
 impl SimConfig {
@@ -48,6 +50,7 @@ impl SimConfig {
             close_ms: 1_000,
             late_every: None,
             receipt_only: false,
+            credentials: None,
         }
     }
 }
@@ -179,9 +182,13 @@ pub async fn run_with_log(
     o.set_keep_alive(Duration::from_secs(30));
     o.set_inflight(1000);
     o.set_max_packet_size(64 * 1024, 64 * 1024);
+    if let Some((u, p)) = &cfg.credentials {
+        o.set_credentials(u, p);
+    }
     let (client, mut ev) = AsyncClient::new(o, 4096);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = shutdown.child_token();
+    let _guard = stop.clone().drop_guard();
     let (c, s) = (client.clone(), stop.clone());
     let poller = tokio::spawn(async move {
         loop {
