@@ -129,7 +129,8 @@ impl Uplink {
         status: mpsc::Sender<StatusUpdate>,
         shutdown: CancellationToken,
     ) -> Result<(), UplinkError> {
-        let (client, eventloop) = AsyncClient::new(self.options.clone(), self.cfg.batch * 2);
+        let (client, mut eventloop) = AsyncClient::new(self.options.clone(), self.cfg.batch * 2);
+        eventloop.set_network_options(no_delay());
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let stop = shutdown.child_token();
         // Cancels the network task however this future ends, aborts included:
@@ -159,6 +160,15 @@ impl Uplink {
         let _ = poller.await;
         result
     }
+}
+
+/// Socket options with Nagle's algorithm off: acknowledgements are small
+/// and each one releases the next message; batching them behind delayed
+/// ACKs cost a factor of two in the drain benchmark.
+pub fn no_delay() -> rumqttc::NetworkOptions {
+    let mut n = rumqttc::NetworkOptions::new();
+    n.set_tcp_nodelay(true);
+    n
 }
 
 /// The cursor before the first row.

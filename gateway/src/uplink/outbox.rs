@@ -195,8 +195,10 @@ impl Outbox {
                 tracing::warn!(key = %msg.key, "outbox over its bound with order rows only; queued anyway");
             }
         }
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO outbox (class, key, revision, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(
             params![msg.class as u8, msg.key, msg.revision, msg.topic, msg.payload, i64::try_from(now).unwrap_or(i64::MAX)],
         )?;
         s.rows.fetch_add(1, Ordering::Relaxed);
@@ -284,7 +286,9 @@ impl Outbox {
         }
     }
 
-    /// Up to `limit` rows after `(class, seq)` in drain order.
+    /// Up to `limit` rows after `(class, seq)` in drain order: the rest of
+    /// that class, then the classes after it (two index range scans; SQLite
+    /// would not use the index for the whole row-value comparison).
     ///
     /// # Errors
     /// Any SQLite error.
@@ -294,21 +298,35 @@ impl Outbox {
         after: (i64, i64),
         limit: usize,
     ) -> rusqlite::Result<Vec<Row>> {
-        let mut stmt = conn.prepare_cached(
+        let mut rows = Vec::with_capacity(limit);
+        let same = conn.prepare_cached(
             "SELECT seq, class, key, revision, topic, payload FROM outbox
-             WHERE (class, seq) > (?1, ?2) ORDER BY class, seq LIMIT ?3",
+             WHERE class = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![after.0, after.1, limit as i64], |r| {
-            Ok(Row {
-                seq: r.get(0)?,
-                class: Class::from_i64(r.get(1)?),
-                key: r.get(2)?,
-                revision: r.get(3)?,
-                topic: r.get(4)?,
-                payload: r.get(5)?,
-            })
-        })?;
-        rows.collect()
+        let later = conn.prepare_cached(
+            "SELECT seq, class, key, revision, topic, payload FROM outbox
+             WHERE class > ?1 ORDER BY class, seq LIMIT ?3",
+        )?;
+        for mut stmt in [same, later] {
+            let left = limit - rows.len();
+            if left == 0 {
+                break;
+            }
+            let found = stmt.query_map(params![after.0, after.1, left as i64], |r| {
+                Ok(Row {
+                    seq: r.get(0)?,
+                    class: Class::from_i64(r.get(1)?),
+                    key: r.get(2)?,
+                    revision: r.get(3)?,
+                    topic: r.get(4)?,
+                    payload: r.get(5)?,
+                })
+            })?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+        Ok(rows)
     }
 
     /// Removes the rows the platform has received: for each `(key, revision)`,
