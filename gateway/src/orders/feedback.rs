@@ -91,7 +91,7 @@ impl Feedback for BusFeedback {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedbackEvent {
     /// An order changed.
-    Order(OrderFeed),
+    Order(Box<OrderFeed>),
     /// An order was closed.
     Notice(CompletionNotice),
     /// A cell's KPIs changed.
@@ -106,7 +106,7 @@ pub struct ChannelFeedback(pub mpsc::UnboundedSender<FeedbackEvent>);
 
 impl Feedback for ChannelFeedback {
     fn order(&self, f: &OrderFeed) {
-        let _ = self.0.send(FeedbackEvent::Order(f.clone()));
+        let _ = self.0.send(FeedbackEvent::Order(Box::new(f.clone())));
     }
     fn notice(&self, n: &CompletionNotice) {
         let _ = self.0.send(FeedbackEvent::Notice(n.clone()));

@@ -174,3 +174,80 @@ fn worker(cfg: &WebhookConfig, rx: &flume::Receiver<CompletionNotice>, stats: &W
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A one-thread HTTP endpoint answering 503 once, then 200; returns the bodies it got.
+    fn endpoint() -> (String, std::sync::mpsc::Receiver<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/notice", l.local_addr().expect("addr"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (i, s) in l.incoming().take(2).enumerate() {
+                let mut s = BufReader::new(s.expect("conn"));
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    s.read_line(&mut line).expect("header");
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().expect("length");
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                s.read_exact(&mut body).expect("body");
+                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+                let status = if i == 0 {
+                    "503 Service Unavailable"
+                } else {
+                    "200 OK"
+                };
+                let reply =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                s.get_mut().write_all(reply.as_bytes()).expect("reply");
+            }
+        });
+        (url, rx)
+    }
+
+    #[test]
+    fn a_failed_post_is_retried_after_a_backoff() {
+        let (url, bodies) = endpoint();
+        let cfg = WebhookConfig {
+            backoff_ms: 20,
+            ..WebhookConfig::new(&url)
+        };
+        let hook = Webhook::spawn(&cfg).expect("spawn");
+        let n: CompletionNotice = serde_json::from_str(
+            r#"{"order_id":"gw01-1","alarm_id":"gw01-a1","site":"s","cell":"g07","kind":"fire",
+                "location":"B3","summary":"fire","opened_at":1,"closed_at":2}"#,
+        )
+        .expect("notice");
+        let started = Instant::now();
+        hook.notice(&n);
+        for _ in 0..2 {
+            let body = bodies.recv_timeout(Duration::from_secs(5)).expect("post");
+            assert!(body.contains("\"order_id\":\"gw01-1\""), "{body}");
+        }
+        let stats = hook.stats();
+        while stats.delivered.load(Ordering::Relaxed) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(5), "not delivered");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stats.failed_attempts.load(Ordering::Relaxed), 1);
+        assert!(
+            started.elapsed() >= Duration::from_millis(20),
+            "waited the backoff"
+        );
+        assert!(WebhookConfig::new("ftp://x").validate().is_err());
+    }
+}

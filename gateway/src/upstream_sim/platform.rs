@@ -146,7 +146,7 @@ impl SimLog {
         t.highest = up.revision;
         t.cancelled |= up.state == OrderState::Cancelled;
         if fresh {
-            t.waiting = late_every.is_some_and(|k| k > 0 && n % u64::from(k) == 0);
+            t.waiting = late_every.is_some_and(|k| k > 0 && n.is_multiple_of(u64::from(k)));
             return !t.waiting && !t.cancelled;
         }
         if t.waiting && up.tier != Tier::Grid && !t.cancelled {
