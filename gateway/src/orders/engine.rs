@@ -13,36 +13,17 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use protocol::feed::{AlarmFeed, CompletionNotice};
+use protocol::feed::AlarmFeed;
 use protocol::{Name, OrderId, OrderState, OrderUp, StatusUpdate, Tier};
 
 use super::config::OrdersConfig;
+pub use super::error::OrdersError;
 use super::feedback::Feedback;
 use super::record::{Card, Moved, OrderRecord, clip, summary};
-use super::store::{self, StoreError};
+use super::store;
 use super::triage::Policy;
 use crate::clock::SharedClock;
 use crate::uplink::{OutMsg, Outbox};
-
-/// Why the engine could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum OrdersError {
-    /// `[orders]` is invalid.
-    #[error("invalid [orders]: {}", .0.join("; "))]
-    Config(Vec<String>),
-    /// The tables could not be read or written.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// An order id could not be formed (gateway id too long?).
-    #[error("order id {0:?} is not a valid identifier")]
-    Id(String),
-}
-
-impl From<rusqlite::Error> for OrdersError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Store(StoreError::Db(e))
-    }
-}
 
 /// Counters of the engine.
 #[derive(Debug, Default)]
@@ -270,7 +251,7 @@ impl OrderEngine {
                 Ok(())
             }
             Moved::To(_, to) => {
-                let done = (to == OrderState::Closed).then(|| notice(&rec, su));
+                let done = (to == OrderState::Closed).then(|| rec.notice(su));
                 self.commit(rec, &format!("order.{to}"), false)?;
                 if let Some(n) = done {
                     self.feedback.notice(&n);
@@ -357,21 +338,5 @@ impl OrderEngine {
             self.open.insert(id, rec);
         }
         Ok(())
-    }
-}
-
-fn notice(rec: &OrderRecord, su: &StatusUpdate) -> CompletionNotice {
-    CompletionNotice {
-        order_id: rec.up.order_id.clone(),
-        alarm_id: rec.up.alarm_id.clone(),
-        site: rec.up.site.clone(),
-        cell: rec.up.grid.cell.clone(),
-        kind: rec.up.kind,
-        location: rec.up.location.clone(),
-        summary: rec.up.summary.clone(),
-        opened_at: rec.opened_at,
-        closed_at: rec.ended_at.unwrap_or(su.at),
-        by: su.by.clone(),
-        note: su.note.clone(),
     }
 }

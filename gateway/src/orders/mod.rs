@@ -10,10 +10,11 @@
 //! - [`kpi`]: closure figures per grid cell;
 //! - [`feedback`]: where order changes, completion notices and KPIs go;
 //! - [`webhook`]: completion notices to an HTTP endpoint, with retries;
-//! - [`engine`]: the task that owns every open order.
+//! - [`engine`]: the task that owns every open order ([`error`]: its errors).
 
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod feedback;
 pub mod kpi;
 pub mod record;
@@ -25,7 +26,8 @@ pub mod webhook;
 mod tests;
 
 pub use config::{EscalationConfig, OrdersConfig, SlaRule};
-pub use engine::{EngineStats, OrderEngine, OrdersError};
+pub use engine::{EngineStats, OrderEngine};
+pub use error::OrdersError;
 pub use feedback::{BusFeedback, ChannelFeedback, Fanout, Feedback, FeedbackEvent};
 pub use record::OrderRecord;
 pub use triage::{Policy, Triage};

@@ -1,7 +1,7 @@
 //! One order: what was sent upstream, where it stands, and its supervision
 //! record. Every rule here is a pure function of the record and the time.
 
-use protocol::feed::{AlarmFeed, AlarmState, OrderFeed};
+use protocol::feed::{AlarmFeed, AlarmState, CompletionNotice, OrderFeed};
 use protocol::order::MAX_TEXT;
 use protocol::{DeviceId, OrderState, OrderUp, StatusUpdate, Tier, UpstreamState};
 use serde::{Deserialize, Serialize};
@@ -203,5 +203,22 @@ impl OrderRecord {
         self.devices.clone_from(&a.devices);
         self.up.summary = summary(a);
         true
+    }
+
+    /// The completion notice for the reporter, from the closing status.
+    pub fn notice(&self, su: &StatusUpdate) -> CompletionNotice {
+        CompletionNotice {
+            order_id: self.up.order_id.clone(),
+            alarm_id: self.up.alarm_id.clone(),
+            site: self.up.site.clone(),
+            cell: self.up.grid.cell.clone(),
+            kind: self.up.kind,
+            location: self.up.location.clone(),
+            summary: self.up.summary.clone(),
+            opened_at: self.opened_at,
+            closed_at: self.ended_at.unwrap_or(su.at),
+            by: su.by.clone(),
+            note: su.note.clone(),
+        }
     }
 }

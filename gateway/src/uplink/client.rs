@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
-};
+use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,21 +16,9 @@ use tokio_util::sync::CancellationToken;
 use protocol::{Name, StatusUpdate, Topic, UpstreamState};
 
 use super::config::UplinkConfig;
+pub use super::error::UplinkError;
+use super::network::{Net, no_delay, poll};
 use super::outbox::{Class, Outbox, Row};
-
-/// Why the uplink could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum UplinkError {
-    /// The configuration is invalid.
-    #[error("invalid [uplink]: {}", .0.join("; "))]
-    Config(Vec<String>),
-    /// The TLS files are unusable.
-    #[error(transparent)]
-    Tls(#[from] super::tls::TlsError),
-    /// The outbox could not be read or written.
-    #[error("outbox: {0}")]
-    Db(#[from] rusqlite::Error),
-}
 
 /// Counters of the uplink, shared with whoever wants to read them.
 #[derive(Debug, Default)]
@@ -49,14 +35,6 @@ pub struct UplinkStats {
     pub bad_status: AtomicU64,
     /// Status messages for orders of other gateways (ignored).
     pub foreign_status: AtomicU64,
-}
-
-/// What the network task tells the drain.
-#[derive(Debug)]
-enum Net {
-    Up,
-    Down,
-    Message(String, bytes::Bytes),
 }
 
 /// A row sent and waiting for its receipt.
@@ -162,61 +140,8 @@ impl Uplink {
     }
 }
 
-/// Socket options with Nagle's algorithm off: acknowledgements are small
-/// and each one releases the next message; batching them behind delayed
-/// ACKs cost a factor of two in the drain benchmark.
-pub fn no_delay() -> rumqttc::NetworkOptions {
-    let mut n = rumqttc::NetworkOptions::new();
-    n.set_tcp_nodelay(true);
-    n
-}
-
 /// The cursor before the first row.
 const START: (i64, i64) = (-1, 0);
-
-async fn poll(
-    mut ev: EventLoop,
-    tx: mpsc::UnboundedSender<Net>,
-    (min, max): (u64, u64),
-    stats: Arc<UplinkStats>,
-    stop: CancellationToken,
-) {
-    let mut wait = min;
-    let mut up = false;
-    loop {
-        let next = tokio::select! {
-            () = stop.cancelled() => return,
-            n = ev.poll() => n,
-        };
-        let msg = match next {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                wait = min;
-                up = true;
-                stats.connects.fetch_add(1, Ordering::Relaxed);
-                Some(Net::Up)
-            }
-            Ok(Event::Incoming(Packet::Publish(p))) => Some(Net::Message(p.topic, p.payload)),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_ms = wait, "uplink disconnected");
-                if std::mem::take(&mut up) {
-                    let _ = tx.send(Net::Down);
-                }
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                }
-                wait = (wait * 2).min(max);
-                None
-            }
-        };
-        if let Some(m) = msg
-            && tx.send(m).is_err()
-        {
-            return;
-        }
-    }
-}
 
 struct Drain {
     up: Uplink,

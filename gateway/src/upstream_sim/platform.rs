@@ -186,7 +186,7 @@ pub async fn run_with_log(
         o.set_credentials(u, p);
     }
     let (client, mut ev) = AsyncClient::new(o, 4096);
-    ev.set_network_options(crate::uplink::client::no_delay());
+    ev.set_network_options(crate::uplink::no_delay());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = shutdown.child_token();
     let _guard = stop.clone().drop_guard();
