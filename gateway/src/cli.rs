@@ -58,6 +58,14 @@ pub enum Command {
     /// Modbus tools.
     #[command(subcommand)]
     Modbus(ModbusCommand),
+    /// Check or export the hash-chained audit table.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Run a simulated district grid-management platform against a broker.
+    UpstreamSim(SimArgs),
 }
 
 /// `gridsense modbus ...`.
@@ -83,6 +91,61 @@ pub enum ModbusCommand {
     },
 }
 
+/// `gridsense audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain; report the first broken link and exit 1 if there is one.
+    Verify {
+        /// The gateway's SQLite file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Write the chain as JSON lines for an auditor.
+    Export {
+        /// The gateway's SQLite file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Output file (`-` for standard output).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `gridsense upstream-sim ...`
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// The broker the gateways send orders to, `HOST:PORT`.
+    #[arg(long)]
+    pub broker: String,
+    /// Delay from receipt to `accepted`, ms.
+    #[arg(long, default_value_t = 1_000)]
+    pub accept_ms: u64,
+    /// Delay from `accepted` to `dispatched`, ms.
+    #[arg(long, default_value_t = 1_000)]
+    pub dispatch_ms: u64,
+    /// Delay from `dispatched` to `resolved`, ms.
+    #[arg(long, default_value_t = 1_000)]
+    pub resolve_ms: u64,
+    /// Delay from `resolved` to `closed`, ms.
+    #[arg(long, default_value_t = 1_000)]
+    pub close_ms: u64,
+    /// Every Nth order is late: accepted only once escalated.
+    #[arg(long)]
+    pub late_every: Option<u32>,
+    /// Answer `received` only.
+    #[arg(long)]
+    pub receipt_only: bool,
+    /// MQTT client id.
+    #[arg(long, default_value = "upstream-sim")]
+    pub client_id: String,
+    /// MQTT username (with `--password`).
+    #[arg(long, requires = "password")]
+    pub username: Option<String>,
+    /// MQTT password.
+    #[arg(long, requires = "username")]
+    pub password: Option<String>,
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -105,6 +168,8 @@ pub fn main() -> ExitCode {
         Command::Creds { cmd } => registry::creds(cmd),
         Command::Run { config } => run(&config),
         Command::Modbus(cmd) => modbus(&cmd),
+        Command::Audit { command } => audit(&command),
+        Command::UpstreamSim(args) => upstream_sim(args),
     }
 }
 
@@ -265,5 +330,94 @@ fn profiles(files: &[PathBuf]) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn open_existing(db: &std::path::Path) -> Result<rusqlite::Connection, String> {
+    use rusqlite::OpenFlags;
+    rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("{}: {e}", db.display()))
+}
+
+fn audit(command: &AuditCommand) -> ExitCode {
+    let result =
+        match command {
+            AuditCommand::Verify { db } => open_existing(db).and_then(|c| {
+                match crate::audit::verify(&c).map_err(|e| e.to_string())? {
+                    Ok(v) => {
+                        let head = crate::audit::chain::hex(&v.head);
+                        println!("{}: ok, {} records, head {head}", db.display(), v.records);
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(b) => {
+                        println!("{}: BROKEN at {b}", db.display());
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }),
+            AuditCommand::Export { db, out } => open_existing(db).and_then(|c| {
+                let n = if out.as_os_str() == "-" {
+                    crate::audit::export(&c, &mut std::io::stdout().lock())
+                } else {
+                    let f = std::fs::File::create(out)
+                        .map_err(|e| format!("{}: {e}", out.display()))?;
+                    crate::audit::export(&c, &mut std::io::BufWriter::new(f))
+                };
+                let n = n.map_err(|e| e.to_string())?;
+                eprintln!("{n} records exported");
+                Ok(ExitCode::SUCCESS)
+            }),
+        };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn upstream_sim(a: SimArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    let Some((host, port)) = a
+        .broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse().ok()?)))
+    else {
+        eprintln!("error: --broker: expected HOST:PORT, got {:?}", a.broker);
+        return ExitCode::from(2);
+    };
+    let cfg = crate::upstream_sim::SimConfig {
+        client_id: a.client_id,
+        accept_ms: a.accept_ms,
+        dispatch_ms: a.dispatch_ms,
+        resolve_ms: a.resolve_ms,
+        close_ms: a.close_ms,
+        late_every: a.late_every,
+        receipt_only: a.receipt_only,
+        credentials: a.username.zip(a.password),
+        ..crate::upstream_sim::SimConfig::new(host, port)
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    rt.spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        s.cancel();
+    });
+    tracing::info!(broker = %a.broker, "upstream-sim running; Ctrl-C stops it");
+    match rt.block_on(crate::upstream_sim::run(cfg, stop)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -5,6 +5,14 @@
 //! go upstream to the district's grid-management platform.
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
+//! - [`clock`]: the time seam (real, compressed, hand-moved);
+//! - [`orders`]: work orders from alarms: policy, triage, SLA, cards,
+//!   escalation, closure, KPIs, completion notices (`docs/governance.md`);
+//! - [`uplink`]: the outbox and the MQTT client to the district platform
+//!   (`docs/upstream.md`);
+//! - [`audit`]: the hash-chained audit table;
+//! - [`upstream_sim`]: a district-platform simulator for demos and tests;
+//! - [`sqlite`]: opening the governance tables' SQLite file;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -23,16 +31,21 @@ pub mod alarms;
 pub mod analysis;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod ingest;
 pub mod linkage;
+pub mod orders;
 pub mod presence;
 pub mod registry;
 pub mod rules;
 pub mod sources;
+pub mod sqlite;
 pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod uplink;
+pub mod upstream_sim;

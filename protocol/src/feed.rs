@@ -140,3 +140,106 @@ impl Message for TelemetryFeed {
     const NAME: &'static str = "telemetry-feed";
     const MAX_LEN: usize = 2048;
 }
+
+/// Retained on `gs/v1/site/{site}/order/{id}`: a work order as it stands at
+/// the gateway, with its supervision record (cards, escalation tier).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderFeed {
+    /// The order as last sent upstream (id, revision, tier, deadlines ...).
+    pub order: crate::order::OrderUp,
+    /// Where it stands, as reported by the platform (`sent`, `accepted` ...).
+    pub state: crate::order::OrderState,
+    /// When the gateway opened it, ms since the epoch.
+    pub opened_at: u64,
+    /// When a responder first accepted it, if one has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<u64>,
+    /// When it reached a final state, if it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    /// Yellow-card warnings given (a deadline was missed).
+    pub yellow_cards: u32,
+    /// Red cards given (a deadline was missed twice; each escalated the order).
+    pub red_cards: u32,
+}
+
+impl Message for OrderFeed {
+    const NAME: &'static str = "order-feed";
+    const MAX_LEN: usize = 6144;
+}
+
+/// Published on `gs/v1/site/{site}/notice/{order}` when an order is closed:
+/// "the reporter is told when it is done".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionNotice {
+    /// The order.
+    pub order_id: crate::order::OrderId,
+    /// The alarm behind it.
+    pub alarm_id: crate::order::AlarmId,
+    /// The compound.
+    pub site: crate::ident::Name,
+    /// The grid cell that was responsible.
+    pub cell: crate::ident::Name,
+    /// What kind of alarm.
+    pub kind: crate::kinds::AlarmKind,
+    /// Where: building / unit / floor / room.
+    pub location: String,
+    /// One-line description of the order.
+    pub summary: String,
+    /// Opened, ms since the epoch.
+    pub opened_at: u64,
+    /// Closed, ms since the epoch.
+    pub closed_at: u64,
+    /// Who closed it, as the platform reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// What was done, as the platform reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Message for CompletionNotice {
+    const NAME: &'static str = "notice";
+    const MAX_LEN: usize = 4096;
+}
+
+/// Retained on `gs/v1/site/{site}/kpi/{cell}`: closure figures of one grid cell
+/// over every order the gateway has opened for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellKpi {
+    /// The grid cell.
+    pub cell: crate::ident::Name,
+    /// Orders opened, cancelled ones excluded.
+    pub orders: u32,
+    /// Orders closed.
+    pub closed: u32,
+    /// Orders still open.
+    pub open: u32,
+    /// Orders withdrawn as false alarms (not counted in the rate).
+    pub cancelled: u32,
+    /// `closed / orders` (1.0 when there are none): the headline figure.
+    pub closure_rate: f64,
+    /// Mean time from opening to acceptance, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_mean_ms: Option<u64>,
+    /// 90th percentile time from opening to acceptance, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_p90_ms: Option<u64>,
+    /// Mean time from opening to closure, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_mean_ms: Option<u64>,
+    /// 90th percentile time from opening to closure, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_p90_ms: Option<u64>,
+    /// Yellow cards given.
+    pub yellow_cards: u32,
+    /// Red cards given.
+    pub red_cards: u32,
+    /// When computed, ms since the epoch.
+    pub at: u64,
+}
+
+impl Message for CellKpi {
+    const NAME: &'static str = "kpi";
+    const MAX_LEN: usize = 1024;
+}
