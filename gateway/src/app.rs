@@ -24,6 +24,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::ingest::{self, Dedupe, Ingest, IngestParts, LastSeen, Outputs, RegistryCell, Rejects};
 use crate::linkage::{Linkage, ModbusLink};
+use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, Webhook};
 use crate::presence::{self, Change, Presence, PresenceTask};
 use crate::registry::Profiles;
 use crate::registry::Registry;
@@ -31,6 +32,7 @@ use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
 use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
+use crate::uplink::{Outbox, Uplink};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,9 @@ pub enum StartError {
     /// Profiles failed to load.
     #[error("profiles: {}", .0.join("; "))]
     Profiles(Vec<String>),
+    /// The order engine or uplink could not start.
+    #[error("governance: {0}")]
+    Governance(String),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
     Modbus(#[from] crate::sources::modbus::ConfigError),
@@ -114,6 +119,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         None => None,
     };
     let db = Store::open(&cfg.store.path)?;
+    // The alarm writes append to the audit chain in the store's transactions.
+    crate::audit::chain::create(db.conn()).map_err(|e| StartError::Governance(e.to_string()))?;
     if let Some(password) = crate::registry::ensure_admin(&db)? {
         // Printed once, at first start; never stored in clear.
         println!(
@@ -237,7 +244,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         changes: out_tx,
     };
     tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    tasks.spawn(record(out_rx, store.clone()));
+    let orders = start_governance(cfg, &clock, &publisher, &mut tasks, &shutdown)?;
+    tasks.spawn(record(out_rx, store.clone(), clock.clone(), orders));
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
     let api_addr = listener.local_addr()?;
@@ -274,16 +282,84 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
 
 /// Stores what analysis reports: alarm changes and linkage records. Runs
 /// until analysis ends (its sender dropped), so nothing it said is lost.
-async fn record(mut rx: mpsc::UnboundedReceiver<AnalysisOut>, store: StoreHandle) {
+/// Stores what analysis reports (alarm changes with their audit records,
+/// linkage records) and hands each alarm change to the order engine once it
+/// is committed: the uplink acts on committed alarms only. Runs until
+/// analysis ends (its sender dropped), so nothing it said is lost.
+async fn record(
+    mut rx: mpsc::UnboundedReceiver<AnalysisOut>,
+    store: StoreHandle,
+    clock: SharedClock,
+    orders: mpsc::Sender<protocol::feed::AlarmFeed>,
+) {
     while let Some(out) = rx.recv().await {
         let r = match &out {
-            AnalysisOut::Alarm(feed) => store.save_alarm(feed).await,
+            AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
             AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
         };
-        if let Err(e) = r {
-            tracing::error!(error = %e, "alarm record not stored");
+        match (r, out) {
+            (Ok(()), AnalysisOut::Alarm(feed)) => {
+                let _ = orders.send(*feed).await;
+            }
+            (Ok(()), AnalysisOut::Linkage(_)) => {}
+            (Err(e), _) => tracing::error!(error = %e, "alarm record not stored"),
         }
     }
+}
+
+/// Starts the order engine and, when configured, the uplink.
+fn start_governance(
+    cfg: &Config,
+    clock: &SharedClock,
+    publisher: &Publisher,
+    tasks: &mut JoinSet<()>,
+    shutdown: &CancellationToken,
+) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
+    let db = &cfg.store.path;
+    let conn = crate::sqlite::open(db).map_err(|e| StartError::Governance(e.to_string()))?;
+    let outbox = Outbox::open(&conn, cfg.outbox.max_mib << 20)
+        .map_err(|e| StartError::Governance(e.to_string()))?;
+    let mut sinks: Vec<Arc<dyn Feedback>> = vec![Arc::new(BusFeedback {
+        site: cfg.gateway.site.clone(),
+        publisher: publisher.clone(),
+    })];
+    if let Some(w) = &cfg.webhook {
+        sinks.push(Arc::new(
+            Webhook::spawn(w).map_err(|e| StartError::Governance(e.join("; ")))?,
+        ));
+    }
+    let engine = OrderEngine::new(
+        &cfg.orders,
+        cfg.gateway.id.clone(),
+        cfg.gateway.site.clone(),
+        db,
+        clock.clone(),
+        outbox.clone(),
+        Arc::new(Fanout(sinks)),
+    )
+    .map_err(|e| StartError::Governance(e.to_string()))?;
+    let (alarms_tx, alarms_rx) = mpsc::channel(1024);
+    let (status_tx, status_rx) = mpsc::channel(1024);
+    if let Some(u) = &cfg.uplink {
+        let uplink = Uplink::new(u, &cfg.gateway.id, db, outbox)
+            .map_err(|e| StartError::Governance(e.to_string()))?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = uplink.run(status_tx, stop).await {
+                tracing::error!(error = %e, "uplink stopped");
+            }
+        });
+    } else {
+        tracing::warn!("no [uplink] configured: work orders wait in the outbox");
+        drop(status_tx);
+    }
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
+            tracing::error!(error = %e, "order engine stopped");
+        }
+    });
+    Ok(alarms_tx)
 }
 
 impl Gateway {

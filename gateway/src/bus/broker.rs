@@ -180,15 +180,7 @@ impl Bus {
         };
         let config = Config {
             id: 0,
-            router: RouterConfig {
-                max_connections: cfg.max_connections + 16,
-                max_outgoing_packet_count: 100,
-                max_segment_size: SEGMENT_BYTES,
-                max_segment_count: SEGMENTS,
-                custom_segment: None,
-                initialized_filters: None,
-                shared_subscriptions_strategy: Default::default(),
-            },
+            router: router_config(cfg),
             v4: Some(HashMap::from([("lan".to_string(), server)])),
             ..Config::default()
         };
@@ -197,6 +189,38 @@ impl Bus {
             broker: Broker::new(config),
             bound,
         }
+    }
+
+    /// A broker without authentication or authorization: only for the
+    /// stand-in district broker of demos and tests, on loopback.
+    pub fn new_open(cfg: &MqttSection) -> Self {
+        let mut bus = Self::new(cfg, std::sync::Arc::new(super::AllowAll), Arc::new(|_| {}));
+        let (bound_tx, bound) = std::sync::mpsc::sync_channel(4);
+        let server = ServerSettings {
+            name: "lan".into(),
+            listen: cfg.listen,
+            tls: None,
+            next_connection_delay_ms: 0,
+            connections: ConnectionSettings {
+                connection_timeout_ms: 10_000,
+                max_payload_size: MAX_PAYLOAD,
+                max_inflight_count: 1000,
+                auth: None,
+                external_auth: None,
+                dynamic_filters: true,
+                topic_acl: None,
+            },
+            on_bound: Some(bound_tx),
+        };
+        let config = Config {
+            id: 0,
+            router: router_config(cfg),
+            v4: Some(HashMap::from([("lan".to_string(), server)])),
+            ..Config::default()
+        };
+        bus.broker = Broker::new(config);
+        bus.bound = bound;
+        bus
     }
 
     /// An in-process link for publishing.
@@ -244,6 +268,18 @@ impl Bus {
                 addr,
             }),
         }
+    }
+}
+
+fn router_config(cfg: &MqttSection) -> RouterConfig {
+    RouterConfig {
+        max_connections: cfg.max_connections + 16,
+        max_outgoing_packet_count: 100,
+        max_segment_size: SEGMENT_BYTES,
+        max_segment_count: SEGMENTS,
+        custom_segment: None,
+        initialized_filters: None,
+        shared_subscriptions_strategy: Default::default(),
     }
 }
 

@@ -31,6 +31,18 @@ pub struct Config {
     /// Modbus lines and the devices polled on them.
     #[serde(default)]
     pub modbus: Option<crate::sources::modbus::ModbusConfig>,
+    /// Which alarms become work orders, their deadlines and escalation.
+    #[serde(default)]
+    pub orders: crate::orders::OrdersConfig,
+    /// The district platform's broker; without it orders wait in the outbox.
+    #[serde(default)]
+    pub uplink: Option<crate::uplink::UplinkConfig>,
+    /// Outbox bounds (used with or without an uplink).
+    #[serde(default)]
+    pub outbox: crate::uplink::OutboxConfig,
+    /// Where completion notices are POSTed (the resident's feedback channel).
+    #[serde(default)]
+    pub webhook: Option<crate::orders::WebhookConfig>,
 }
 
 /// `[api]`: the operators' HTTP API.

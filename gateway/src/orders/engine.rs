@@ -233,6 +233,7 @@ impl OrderEngine {
     /// # Errors
     /// [`OrdersError`].
     pub fn on_status(&mut self, su: &StatusUpdate) -> Result<(), OrdersError> {
+        tracing::debug!(order = %su.order_id, state = %su.state, "status from the platform");
         let Some(mut rec) = self.open.get(&su.order_id).cloned() else {
             let known = store::load(&self.conn, su.order_id.as_str())?.is_some();
             let counter = if known {

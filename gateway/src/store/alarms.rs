@@ -13,8 +13,9 @@ use crate::presence::Entry;
 /// A write the analysis stage asks for.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// An alarm as it now stands.
-    Alarm(Box<AlarmFeed>),
+    /// An alarm as it now stands, and when it changed; also appended to the
+    /// audit chain in the same transaction.
+    Alarm(Box<AlarmFeed>, u64),
     /// A finished linkage command.
     Linkage(LinkageRecord),
 }
@@ -33,8 +34,10 @@ fn ms(v: u64) -> i64 {
 /// Applies one write inside the writer's transaction.
 pub(super) fn write(tx: &Transaction<'_>, w: &Write) -> Result<(), rusqlite::Error> {
     match w {
-        Write::Alarm(a) => {
+        Write::Alarm(a, at) => {
             let json = serde_json::to_string(a).unwrap_or_default();
+            let value = serde_json::to_value(a.as_ref()).unwrap_or_default();
+            crate::audit::chain::append_in(tx, *at, "alarm", &a.id, &value)?;
             tx.prepare_cached(
                 "INSERT INTO alarms (id, number, kind, state, final, raised_ms, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json",

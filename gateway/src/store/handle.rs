@@ -181,13 +181,17 @@ impl StoreHandle {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Stores an alarm as it now stands (insert or replace by id); resolves
-    /// after it is committed.
+    /// Stores an alarm as it now stands (insert or replace by id) and appends
+    /// it to the audit chain, in one transaction; resolves after it is committed.
     ///
     /// # Errors
     /// As [`Self::commit_event`].
-    pub async fn save_alarm(&self, feed: &protocol::feed::AlarmFeed) -> Result<(), StoreError> {
-        self.write(super::Write::Alarm(Box::new(feed.clone())))
+    pub async fn save_alarm(
+        &self,
+        feed: &protocol::feed::AlarmFeed,
+        at_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.write(super::Write::Alarm(Box::new(feed.clone()), at_ms))
             .await
     }
 

@@ -230,6 +230,7 @@ impl Drain {
             self.receipts.push((su.order_id.to_string(), su.revision));
         }
         // The order engine may be gone at shutdown; the receipt still counts.
+        tracing::debug!(order = %su.order_id, "status forwarded");
         let _ = self.status.send(su).await;
     }
 
