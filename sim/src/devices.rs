@@ -59,7 +59,9 @@ pub enum DeviceListError {
         message: String,
     },
     /// A required column is not in the header.
-    #[error("line 1: missing required column `{0}` (the header must name device, profile and secret)")]
+    #[error(
+        "line 1: missing required column `{0}` (the header must name device, profile and secret)"
+    )]
     MissingColumn(&'static str),
     /// A field is missing or invalid.
     #[error("line {line}, column `{column}`: {message}")]
@@ -161,8 +163,7 @@ fn row(rec: &csv::StringRecord, cols: &Columns, line: u64) -> Result<DeviceSpec,
     let get = |i: usize| rec.get(i).map(str::trim).unwrap_or("");
     let opt = |i: Option<usize>| i.map(get).filter(|s| !s.is_empty());
     let id = DeviceId::new(get(cols.device)).map_err(|e| field("device", e.to_string()))?;
-    let profile =
-        KindName::new(get(cols.profile)).map_err(|e| field("profile", e.to_string()))?;
+    let profile = KindName::new(get(cols.profile)).map_err(|e| field("profile", e.to_string()))?;
     let secret = check_secret(get(cols.secret)).map_err(|m| field("secret", m))?;
     let fire_zone = opt(cols.fire_zone)
         .map(Name::new)
@@ -189,7 +190,10 @@ fn check_secret(s: &str) -> Result<String, String> {
         return Err("is empty; every device needs its own secret".into());
     }
     if !(8..=SECRET_LEN).contains(&s.len()) {
-        return Err(format!("is {} bytes; it must be 8 to {SECRET_LEN}", s.len()));
+        return Err(format!(
+            "is {} bytes; it must be 8 to {SECRET_LEN}",
+            s.len()
+        ));
     }
     if !s.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("must be printable ASCII without spaces".into());
@@ -222,7 +226,10 @@ pub fn generate(n: usize, seed: u64) -> Vec<DeviceSpec> {
             *k += 1;
             let floor = i / FLOOR_MIX.len();
             let room = (i % FLOOR_MIX.len()) / 5 + 1;
-            let (b, f) = (floor / FLOORS_PER_BUILDING + 1, floor % FLOORS_PER_BUILDING + 1);
+            let (b, f) = (
+                floor / FLOORS_PER_BUILDING + 1,
+                floor % FLOORS_PER_BUILDING + 1,
+            );
             let zone = format!("b{b:02}-f{f:02}");
             DeviceSpec {
                 // Ids are `[a-z]+-[0-9]+`, short enough for any n below 10^26.

@@ -108,7 +108,9 @@ impl SimSerial {
 
     fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<u8>> {
         // A panic while holding this lock leaves a plain byte queue, still usable.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

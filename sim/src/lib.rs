@@ -8,6 +8,7 @@
 //! Layout:
 //! - [`provision`]: the provisioning blob (postcard + CRC-32, `heapless` fields);
 //! - [`devices`]: the device list CSV and generated fleets;
+//! - [`flash`]: writing and verifying blobs for a device list;
 //! - [`hal`]: in-memory pins, ADC channels and serial line (embedded-hal 1.0);
 //! - [`node`]: a firmware node wired to simulated hardware, and stimuli;
 //! - [`scenario`]: the scenario file (TOML);
@@ -19,6 +20,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod devices;
+pub mod flash;
 pub mod hal;
 pub mod node;
 pub mod provision;

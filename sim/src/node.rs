@@ -205,7 +205,9 @@ impl SimNode {
             (Self::Smoke { button, .. }, Stimulus::TestButton(b)) => button.set(*b),
             (Self::Gas { cell, .. }, Stimulus::Gas(r)) => cell.set(*r),
             (Self::Door { contact, .. }, Stimulus::DoorOpen(o)) => contact.set(*o),
-            (Self::Door { reader, .. }, Stimulus::Card(c)) => reader.send(format!("{c}\n").as_bytes()),
+            (Self::Door { reader, .. }, Stimulus::Card(c)) => {
+                reader.send(format!("{c}\n").as_bytes())
+            }
             (Self::Camera { lane_blocked, .. }, Stimulus::FireLane(b)) => *lane_blocked = *b,
             (Self::Camera { fw, frame, .. }, Stimulus::Intrusion) => {
                 *frame += 1;

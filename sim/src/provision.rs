@@ -53,7 +53,9 @@ pub enum BlobError {
     #[error("not a GridSense provisioning blob (bad magic)")]
     BadMagic,
     /// The stored CRC does not match the content.
-    #[error("CRC mismatch: stored {stored:#010x}, computed {computed:#010x} (corrupt or truncated)")]
+    #[error(
+        "CRC mismatch: stored {stored:#010x}, computed {computed:#010x} (corrupt or truncated)"
+    )]
     Crc {
         /// CRC stored in the blob.
         stored: u32,

@@ -34,13 +34,29 @@ fn a_missing_required_column_is_named() {
 #[test]
 fn bad_fields_name_line_and_column() {
     let cases = [
-        ("device,profile,secret\nsmoke 1,smoke,secret-0001\n", 2, "device"),
+        (
+            "device,profile,secret\nsmoke 1,smoke,secret-0001\n",
+            2,
+            "device",
+        ),
         ("device,profile,secret\nsmoke-1,smoke,\n", 2, "secret"),
         ("device,profile,secret\nsmoke-1,smoke\n", 2, "secret"),
-        ("device,profile,secret\na,smoke,secret-0001\nb,,secret-0002\n", 3, "profile"),
+        (
+            "device,profile,secret\na,smoke,secret-0001\nb,,secret-0002\n",
+            3,
+            "profile",
+        ),
         ("device,profile,secret\na,smoke,short\n", 2, "secret"),
-        ("device,profile,secret\na,smoke,has space inside\n", 2, "secret"),
-        ("device,profile,secret,fire_zone\na,smoke,secret-0001,zone/1\n", 2, "fire_zone"),
+        (
+            "device,profile,secret\na,smoke,has space inside\n",
+            2,
+            "secret",
+        ),
+        (
+            "device,profile,secret,fire_zone\na,smoke,secret-0001,zone/1\n",
+            2,
+            "fire_zone",
+        ),
     ];
     for (csv, want_line, want_col) in cases {
         match read_csv(csv) {
@@ -54,9 +70,20 @@ fn bad_fields_name_line_and_column() {
 
 #[test]
 fn a_repeated_device_is_refused_with_both_lines() {
-    let csv = "device,profile,secret\na,smoke,secret-0001\nb,smoke,secret-0002\na,gas,secret-0003\n";
+    let csv =
+        "device,profile,secret\na,smoke,secret-0001\nb,smoke,secret-0002\na,gas,secret-0003\n";
     let e = read_csv(csv).expect_err("duplicate");
-    assert!(matches!(e, DeviceListError::Duplicate { line: 4, first: 2, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DeviceListError::Duplicate {
+                line: 4,
+                first: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
