@@ -23,4 +23,6 @@ pub mod devices;
 pub mod flash;
 pub mod hal;
 pub mod node;
+pub mod plan;
 pub mod provision;
+pub mod scenario;
