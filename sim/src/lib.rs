@@ -22,7 +22,11 @@
 pub mod devices;
 pub mod flash;
 pub mod hal;
+pub mod link;
 pub mod node;
 pub mod plan;
 pub mod provision;
+pub mod runner;
 pub mod scenario;
+pub mod shard;
+pub mod stats;
