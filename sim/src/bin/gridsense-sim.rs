@@ -92,7 +92,9 @@ async fn start(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             },
         ) => sim::devices::generate(n, cli.seed),
         (None, None, _) => {
-            return Err("no fleet: give --devices or --generate, or [fleet] in the scenario".into());
+            return Err(
+                "no fleet: give --devices or --generate, or [fleet] in the scenario".into(),
+            );
         }
     };
     let secs = |s: f64, what: &str| {

@@ -57,11 +57,16 @@ pub struct TestGateway {
 }
 
 impl TestGateway {
-    /// Starts the broker and the recorder.
+    /// Starts the broker on 127.0.0.1:0 and the recorder.
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), 1_000)
+    }
+
+    /// Starts the broker on `listen` for up to `max_connections` clients.
+    pub fn start_on(listen: SocketAddr, max_connections: usize) -> Self {
         let cfg = MqttSection {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            max_connections: 1_000,
+            listen,
+            max_connections,
         };
         let bus = Bus::new(&cfg, Arc::new(AllowAll), Arc::new(|_| {}));
         let mut sub = bus
