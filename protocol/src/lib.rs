@@ -11,6 +11,7 @@
 //! - [`grid`]: the five-level governance tree and escalation tiers;
 //! - [`order`] (`alloc`): work orders and the upstream order/status messages;
 //! - [`topic`]: every topic, built and parsed;
+//! - [`feed`] (`alloc`): payloads of the integrator feeds;
 //! - [`modbus`]: register maps and word decoding;
 //! - [`profile`] (`std`): data-driven device profiles in TOML;
 //! - [`codec`]: size-limited, validating JSON decoding with typed errors.
@@ -26,6 +27,8 @@
 extern crate alloc;
 
 pub mod codec;
+#[cfg(feature = "alloc")]
+pub mod feed;
 pub mod grid;
 pub mod ident;
 pub mod kinds;

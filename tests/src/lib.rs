@@ -1,1 +1,327 @@
-//! End-to-end tests for GridSense live in `tests/tests/`.
+//! Harness for end-to-end tests: a compound (the example site and devices
+//! from `deploy/`) behind a real gateway on loopback ports, real MQTT
+//! clients for nodes and integrators, and a raw HTTP client for the API.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::app::Gateway;
+use gateway::clock::{ManualClock, SharedClock};
+use gateway::config::Config;
+use gateway::registry::{self, Profiles};
+use gateway::store::Store;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// How long any single wait in a test may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A message seen by a client: `(topic, payload as JSON)`.
+pub type Seen = (String, serde_json::Value);
+
+/// A compound with a running gateway.
+#[derive(Debug)]
+pub struct Compound {
+    /// Temporary directory holding the database and configuration.
+    pub dir: tempfile::TempDir,
+    /// The configuration in force.
+    pub cfg: Config,
+    /// The running gateway (None while stopped).
+    pub gw: Option<Gateway>,
+    /// Device id → secret.
+    pub secrets: HashMap<String, String>,
+    /// Integrator user `it` and its secret.
+    pub integrator_secret: String,
+    /// The gateway's clock: moved by hand in tests.
+    pub clock: Arc<ManualClock>,
+}
+
+/// The repository's `deploy/` directory.
+pub fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+/// A fixed start time: 2026-11-23 00:00 UTC.
+pub const T0: u64 = 1_763_856_000_000;
+
+impl Compound {
+    /// Imports the example compound and starts a gateway; `extra` is TOML
+    /// appended to the configuration (sections other than gateway/mqtt/store/api).
+    pub async fn start(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("gw.db");
+        let text = format!(
+            "[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n[mqtt]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
+            db.display()
+        );
+        let cfg_path = dir.path().join("gw.toml");
+        std::fs::write(&cfg_path, text).expect("write config");
+        let cfg = Config::load(&cfg_path).expect("config");
+        let mut store = Store::open(&db).expect("store");
+        registry::import_sites(&mut store, &deploy_dir().join("site.csv")).expect("sites");
+        let creds = dir.path().join("creds.csv");
+        let profiles = Profiles::load(None).expect("profiles");
+        registry::import_devices(
+            &mut store,
+            &deploy_dir().join("devices.csv"),
+            &profiles,
+            &creds,
+            T0,
+        )
+        .expect("devices");
+        let integrator_secret = registry::add_integrator(&mut store, "it", T0).expect("integrator");
+        drop(store);
+        let secrets = std::fs::read_to_string(&creds)
+            .expect("creds")
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                (c[0].to_string(), c[2].to_string())
+            })
+            .collect();
+        let clock = Arc::new(ManualClock::new(T0));
+        let mut c = Self {
+            dir,
+            cfg,
+            gw: None,
+            secrets,
+            integrator_secret,
+            clock,
+        };
+        c.up().await;
+        c
+    }
+
+    /// Starts (or restarts) the gateway on the same database.
+    pub async fn up(&mut self) {
+        let clock: SharedClock = self.clock.clone();
+        self.gw = Some(
+            gateway::app::start(&self.cfg, clock)
+                .await
+                .expect("gateway starts"),
+        );
+    }
+
+    /// Stops the gateway gracefully.
+    pub async fn down(&mut self) {
+        if let Some(gw) = self.gw.take() {
+            gw.stop().await;
+        }
+    }
+
+    fn gw(&self) -> &Gateway {
+        self.gw.as_ref().expect("gateway running")
+    }
+
+    /// The MQTT address.
+    pub fn mqtt(&self) -> std::net::SocketAddr {
+        self.gw().mqtt_addr
+    }
+
+    /// A read-only view of the database.
+    pub fn store(&self) -> Store {
+        Store::open_read_only(&self.cfg.store.path).expect("read-only store")
+    }
+
+    /// Connects a node with its own credentials and a last will.
+    pub async fn node(&self, id: &str) -> Client {
+        let secret = self
+            .secrets
+            .get(id)
+            .unwrap_or_else(|| panic!("no device {id}"));
+        let mut o = MqttOptions::new(id, "127.0.0.1", self.mqtt().port());
+        o.set_credentials(id, secret);
+        o.set_keep_alive(Duration::from_secs(5));
+        o.set_last_will(LastWill::new(
+            format!("gs/v1/dev/{id}/state"),
+            r#"{"status":"offline"}"#,
+            QoS::AtLeastOnce,
+            true,
+        ));
+        let c = Client::connect(
+            o,
+            &[
+                format!("gs/v1/dev/{id}/cmd"),
+                format!("gs/v1/dev/{id}/evt/ack"),
+            ],
+        )
+        .await;
+        c.publish(
+            &format!("gs/v1/dev/{id}/state"),
+            r#"{"status":"online","heartbeat_s":60}"#,
+            true,
+        )
+        .await;
+        c
+    }
+
+    /// Connects an integrator subscribed to every site feed.
+    pub async fn integrator(&self) -> Client {
+        let mut o = MqttOptions::new("it-1", "127.0.0.1", self.mqtt().port());
+        o.set_credentials("it", &self.integrator_secret);
+        o.set_keep_alive(Duration::from_secs(5));
+        Client::connect(o, &["gs/v1/site/#".to_string()]).await
+    }
+
+    /// An HTTP request to the operators' API: `(status, JSON body)`.
+    pub async fn http(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let mut s = tokio::net::TcpStream::connect(self.gw().api_addr)
+            .await
+            .expect("connect api");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let json = out
+            .split("\r\n\r\n")
+            .nth(1)
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or_default();
+        (status, json)
+    }
+
+    /// Moves the gateway's clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.clock
+            .advance(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    }
+}
+
+/// An MQTT client whose incoming publishes arrive on a channel.
+#[derive(Debug)]
+pub struct Client {
+    /// The client.
+    pub client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<Seen>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Connects, subscribes to `filters` and waits for the subscription.
+    pub async fn connect(o: MqttOptions, filters: &[String]) -> Self {
+        let (client, mut ev) = AsyncClient::new(o, 256);
+        for f in filters {
+            client
+                .subscribe(f, QoS::AtLeastOnce)
+                .await
+                .expect("subscribe");
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut pending = filters.len();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let mut ready = Some(ready_tx);
+        let task = tokio::spawn(async move {
+            loop {
+                match ev.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        pending = pending.saturating_sub(1);
+                        if pending == 0 {
+                            ready.take().map(|r| r.send(()));
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if pending == 0 => {
+                        ready.take().map(|r| r.send(()));
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let v =
+                            serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
+                        let _ = tx.send((p.topic, v));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(WAIT, ready_rx)
+            .await
+            .expect("subscribed in time")
+            .expect("subscribed");
+        Self { client, rx, task }
+    }
+
+    /// Publishes (QoS 1).
+    pub async fn publish(&self, topic: &str, payload: &str, retain: bool) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload.as_bytes().to_vec())
+            .await
+            .expect("publish");
+    }
+
+    /// Waits for a message matching `f`, skipping others.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        f: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> Seen {
+        let r = tokio::time::timeout(WAIT, async {
+            loop {
+                let (t, v) = self.rx.recv().await.expect("client alive");
+                if f(&t, &v) {
+                    return (t, v);
+                }
+            }
+        })
+        .await;
+        r.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    /// Collects what arrives within `d` that matches `f`.
+    pub async fn collect(
+        &mut self,
+        d: Duration,
+        f: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> Vec<Seen> {
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(d, async {
+            while let Some((t, v)) = self.rx.recv().await {
+                if f(&t, &v) {
+                    out.push((t, v));
+                }
+            }
+        })
+        .await;
+        out
+    }
+
+    /// Drops the connection without DISCONNECT (the broker publishes the last will).
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+/// A node's event on its `evt` topic.
+pub async fn event(node: &Client, id: &str, payload: &str) {
+    node.publish(&format!("gs/v1/dev/{id}/evt"), payload, false)
+        .await;
+}
+
+/// Waits for the gateway's `evt/ack` of `seq`.
+pub async fn ack(node: &mut Client, seq: u64) {
+    node.wait_for(&format!("evt/ack {seq}"), |t, v| {
+        t.ends_with("/evt/ack") && v["seq"] == seq
+    })
+    .await;
+}
+
+/// Waits for the retained alarm feed matching `f`.
+pub async fn alarm(
+    it: &mut Client,
+    what: &str,
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    it.wait_for(what, |t, v| t.contains("/alarm/") && f(v))
+        .await
+        .1
+}

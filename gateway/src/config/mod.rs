@@ -19,6 +19,39 @@ pub struct Config {
     /// The SQLite store.
     #[serde(default)]
     pub store: StoreSection,
+    /// Alarm confirmation, chatter and maintenance.
+    #[serde(default)]
+    pub alarms: crate::alarms::AlarmPolicy,
+    /// Rules on telemetry.
+    #[serde(default)]
+    pub rules: crate::rules::RulesConfig,
+    /// The operators' HTTP API.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// Modbus lines and the devices polled on them.
+    #[serde(default)]
+    pub modbus: Option<crate::sources::modbus::ModbusConfig>,
+}
+
+/// `[api]`: the operators' HTTP API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Listen address; loopback by default (put a TLS proxy in front).
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            listen: default_api_listen(),
+        }
+    }
+}
+
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
 /// `[gateway]`: identity of this gateway.
@@ -72,6 +105,9 @@ pub struct StoreSection {
     /// Days of telemetry kept; events, alarms and orders are kept for good.
     #[serde(default = "default_retention")]
     pub telemetry_retention_days: u32,
+    /// Most telemetry rows kept (oldest deleted first): bounds the disk.
+    #[serde(default = "default_max_rows")]
+    pub max_telemetry_rows: u64,
 }
 
 impl Default for StoreSection {
@@ -79,6 +115,7 @@ impl Default for StoreSection {
         Self {
             path: default_db(),
             telemetry_retention_days: default_retention(),
+            max_telemetry_rows: default_max_rows(),
         }
     }
 }
@@ -88,6 +125,9 @@ fn default_db() -> PathBuf {
 }
 const fn default_retention() -> u32 {
     30
+}
+const fn default_max_rows() -> u64 {
+    50_000_000
 }
 
 /// A configuration problem, with its place in the file.
@@ -125,7 +165,16 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&src, &path.display().to_string())
+        let mut cfg = Self::parse(&src, &path.display().to_string())?;
+        // Paths in the file are relative to the file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(dir) = &cfg.gateway.profiles_dir {
+            cfg.gateway.profiles_dir = Some(base.join(dir));
+        }
+        if cfg.store.path.is_relative() {
+            cfg.store.path = base.join(&cfg.store.path);
+        }
+        Ok(cfg)
     }
 
     /// Parses configuration text; `origin` names it in errors.

@@ -1,0 +1,255 @@
+//! The analysis task: owns the rules, the alarm engine and linkage, and
+//! carries out what they decide. One task, so alarm state has one owner;
+//! inputs are taken life-safety first (events, presence, operators, timers,
+//! then telemetry).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::feed::{AlarmFeed, TelemetryFeed};
+use protocol::{Feed, Name, Topic};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::alarms::{Effect, Engine, OperatorAction, OperatorError};
+use crate::app::SpineOutputs;
+use crate::bus::{Outgoing, Publisher};
+use crate::clock::SharedClock;
+use crate::ingest::{Body, Ingested, RegistryCell};
+use crate::linkage::{Action, Linkage, LinkageRecord};
+use crate::presence::Change;
+use crate::rules::{Rules, RulesOutput};
+
+/// Requests from operators and tools to the analysis task.
+#[derive(Debug)]
+pub enum Control {
+    /// Acknowledge, reset or cancel an alarm.
+    Operator {
+        /// The alarm.
+        id: String,
+        /// What to do.
+        action: OperatorAction,
+        /// The outcome.
+        reply: oneshot::Sender<Result<(), OperatorError>>,
+    },
+    /// Put a device, site node or fire zone in or out of maintenance.
+    Maintenance {
+        /// Device id, site node id or fire zone.
+        target: String,
+        /// In (true) or out.
+        on: bool,
+    },
+    /// The open alarms.
+    Alarms {
+        /// Where to send them.
+        reply: oneshot::Sender<Vec<AlarmFeed>>,
+    },
+}
+
+/// Everything analysis needs.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The alarm engine.
+    pub engine: Engine,
+    /// Rules on telemetry.
+    pub rules: Rules,
+    /// Linkage commands.
+    pub linkage: Linkage,
+    /// Devices and zones.
+    pub registry: Arc<RegistryCell>,
+    /// Where alarm state and feeds go.
+    pub publisher: Publisher,
+    /// The gateway's clock.
+    pub clock: SharedClock,
+    /// The site, for integrator topics.
+    pub site: Name,
+    /// Alarm changes and linkage records, for the store and later stages.
+    pub changes: mpsc::UnboundedSender<AnalysisOut>,
+}
+
+/// What analysis reports to the stages after it.
+#[derive(Debug, Clone)]
+pub enum AnalysisOut {
+    /// An alarm changed.
+    Alarm(Box<AlarmFeed>),
+    /// A linkage command finished.
+    Linkage(LinkageRecord),
+}
+
+impl Analysis {
+    /// Runs until shutdown.
+    pub async fn run(
+        mut self,
+        mut input: SpineOutputs,
+        mut control: mpsc::Receiver<Control>,
+        shutdown: CancellationToken,
+    ) {
+        // Retained alarm state lives in the broker's memory: republish it.
+        let open: Vec<AlarmFeed> = self.engine.open().map(|a| a.feed.clone()).collect();
+        for feed in &open {
+            self.publish_alarm(feed);
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                Some(m) = input.events.recv() => self.on_event(m),
+                Some(c) = input.presence.recv() => self.on_presence(&c),
+                Some(c) = control.recv() => self.on_control(c),
+                _ = tick.tick() => self.on_tick(),
+                Some(m) = input.telemetry.recv() => self.on_telemetry(&m),
+            }
+        }
+    }
+
+    fn on_event(&mut self, m: Ingested) {
+        match &m.body {
+            Body::Event(ev) => {
+                let fx = self.engine.on_event(&m.device, ev, m.at_ms);
+                self.apply(fx);
+            }
+            Body::CommandAck(ack) => {
+                if let Some(rec) = self.linkage.on_ack(&m.device.id, ack, m.at_ms) {
+                    tracing::info!(alarm = %rec.alarm, device = %rec.device, cmd = %rec.cmd, ok = rec.ok, attempts = rec.attempts, "linkage acknowledged");
+                    let _ = self.changes.send(AnalysisOut::Linkage(rec));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_presence(&mut self, c: &Change) {
+        let registry = self.registry.get();
+        if let Some(dev) = registry.device(&c.device) {
+            let fx = self.engine.on_availability(dev, c.status, c.at_ms);
+            self.apply(fx);
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        let now = self.clock.now_ms();
+        match c {
+            Control::Operator { id, action, reply } => {
+                let r = self
+                    .engine
+                    .operator(&id, action, now)
+                    .map(|fx| self.apply(fx));
+                let _ = reply.send(r);
+            }
+            Control::Maintenance { target, on } => self.engine.set_maintenance(&target, on),
+            Control::Alarms { reply } => {
+                let _ = reply.send(self.engine.open().map(|a| a.feed.clone()).collect());
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.clock.now_ms();
+        let fx = self.engine.tick(now);
+        self.apply(fx);
+        self.linkage.tick(now);
+        for agg in self.rules.aggregator.flush(now) {
+            let Ok(id) = protocol::Ident::new(&format!("{}-{}", agg.scope, agg.id)) else {
+                continue;
+            };
+            let topic = Topic::Site {
+                site: self.site.clone(),
+                feed: Feed::Agg,
+                id,
+            };
+            self.publisher.feed(Outgoing {
+                topic: topic.to_string(),
+                payload: Bytes::from(protocol::codec::encode(&agg)),
+                retain: true,
+            });
+        }
+    }
+
+    fn on_telemetry(&mut self, m: &Ingested) {
+        let Body::Telemetry(tel) = &m.body else {
+            return;
+        };
+        let registry = self.registry.get();
+        let building = registry.building_of(&m.device.id);
+        for out in self
+            .rules
+            .on_telemetry(&m.device, building.as_ref(), tel, m.at_ms)
+        {
+            match out {
+                RulesOutput::Threshold {
+                    kind, pre, raised, ..
+                } => {
+                    let fx = self
+                        .engine
+                        .on_threshold(&m.device, kind, pre, raised, m.at_ms);
+                    self.apply(fx);
+                }
+                RulesOutput::Publish(readings) => self.publish_telemetry(m, readings),
+            }
+        }
+    }
+
+    fn publish_telemetry(&self, m: &Ingested, readings: Vec<(protocol::FieldName, f32)>) {
+        let Ok(id) = protocol::Ident::new(&m.device.id) else {
+            return;
+        };
+        let feed = TelemetryFeed {
+            device: m.device.id.clone(),
+            at: m.at_ms,
+            readings: readings.into_iter().collect(),
+        };
+        let topic = Topic::Site {
+            site: self.site.clone(),
+            feed: Feed::Tel,
+            id,
+        };
+        self.publisher.feed(Outgoing {
+            topic: topic.to_string(),
+            payload: Bytes::from(protocol::codec::encode(&feed)),
+            retain: false,
+        });
+    }
+
+    /// Publishes an alarm's state, retained, on the priority lane (never shed).
+    fn publish_alarm(&self, feed: &AlarmFeed) {
+        if let Ok(id) = protocol::Ident::new(&feed.id) {
+            let topic = Topic::Site {
+                site: self.site.clone(),
+                feed: Feed::Alarm,
+                id,
+            };
+            self.publisher.urgent(Outgoing {
+                topic: topic.to_string(),
+                payload: Bytes::from(protocol::codec::encode(feed)),
+                retain: true,
+            });
+        }
+    }
+
+    /// Carries out the engine's effects: linkage first, then state.
+    fn apply(&mut self, fx: Vec<Effect>) {
+        let now = self.clock.now_ms();
+        for e in &fx {
+            let (alarm, action, zone) = match e {
+                Effect::Release { alarm, zone } => (alarm, Action::Release, zone),
+                Effect::CloseValve { alarm, zone } => (alarm, Action::CloseValve, zone),
+                Effect::Changed(_) => continue,
+            };
+            let targets = self.linkage.targets(&self.registry.get(), action, zone);
+            if targets.is_empty() {
+                tracing::warn!(alarm, zone, ?action, "no linkage targets in the zone");
+            }
+            self.linkage.start(alarm, action, &targets, now);
+        }
+        for e in fx {
+            if let Effect::Changed(feed) = e {
+                tracing::info!(alarm = %feed.id, kind = %feed.kind, state = ?feed.state, devices = feed.devices.len(), location = %feed.location, test = feed.test, "alarm");
+                self.publish_alarm(&feed);
+                let _ = self.changes.send(AnalysisOut::Alarm(feed));
+            }
+        }
+    }
+}

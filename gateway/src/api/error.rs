@@ -1,0 +1,37 @@
+//! One error type at the HTTP edge.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::alarms::OperatorError;
+
+/// What can go wrong answering a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The operator's request does not fit the alarm.
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+    /// The action in the path is not one we know.
+    #[error("unknown action `{0}`: use ack, reset or cancel")]
+    Action(String),
+    /// The analysis task is gone (shutting down).
+    #[error("the gateway is shutting down")]
+    Unavailable,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Operator(OperatorError::Unknown(_)) => StatusCode::NOT_FOUND,
+            Self::Operator(_) => StatusCode::CONFLICT,
+            Self::Action(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,440 @@
+//! Wiring only: builds every stage from the configuration, connects them
+//! with bounded channels and runs them until shutdown.
+//!
+//! ```text
+//! broker ──evt/state/cmd-ack──► ingest(priority) ──► events ──► analysis ──► linkage cmds
+//!        ──tel────────────────► ingest(telemetry) ─► telemetry ─► analysis    (publisher)
+//!                                   │ state ──► presence ──► changes ─► analysis
+//!                                   └─► store writer (own thread) ◄── presence, record
+//! api (axum) ──control──► analysis ──alarm changes, linkage records──► record
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::alarms::Engine;
+use crate::analysis::{Analysis, AnalysisOut, Control};
+use crate::bus::{self, Bus, Denied, Publisher};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::ingest::{self, Dedupe, Ingest, IngestParts, LastSeen, Outputs, RegistryCell, Rejects};
+use crate::linkage::{Linkage, ModbusLink};
+use crate::presence::{self, Change, Presence, PresenceTask};
+use crate::registry::Profiles;
+use crate::registry::Registry;
+use crate::rules::Rules;
+use crate::sources::bridge::Bridge;
+use crate::sources::modbus::ModbusSource;
+use crate::store::{self, Store, StoreConfig, StoreHandle};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// The broker did not come up.
+    #[error("broker: {0}")]
+    Bus(#[from] bus::BusError),
+    /// Profiles failed to load.
+    #[error("profiles: {}", .0.join("; "))]
+    Profiles(Vec<String>),
+    /// The `[modbus]` section does not fit the profiles.
+    #[error("{0}")]
+    Modbus(#[from] crate::sources::modbus::ConfigError),
+    /// A thread could not be started.
+    #[error("thread: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Capacity of the event channel to analysis (events are never shed).
+const EVENT_QUEUE: usize = 8_192;
+/// Capacity of the telemetry channel to analysis (shed when full).
+const TELEMETRY_QUEUE: usize = 65_536;
+
+/// What flows out of the spine into analysis.
+#[derive(Debug)]
+pub struct SpineOutputs {
+    /// Events, commits and command acks.
+    pub events: mpsc::Receiver<ingest::Ingested>,
+    /// Telemetry.
+    pub telemetry: mpsc::Receiver<ingest::Ingested>,
+    /// Availability changes.
+    pub presence: mpsc::Receiver<Change>,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    /// Where the MQTT listener is bound.
+    pub mqtt_addr: SocketAddr,
+    /// Cancel to stop every task.
+    pub shutdown: CancellationToken,
+    /// The store writer, for stats and flushing.
+    pub store: StoreHandle,
+    /// Ingest counters.
+    pub ingest: Ingest,
+    /// Rejections per reason.
+    pub rejects: Arc<Rejects>,
+    /// The publisher (acks, commands, integrator feeds).
+    pub publisher: Publisher,
+    /// The registry in force.
+    pub registry: Arc<RegistryCell>,
+    /// The profiles in force.
+    pub profiles: Arc<Profiles>,
+    /// Requests to the analysis task (operators, maintenance).
+    pub control: mpsc::Sender<Control>,
+    /// Where the operators' HTTP API is bound.
+    pub api_addr: SocketAddr,
+    tasks: JoinSet<()>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts the gateway: broker, ingest, presence, analysis, API.
+///
+/// # Errors
+/// [`StartError`] when the store, profiles or broker cannot start.
+pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartError> {
+    let profiles = Arc::new(
+        Profiles::load(cfg.gateway.profiles_dir.as_deref()).map_err(StartError::Profiles)?,
+    );
+    let modbus = match &cfg.modbus {
+        Some(m) => {
+            let by_name = profiles
+                .iter()
+                .map(|(k, p)| (k.to_string(), p.clone()))
+                .collect();
+            Some(ModbusSource::build(m, &by_name)?)
+        }
+        None => None,
+    };
+    let db = Store::open(&cfg.store.path)?;
+    if let Some(password) = crate::registry::ensure_admin(&db)? {
+        // Printed once, at first start; never stored in clear.
+        println!(
+            "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
+        );
+    }
+    let registry = Arc::new(RegistryCell::new(Registry::load(&db)?));
+    let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
+    let presence = Presence::from_stored(db.presence_entries()?);
+    let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let (store, writer) = store::spawn_writer(
+        db,
+        StoreConfig {
+            telemetry_retention_days: cfg.store.telemetry_retention_days,
+            max_telemetry_rows: cfg.store.max_telemetry_rows,
+            ..StoreConfig::default()
+        },
+        clock.clone(),
+    );
+
+    let rejects = Arc::new(Rejects::default());
+    let (sink, denied) = denied_sink(&rejects, &clock);
+    let bus = Bus::new(&cfg.mqtt, Arc::new(RegistryAuth(registry.clone())), sink);
+    let priority = bus.subscribe(
+        "gridsense-ingest",
+        &[
+            protocol::topic::filter::EVENTS,
+            protocol::topic::filter::STATES,
+            protocol::topic::filter::COMMAND_ACKS,
+        ],
+    )?;
+    let telemetry = bus.subscribe("gridsense-telemetry", &[protocol::topic::filter::TELEMETRY])?;
+    let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
+    let mqtt_addr = bus.start()?;
+    tracing::info!(%mqtt_addr, devices = registry.get().devices().count(), profiles = profiles.len(), "MQTT broker listening");
+
+    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE);
+    let (states_tx, states_rx) = mpsc::channel(1024);
+    let (changes_tx, changes_rx) = mpsc::channel(1024);
+    let last_seen = Arc::new(LastSeen::default());
+    let ingest = Ingest::new(IngestParts {
+        registry: registry.clone(),
+        store: store.clone(),
+        publisher: publisher.clone(),
+        clock: clock.clone(),
+        rejects: rejects.clone(),
+        dedupe,
+        last_seen: last_seen.clone(),
+        out: Outputs {
+            events: events_tx,
+            telemetry: telemetry_tx.clone(),
+            states: states_tx.clone(),
+        },
+    });
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(ingest.clone().run_priority(priority, shutdown.clone()));
+    tasks.spawn(ingest.clone().run_telemetry(telemetry, shutdown.clone()));
+    let presence_task = PresenceTask {
+        presence,
+        site: cfg.gateway.site.clone(),
+        registry: registry.clone(),
+        profiles: profiles.clone(),
+        last_seen,
+        store: store.clone(),
+        publisher: publisher.clone(),
+        clock: clock.clone(),
+        changes: changes_tx,
+        sweep_every: Duration::from_secs(1),
+    };
+    tasks.spawn(presence::run(presence_task, states_rx, shutdown.clone()));
+    tasks.spawn(reload_registry(
+        cfg.store.path.clone(),
+        registry.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(record_denied(denied, store.clone(), shutdown.clone()));
+
+    let spine = SpineOutputs {
+        events,
+        telemetry: telemetry_rx,
+        presence: changes_rx,
+    };
+    let (control, control_rx) = mpsc::channel(64);
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let mut linkage = Linkage::new(publisher.clone(), profiles.clone());
+    if let Some(source) = modbus {
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let (writes_tx, writes_rx) = mpsc::channel(64);
+        tasks.spawn(source.run(events_tx, writes_rx, shutdown.clone()));
+        let bridge = Bridge {
+            registry: registry.clone(),
+            store: store.clone(),
+            telemetry: telemetry_tx,
+            states: states_tx,
+        };
+        tasks.spawn(bridge.run(events_rx, shutdown.clone()));
+        let (records, mut records_rx) = mpsc::unbounded_channel();
+        linkage = linkage.with_modbus(ModbusLink {
+            writes: writes_tx,
+            records,
+        });
+        let out = out_tx.clone();
+        tasks.spawn(async move {
+            while let Some(r) = records_rx.recv().await {
+                let _ = out.send(AnalysisOut::Linkage(r));
+            }
+        });
+    }
+    let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
+    engine.resume(open_alarms.0);
+    let analysis = Analysis {
+        engine,
+        rules: Rules::new(profiles.clone(), cfg.rules.clone(), clock.now_ms()),
+        linkage,
+        registry: registry.clone(),
+        publisher: publisher.clone(),
+        clock: clock.clone(),
+        site: cfg.gateway.site.clone(),
+        changes: out_tx,
+    };
+    tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
+    tasks.spawn(record(out_rx, store.clone()));
+
+    let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
+    let api_addr = listener.local_addr()?;
+    let router = crate::api::router(crate::api::ApiState {
+        control: control.clone(),
+        rejects: rejects.clone(),
+    });
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    });
+    tracing::info!(%api_addr, "operators' API listening");
+    let gw = Gateway {
+        mqtt_addr,
+        shutdown,
+        store,
+        ingest,
+        rejects,
+        publisher,
+        registry,
+        profiles,
+        control,
+        api_addr,
+        tasks,
+        writer: Some(writer),
+    };
+    Ok(gw)
+}
+
+/// Stores what analysis reports: alarm changes and linkage records. Runs
+/// until analysis ends (its sender dropped), so nothing it said is lost.
+async fn record(mut rx: mpsc::UnboundedReceiver<AnalysisOut>, store: StoreHandle) {
+    while let Some(out) = rx.recv().await {
+        let r = match &out {
+            AnalysisOut::Alarm(feed) => store.save_alarm(feed).await,
+            AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, "alarm record not stored");
+        }
+    }
+}
+
+impl Gateway {
+    /// Stops every task, then lets the store writer commit what it holds and exit.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+        let writer = self.writer.take();
+        drop(self);
+        if let Some(w) = writer {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+    }
+}
+
+/// Lets the broker check credentials against the registry.
+struct RegistryAuth(Arc<RegistryCell>);
+
+impl bus::Authenticator for RegistryAuth {
+    fn authenticate(&self, username: &str, password: &str) -> Option<bus::Role> {
+        self.0
+            .get()
+            .verify(username, password)
+            .map(|role| match role {
+                crate::registry::Role::Device => bus::Role::Device,
+                crate::registry::Role::Integrator => bus::Role::Integrator,
+                crate::registry::Role::Admin => bus::Role::Admin,
+            })
+    }
+}
+
+/// The broker reports refusals from its own threads; they are counted at
+/// once and handed to a task that records them in the quarantine table. The
+/// broker outlives the gateway's tasks (rumqttd has no stop), so it holds only
+/// a channel, never a store handle: the store writer can exit at shutdown.
+fn denied_sink(
+    rejects: &Arc<Rejects>,
+    clock: &SharedClock,
+) -> (bus::DeniedSink, flume::Receiver<store::QuarantineRecord>) {
+    let (tx, rx) = flume::bounded(1024);
+    let (rejects, clock) = (rejects.clone(), clock.clone());
+    let sink: bus::DeniedSink = Arc::new(move |d: Denied| {
+        let now = clock.now_ms();
+        let (reason, source, topic) = match d {
+            Denied::Auth {
+                client_id,
+                username,
+            } => ("auth", username, format!("(connect as client {client_id})")),
+            Denied::Topic {
+                username,
+                action,
+                topic,
+                ..
+            } => {
+                let reason = if action == bus::acl::Action::Publish {
+                    "acl-publish"
+                } else {
+                    "acl-subscribe"
+                };
+                (reason, username.unwrap_or_else(|| "?".into()), topic)
+            }
+        };
+        rejects.record(now, reason, &source, &topic);
+        let _ = tx.try_send(store::QuarantineRecord {
+            at_ms: now,
+            source,
+            reason,
+            topic,
+            detail: "refused by the broker".into(),
+        });
+    });
+    (sink, rx)
+}
+
+async fn record_denied(
+    rx: flume::Receiver<store::QuarantineRecord>,
+    store: StoreHandle,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = rx.recv_async() => match r {
+                Ok(rec) => store.quarantine(rec),
+                Err(_) => return,
+            },
+        }
+    }
+}
+
+/// Re-reads the registry every few seconds, so devices added with the CLI
+/// while the gateway runs can connect.
+async fn reload_registry(
+    path: std::path::PathBuf,
+    cell: Arc<RegistryCell>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let p = path.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || Store::open(&p).and_then(|s| Registry::load(&s)))
+                .await;
+        match loaded {
+            Ok(Ok(r)) => cell.replace(r),
+            Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; keeping the old one"),
+            Err(e) => tracing::warn!(error = %e, "registry reload task failed"),
+        }
+    }
+}
+
+/// Runs the gateway until SIGTERM or Ctrl-C, then shuts down gracefully
+/// (every task stopped, the store flushed).
+///
+/// # Errors
+/// [`StartError`] when it cannot start.
+pub async fn run_until_signal(cfg: &Config, clock: SharedClock) -> Result<(), StartError> {
+    let gw = start(cfg, clock).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    gw.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

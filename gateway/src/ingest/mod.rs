@@ -1,0 +1,20 @@
+//! Ingest: every message from a node is decoded and validated with
+//! `protocol`, matched to its device in the registry, stored, and handed on
+//! as a typed [`Ingested`] to the stages after it.
+//!
+//! Two in-process subscriptions keep life safety ahead of volume: events,
+//! presence and command acks on one, telemetry on the other, each with its
+//! own task. An event is forwarded to the alarm stage *before* it is written
+//! (linkage never waits on the disk); its `evt/ack` goes out only after the
+//! store has committed it. Telemetry may be shed under overload (counted);
+//! events never are.
+
+mod dedupe;
+mod event;
+pub mod rejects;
+mod worker;
+
+pub use dedupe::{Dedupe, SeqWindow};
+pub use event::{Body, Ingested, LastSeen, RegistryCell};
+pub use rejects::Rejects;
+pub use worker::{Ingest, IngestParts, IngestStats, Outputs};

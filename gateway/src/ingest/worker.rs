@@ -1,0 +1,360 @@
+//! The two ingest loops and what they do with each message.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use protocol::codec::{decode, encode};
+use protocol::topic::DeviceChannel;
+use protocol::{
+    CommandAck, DecodeError, DeviceState, EvtAck, Message, NodeEvent, Telemetry, Topic,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Body, Dedupe, Ingested, LastSeen, RegistryCell, Rejects};
+use crate::bus::{Outgoing, Publisher, Subscription};
+use crate::clock::SharedClock;
+use crate::registry::DeviceInfo;
+use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
+
+/// Where ingest sends what it accepted.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Events, commits and command acks, in arrival order; never shed.
+    pub events: mpsc::Sender<Ingested>,
+    /// Telemetry; shed (counted) when full.
+    pub telemetry: mpsc::Sender<Ingested>,
+    /// Presence reports, for the presence task.
+    pub states: mpsc::Sender<Ingested>,
+}
+
+/// Ingest counters.
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    /// Events accepted (first sight).
+    pub events: AtomicU64,
+    /// Repeats of events already stored (acknowledged again, stored once).
+    pub duplicates: AtomicU64,
+    /// `evt/ack`s published.
+    pub acks: AtomicU64,
+    /// Telemetry messages accepted.
+    pub telemetry: AtomicU64,
+    /// Telemetry not stored or not forwarded because a queue was full.
+    pub telemetry_shed: AtomicU64,
+}
+
+/// Ingest, shared by its loops and the commit tasks it spawns.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Arc<RegistryCell>,
+    store: StoreHandle,
+    publisher: Publisher,
+    clock: SharedClock,
+    rejects: Arc<Rejects>,
+    dedupe: Mutex<Dedupe>,
+    last_seen: Arc<LastSeen>,
+    out: Outputs,
+    stats: IngestStats,
+}
+
+/// What ingest needs from the rest of the gateway.
+#[derive(Debug)]
+pub struct IngestParts {
+    /// Devices and their locations.
+    pub registry: Arc<RegistryCell>,
+    /// The store's writer.
+    pub store: StoreHandle,
+    /// For `evt/ack`.
+    pub publisher: Publisher,
+    /// The gateway's clock.
+    pub clock: SharedClock,
+    /// Rejection counters, shared with the broker's denial reports.
+    pub rejects: Arc<Rejects>,
+    /// Highest stored `seq` of each device.
+    pub dedupe: Dedupe,
+    /// Last traffic per device, read by presence.
+    pub last_seen: Arc<LastSeen>,
+    /// Where accepted messages go.
+    pub out: Outputs,
+}
+
+impl Ingest {
+    /// Assembles ingest.
+    pub fn new(p: IngestParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: p.registry,
+                store: p.store,
+                publisher: p.publisher,
+                clock: p.clock,
+                rejects: p.rejects,
+                dedupe: Mutex::new(p.dedupe),
+                last_seen: p.last_seen,
+                out: p.out,
+                stats: IngestStats::default(),
+            }),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &IngestStats {
+        &self.inner.stats
+    }
+
+    /// Handles events, presence and command acks until shutdown.
+    pub async fn run_priority(self, mut sub: Subscription, shutdown: CancellationToken) {
+        loop {
+            let msg = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                m = sub.next() => m,
+            };
+            let Some((topic, payload)) = msg else { return };
+            self.on_priority(&topic, payload).await;
+        }
+    }
+
+    /// Handles telemetry until shutdown.
+    pub async fn run_telemetry(self, mut sub: Subscription, shutdown: CancellationToken) {
+        loop {
+            let msg = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                m = sub.next() => m,
+            };
+            let Some((topic, payload)) = msg else { return };
+            self.on_telemetry(&topic, &payload);
+        }
+    }
+
+    /// Parses the topic and finds the device; records a rejection otherwise.
+    fn accept(&self, topic: &[u8], now: u64) -> Option<(Arc<DeviceInfo>, DeviceChannel)> {
+        let text = String::from_utf8_lossy(topic);
+        let (device, channel) = match Topic::parse(&text) {
+            Ok(Topic::Device { device, channel }) if channel.from_node() => (device, channel),
+            Ok(_) => {
+                self.reject(now, "wrong-topic", "?", &text, "not a node topic");
+                return None;
+            }
+            Err(e) => {
+                self.reject(now, "wrong-topic", "?", &text, &e.to_string());
+                return None;
+            }
+        };
+        match self.inner.registry.get().device(&device) {
+            Some(info) => Some((info.clone(), channel)),
+            None => {
+                self.reject(now, "unknown-device", &device, &text, "not in the registry");
+                None
+            }
+        }
+    }
+
+    fn decode<M: Message>(
+        &self,
+        dev: &DeviceInfo,
+        topic: &[u8],
+        payload: &[u8],
+        now: u64,
+    ) -> Option<M> {
+        match decode::<M>(payload) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.reject_decode(now, dev, topic, &e);
+                None
+            }
+        }
+    }
+
+    fn reject_decode(&self, now: u64, dev: &DeviceInfo, topic: &[u8], e: &DecodeError) {
+        self.reject(
+            now,
+            e.reason(),
+            &dev.id,
+            &String::from_utf8_lossy(topic),
+            &e.to_string(),
+        );
+    }
+
+    fn reject(&self, now: u64, reason: &'static str, source: &str, topic: &str, detail: &str) {
+        self.inner.rejects.record(now, reason, source, detail);
+        self.inner.store.quarantine(QuarantineRecord {
+            at_ms: now,
+            source: source.to_string(),
+            reason,
+            topic: topic.to_string(),
+            detail: detail.to_string(),
+        });
+    }
+
+    async fn on_priority(&self, topic: &[u8], payload: Bytes) {
+        let now = self.inner.clock.now_ms();
+        let Some((dev, channel)) = self.accept(topic, now) else {
+            return;
+        };
+        self.inner.last_seen.touch(&dev.id, now);
+        let body = match channel {
+            DeviceChannel::Evt => {
+                let Some(ev) = self.decode::<NodeEvent>(&dev, topic, &payload, now) else {
+                    return;
+                };
+                return self.on_event(dev, now, ev, payload).await;
+            }
+            DeviceChannel::State => match self.decode::<DeviceState>(&dev, topic, &payload, now) {
+                Some(s) => {
+                    let msg = Ingested {
+                        device: dev,
+                        at_ms: now,
+                        body: Body::State(s),
+                    };
+                    let _ = self.inner.out.states.send(msg).await;
+                    return;
+                }
+                None => return,
+            },
+            DeviceChannel::CmdAck => match self.decode::<CommandAck>(&dev, topic, &payload, now) {
+                Some(a) => Body::CommandAck(a),
+                None => return,
+            },
+            DeviceChannel::Tel => return self.on_telemetry(topic, &payload),
+            DeviceChannel::Cmd | DeviceChannel::EvtAck => return,
+        };
+        let _ = self
+            .inner
+            .out
+            .events
+            .send(Ingested {
+                device: dev,
+                at_ms: now,
+                body,
+            })
+            .await;
+    }
+
+    async fn on_event(&self, dev: Arc<DeviceInfo>, now: u64, ev: NodeEvent, payload: Bytes) {
+        if !ev.kind.needs_ack() {
+            let msg = Ingested {
+                device: dev,
+                at_ms: now,
+                body: Body::Event(ev),
+            };
+            let _ = self.inner.out.events.send(msg).await;
+            return;
+        }
+        let fresh = self
+            .inner
+            .dedupe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(&dev.id, ev.seq);
+        if fresh {
+            self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
+            let msg = Ingested {
+                device: dev.clone(),
+                at_ms: now,
+                body: Body::Event(ev.clone()),
+            };
+            let _ = self.inner.out.events.send(msg).await;
+        }
+        let rec = EventRecord {
+            device: dev.id.clone(),
+            seq: ev.seq,
+            kind: ev.kind,
+            cause: ev.cause,
+            value: ev.value,
+            node_ts: ev.ts,
+            received_ms: now,
+            payload: payload.to_vec(),
+        };
+        let me = self.clone();
+        tokio::spawn(async move { me.commit_and_ack(dev, now, ev, rec, fresh).await });
+    }
+
+    /// Commits an event, then acknowledges it to the node.
+    async fn commit_and_ack(
+        &self,
+        dev: Arc<DeviceInfo>,
+        now: u64,
+        ev: NodeEvent,
+        rec: EventRecord,
+        forwarded: bool,
+    ) {
+        let seq = ev.seq;
+        match self.inner.store.commit_event(rec).await {
+            Ok(Commit::New(_)) => {
+                if !forwarded {
+                    // A gap the window took for a repeat: new after all.
+                    self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
+                    let msg = Ingested {
+                        device: dev.clone(),
+                        at_ms: now,
+                        body: Body::Event(ev),
+                    };
+                    let _ = self.inner.out.events.send(msg).await;
+                }
+                let msg = Ingested {
+                    device: dev.clone(),
+                    at_ms: now,
+                    body: Body::Committed { seq },
+                };
+                let _ = self.inner.out.events.send(msg).await;
+            }
+            Ok(Commit::Duplicate) => {
+                self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // No ack: the node repeats the event until the store takes it.
+                self.inner
+                    .rejects
+                    .record(now, "store-error", &dev.id, &e.to_string());
+                return;
+            }
+        }
+        self.inner.publisher.urgent(Outgoing {
+            topic: Topic::dev(&dev.id, DeviceChannel::EvtAck).to_string(),
+            payload: Bytes::from(encode(&EvtAck { seq })),
+            retain: false,
+        });
+        self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_telemetry(&self, topic: &[u8], payload: &[u8]) {
+        let now = self.inner.clock.now_ms();
+        let Some((dev, _)) = self.accept(topic, now) else {
+            return;
+        };
+        self.inner.last_seen.touch(&dev.id, now);
+        let Some(tel) = self.decode::<Telemetry>(&dev, topic, payload, now) else {
+            return;
+        };
+        self.inner.stats.telemetry.fetch_add(1, Ordering::Relaxed);
+        let rec = TelemetryRecord {
+            device: dev.id.clone(),
+            seq: tel.seq,
+            received_ms: now,
+            readings: tel.readings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        let stored = self.inner.store.try_telemetry(rec).is_ok();
+        let msg = Ingested {
+            device: dev,
+            at_ms: now,
+            body: Body::Telemetry(Box::new(tel)),
+        };
+        let forwarded = self.inner.out.telemetry.try_send(msg).is_ok();
+        if !(stored && forwarded) {
+            self.inner
+                .stats
+                .telemetry_shed
+                .fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .rejects
+                .record(now, "shed-telemetry", "?", "queue full");
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Commands to nodes, their retries and acknowledgements.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protocol::topic::DeviceChannel;
+use protocol::{
+    Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName, Topic,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bus::{Outgoing, Publisher};
+use crate::registry::Profiles;
+use crate::registry::{DeviceInfo, Registry};
+use crate::sources::modbus::{WriteRequest, WriteValue};
+
+/// What linkage does to a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Unlock escape-route locks (fire).
+    Release,
+    /// Close gas valves (gas).
+    CloseValve,
+}
+
+/// A device a linkage action drives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The device.
+    pub device: DeviceId,
+    /// The command it gets.
+    pub cmd: CommandKind,
+    /// For a wired (Modbus) device: the profile output written (`lock`, `valve`).
+    pub output: Option<FieldName>,
+}
+
+/// Where linkage reaches wired devices, and where their outcome is reported.
+#[derive(Debug, Clone)]
+pub struct ModbusLink {
+    /// Writes to the Modbus source (confirmed by read-back).
+    pub writes: mpsc::Sender<WriteRequest>,
+    /// Where finished writes are reported (to be recorded).
+    pub records: mpsc::UnboundedSender<LinkageRecord>,
+}
+
+/// A finished (acknowledged or refused) linkage command, for the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkageRecord {
+    /// The alarm that caused it.
+    pub alarm: String,
+    /// The device.
+    pub device: DeviceId,
+    /// The command.
+    pub cmd: CommandKind,
+    /// First sent, ms.
+    pub sent_ms: u64,
+    /// Answered, ms.
+    pub acked_ms: u64,
+    /// How many times it was sent.
+    pub attempts: u32,
+    /// Whether the node carried it out.
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    alarm: String,
+    device: DeviceId,
+    command: Command,
+    sent_ms: u64,
+    next_ms: u64,
+    attempts: u32,
+}
+
+/// Writes to a wired device are tried this often before reported failed.
+const WRITE_ATTEMPTS: u32 = 5;
+/// First retry after this long; doubles up to [`MAX_BACKOFF_MS`].
+const FIRST_RETRY_MS: u64 = 500;
+const MAX_BACKOFF_MS: u64 = 5_000;
+
+/// Linkage state: commands awaiting acknowledgement.
+#[derive(Debug)]
+pub struct Linkage {
+    publisher: Publisher,
+    profiles: Arc<Profiles>,
+    next_id: u32,
+    pending: BTreeMap<u32, Pending>,
+    modbus: Option<ModbusLink>,
+}
+
+impl Linkage {
+    /// Linkage publishing through `publisher`.
+    pub fn new(publisher: Publisher, profiles: Arc<Profiles>) -> Self {
+        Self {
+            publisher,
+            profiles,
+            next_id: 1,
+            pending: BTreeMap::new(),
+            modbus: None,
+        }
+    }
+
+    /// Reaches wired devices through the Modbus source.
+    #[must_use]
+    pub fn with_modbus(mut self, link: ModbusLink) -> Self {
+        self.modbus = Some(link);
+        self
+    }
+
+    /// The devices `action` drives in `zone` (a fire zone or a site node).
+    pub fn targets(&self, registry: &Registry, action: Action, zone: &str) -> Vec<Target> {
+        registry
+            .devices()
+            .filter(|d| {
+                d.fire_zone.as_ref().is_some_and(|z| z.as_str() == zone)
+                    || d.location.as_str() == zone
+            })
+            .filter_map(|d| self.target_for(d, action))
+            .collect()
+    }
+
+    /// What `action` does to `d`: an MQTT command, or for a wired device a
+    /// write of its profile's `lock` (release) or `valve` (close) output.
+    fn target_for(&self, d: &DeviceInfo, action: Action) -> Option<Target> {
+        let profile = self.profiles.get(&d.profile)?;
+        let kind = DeviceKind::parse(&profile.kind);
+        let (cmd, output) = match action {
+            Action::Release
+                if kind == Some(DeviceKind::Lock) && (d.escape_route || profile.escape_route) =>
+            {
+                (CommandKind::Unlock, "lock")
+            }
+            Action::CloseValve if kind == Some(DeviceKind::Gas) => {
+                (CommandKind::ValveClose, "valve")
+            }
+            _ => return None,
+        };
+        let wired = profile
+            .modbus
+            .as_ref()
+            .is_some_and(|m| m.outputs.keys().any(|k| k.as_str() == output));
+        let output = if wired {
+            FieldName::new(output).ok()
+        } else {
+            None
+        };
+        Some(Target {
+            device: d.id.clone(),
+            cmd,
+            output,
+        })
+    }
+
+    /// Sends `targets` their commands now; returns how many were sent.
+    pub fn start(&mut self, alarm: &str, action: Action, targets: &[Target], now: u64) -> usize {
+        let reason = match action {
+            Action::Release => CommandReason::Fire,
+            Action::CloseValve => CommandReason::Gas,
+        };
+        for t in targets {
+            if let Some(output) = &t.output {
+                self.write(alarm, t, output, now);
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            let command = Command {
+                id,
+                cmd: t.cmd,
+                reason,
+                duration_s: None,
+            };
+            let p = Pending {
+                alarm: alarm.to_string(),
+                device: t.device.clone(),
+                command,
+                sent_ms: now,
+                next_ms: now + FIRST_RETRY_MS,
+                attempts: 1,
+            };
+            self.send(&p);
+            tracing::info!(alarm, device = %t.device, cmd = %t.cmd, "linkage command sent");
+            self.pending.insert(id, p);
+        }
+        targets.len()
+    }
+
+    /// Writes a wired device's output, retrying, and reports the outcome.
+    fn write(&self, alarm: &str, t: &Target, output: &FieldName, now: u64) {
+        let Some(link) = self.modbus.clone() else {
+            tracing::error!(alarm, device = %t.device, "wired linkage target but no Modbus source running");
+            return;
+        };
+        tracing::info!(alarm, device = %t.device, %output, "linkage write sent");
+        let (alarm, device, cmd, output) =
+            (alarm.to_string(), t.device.clone(), t.cmd, output.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut attempts = 0;
+            let ok = loop {
+                attempts += 1;
+                let (reply, rx) = oneshot::channel();
+                let req = WriteRequest {
+                    device: device.clone(),
+                    output: output.clone(),
+                    value: WriteValue::Bool(true),
+                    reply,
+                };
+                let done = link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())));
+                if done || attempts >= WRITE_ATTEMPTS {
+                    break done;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(FIRST_RETRY_MS << attempts))
+                    .await;
+            };
+            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let _ = link.records.send(LinkageRecord {
+                alarm,
+                device,
+                cmd,
+                sent_ms: now,
+                acked_ms: now + elapsed,
+                attempts,
+                ok,
+            });
+        });
+    }
+
+    fn send(&self, p: &Pending) {
+        self.publisher.urgent(Outgoing {
+            topic: Topic::dev(&p.device, DeviceChannel::Cmd).to_string(),
+            payload: Bytes::from(protocol::codec::encode(&p.command)),
+            retain: false,
+        });
+    }
+
+    /// A node answered; returns the finished record if it was ours.
+    pub fn on_ack(
+        &mut self,
+        device: &DeviceId,
+        ack: &CommandAck,
+        now: u64,
+    ) -> Option<LinkageRecord> {
+        let p = self.pending.get(&ack.id).filter(|p| &p.device == device)?;
+        let record = LinkageRecord {
+            alarm: p.alarm.clone(),
+            device: p.device.clone(),
+            cmd: p.command.cmd,
+            sent_ms: p.sent_ms,
+            acked_ms: now,
+            attempts: p.attempts,
+            ok: ack.ok,
+        };
+        self.pending.remove(&ack.id);
+        Some(record)
+    }
+
+    /// Repeats every command whose retry time has come.
+    pub fn tick(&mut self, now: u64) {
+        let due: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.next_ms <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            p.attempts += 1;
+            let backoff = (FIRST_RETRY_MS << p.attempts.min(8)).min(MAX_BACKOFF_MS);
+            p.next_ms = now + backoff;
+            let p = p.clone();
+            tracing::warn!(alarm = %p.alarm, device = %p.device, attempt = p.attempts, "linkage command not acknowledged; repeating");
+            self.send(&p);
+        }
+    }
+
+    /// Commands still waiting for an acknowledgement.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}

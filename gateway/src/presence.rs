@@ -1,0 +1,294 @@
+//! Presence: each device's availability, from its own state reports (the
+//! retained `state` topic and its last will), from its traffic, and from
+//! heartbeat supervision (silent for `MISSED_HEARTBEATS` intervals →
+//! offline). Changes are stored, so they survive a restart, and published
+//! retained on `gs/v1/site/{site}/device/{id}/availability` for integrators.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::feed::Availability;
+use protocol::{DeviceId, Feed, Name, Status, Topic};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Outgoing, Publisher};
+use crate::clock::SharedClock;
+use crate::ingest::{Body, Ingested, LastSeen, RegistryCell};
+use crate::registry::Profiles;
+use crate::store::StoreHandle;
+
+/// Heartbeat intervals a device may miss before it is offline.
+pub const MISSED_HEARTBEATS: u64 = 3;
+
+/// One device's availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Online or offline.
+    pub status: Status,
+    /// Since when.
+    pub since_ms: u64,
+}
+
+/// A change of availability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The device.
+    pub device: DeviceId,
+    /// Its new status.
+    pub status: Status,
+    /// When.
+    pub at_ms: u64,
+    /// Why: `connected`, `last-will`, `heartbeat-missed`, `traffic` or `restored` (republished at start).
+    pub reason: &'static str,
+}
+
+/// The availability of every device (pure state; the task is [`run`]).
+#[derive(Debug, Default)]
+pub struct Presence {
+    entries: HashMap<DeviceId, Entry>,
+}
+
+impl Presence {
+    /// Starts from the stored availability.
+    pub fn from_stored(entries: impl IntoIterator<Item = (DeviceId, Entry)>) -> Self {
+        Self {
+            entries: entries.into_iter().collect(),
+        }
+    }
+
+    /// Every device's availability.
+    pub fn entries(&self) -> impl Iterator<Item = (&DeviceId, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// The status of `device`, if known.
+    pub fn get(&self, device: &DeviceId) -> Option<Entry> {
+        self.entries.get(device).copied()
+    }
+
+    fn set(
+        &mut self,
+        device: &DeviceId,
+        status: Status,
+        at_ms: u64,
+        reason: &'static str,
+    ) -> Option<Change> {
+        let entry = self.entries.get(device);
+        if entry.is_some_and(|e| e.status == status) {
+            return None;
+        }
+        self.entries.insert(
+            device.clone(),
+            Entry {
+                status,
+                since_ms: at_ms,
+            },
+        );
+        Some(Change {
+            device: device.clone(),
+            status,
+            at_ms,
+            reason,
+        })
+    }
+
+    /// A state report from the node (`online` on connect, `offline` as last will).
+    pub fn on_state(&mut self, device: &DeviceId, status: Status, at_ms: u64) -> Option<Change> {
+        let reason = match status {
+            Status::Online => "connected",
+            Status::Offline => "last-will",
+        };
+        self.set(device, status, at_ms, reason)
+    }
+
+    /// Supervision: devices silent too long go offline, devices heard from
+    /// since they went offline come back. `heartbeat_ms` gives each device's interval.
+    pub fn sweep(
+        &mut self,
+        now_ms: u64,
+        last_seen: &HashMap<DeviceId, u64>,
+        heartbeat_ms: impl Fn(&DeviceId) -> Option<u64>,
+    ) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (device, seen) in last_seen {
+            let Some(hb) = heartbeat_ms(device) else {
+                continue;
+            };
+            let silent = now_ms.saturating_sub(*seen) > hb * MISSED_HEARTBEATS;
+            let current = self.entries.get(device).map(|e| (e.status, e.since_ms));
+            let change = match current {
+                Some((Status::Online, _)) | None if silent => {
+                    self.set(device, Status::Offline, now_ms, "heartbeat-missed")
+                }
+                // Heard from after it went offline: back.
+                Some((Status::Offline, since)) if !silent && *seen > since => {
+                    self.set(device, Status::Online, *seen, "traffic")
+                }
+                None => self.set(device, Status::Online, *seen, "traffic"),
+                _ => None,
+            };
+            changes.extend(change);
+        }
+        changes
+    }
+}
+
+/// What the presence task needs.
+#[derive(Debug)]
+pub struct PresenceTask {
+    /// Starting state.
+    pub presence: Presence,
+    /// The site, for the availability topic.
+    pub site: Name,
+    /// Devices and their profiles.
+    pub registry: Arc<RegistryCell>,
+    /// Profiles, for each device's heartbeat interval.
+    pub profiles: Arc<Profiles>,
+    /// Traffic timestamps from ingest.
+    pub last_seen: Arc<LastSeen>,
+    /// Where changes are stored.
+    pub store: StoreHandle,
+    /// Where changes are published.
+    pub publisher: Publisher,
+    /// The gateway's clock.
+    pub clock: SharedClock,
+    /// Changes also go to the alarm stage (offline detectors are faults).
+    pub changes: mpsc::Sender<Change>,
+    /// How often to sweep.
+    pub sweep_every: Duration,
+}
+
+/// Runs presence until shutdown: state reports from `states`, a sweep every `sweep_every`.
+pub async fn run(
+    mut t: PresenceTask,
+    mut states: mpsc::Receiver<Ingested>,
+    shutdown: CancellationToken,
+) {
+    // The broker keeps retained messages in memory only: after a restart,
+    // integrators get every stored availability again.
+    for (device, e) in t.presence.entries() {
+        publish_retained(
+            &t,
+            &Change {
+                device: device.clone(),
+                status: e.status,
+                at_ms: e.since_ms,
+                reason: "restored",
+            },
+        );
+    }
+    let mut tick = tokio::time::interval(t.sweep_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let changes = tokio::select! {
+            () = shutdown.cancelled() => return,
+            Some(msg) = states.recv() => match msg.body {
+                Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms).into_iter().collect(),
+                _ => Vec::new(),
+            },
+            _ = tick.tick() => {
+                let registry = t.registry.get();
+                let now = t.clock.now_ms();
+                t.presence.sweep(now, &t.last_seen.snapshot(), |d| {
+                    registry.device(d).map(|info| t.profiles.heartbeat_ms(&info.profile))
+                })
+            }
+        };
+        for c in changes {
+            publish(&t, &c).await;
+        }
+    }
+}
+
+async fn publish(t: &PresenceTask, c: &Change) {
+    tracing::info!(device = %c.device, status = %c.status, reason = c.reason, "availability");
+    if let Err(e) = t
+        .store
+        .set_presence(c.device.clone(), c.status, c.at_ms)
+        .await
+    {
+        tracing::error!(error = %e, device = %c.device, "availability not stored");
+    }
+    publish_retained(t, c);
+    let _ = t.changes.send(c.clone()).await;
+}
+
+/// Publishes a device's availability, retained, for integrators.
+fn publish_retained(t: &PresenceTask, c: &Change) {
+    let topic = Topic::Site {
+        site: t.site.clone(),
+        feed: Feed::Device,
+        id: protocol::Ident::new(&c.device).unwrap_or_else(|_| unreachable_id()),
+    };
+    let payload = Availability {
+        device: c.device.clone(),
+        status: c.status,
+        since: c.at_ms,
+        reason: c.reason.to_string(),
+    };
+    t.publisher.feed(Outgoing {
+        topic: topic.to_string(),
+        payload: Bytes::from(protocol::codec::encode(&payload)),
+        retain: true,
+    });
+}
+
+/// Device ids (32) always fit topic ids (48); this is never reached.
+fn unreachable_id() -> protocol::topic::TopicId {
+    protocol::Ident::new("invalid").unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> DeviceId {
+        DeviceId::new(s).expect("id")
+    }
+
+    #[test]
+    fn last_will_and_reconnect_change_status_once() {
+        let mut p = Presence::default();
+        let d = id("smoke-1");
+        assert!(p.on_state(&d, Status::Online, 10).is_some());
+        assert!(p.on_state(&d, Status::Online, 20).is_none());
+        let c = p.on_state(&d, Status::Offline, 30).expect("change");
+        assert_eq!(c.reason, "last-will");
+        assert_eq!(p.get(&d).map(|e| e.since_ms), Some(30));
+    }
+
+    #[test]
+    fn missed_heartbeats_take_a_device_offline_and_traffic_brings_it_back() {
+        let mut p = Presence::default();
+        let d = id("smoke-1");
+        p.on_state(&d, Status::Online, 0);
+        let hb = |_: &DeviceId| Some(60_000);
+        let mut seen = HashMap::from([(d.clone(), 1_000)]);
+        assert!(p.sweep(180_000, &seen, hb).is_empty(), "within 3 intervals");
+        let c = p.sweep(181_001, &seen, hb);
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].status, c[0].reason),
+            (Status::Offline, "heartbeat-missed")
+        );
+        seen.insert(d.clone(), 200_000);
+        let c = p.sweep(200_500, &seen, hb);
+        assert_eq!((c[0].status, c[0].reason), (Status::Online, "traffic"));
+    }
+
+    #[test]
+    fn stored_state_survives_restart() {
+        let d = id("lock-1");
+        let p = Presence::from_stored([(
+            d.clone(),
+            Entry {
+                status: Status::Offline,
+                since_ms: 5,
+            },
+        )]);
+        assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Offline));
+    }
+}

@@ -1,0 +1,23 @@
+//! The device registry: the compound's site tree, its devices and their
+//! credentials; CSV import for installers; an immutable [`Registry`]
+//! snapshot for the hot path (lookups and MQTT authentication).
+
+pub mod commands;
+mod creds;
+mod csvfile;
+mod import_devices;
+mod import_site;
+mod profiles;
+mod site;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_secret};
+pub use csvfile::{ImportError, RowError};
+pub use import_devices::{DeviceFields, add_device, import_devices};
+pub use import_site::import_sites;
+pub use profiles::{Profiles, load_file};
+pub use site::{Level, SiteNode};
+pub use snapshot::{DeviceInfo, Registry};

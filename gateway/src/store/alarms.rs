@@ -1,0 +1,159 @@
+//! Alarms and linkage in the store, and the reads the gateway needs at
+//! start-up (open alarms, last alarm number, highest event `seq` per device,
+//! availability).
+
+use protocol::DeviceId;
+use protocol::feed::{AlarmFeed, AlarmState};
+use rusqlite::Transaction;
+
+use super::{Store, StoreError};
+use crate::linkage::LinkageRecord;
+use crate::presence::Entry;
+
+/// A write the analysis stage asks for.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// An alarm as it now stands.
+    Alarm(Box<AlarmFeed>),
+    /// A finished linkage command.
+    Linkage(LinkageRecord),
+}
+
+/// The number in an alarm id `{gateway}-a{n}`.
+fn number(id: &str) -> i64 {
+    id.rsplit_once("-a")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Applies one write inside the writer's transaction.
+pub(super) fn write(tx: &Transaction<'_>, w: &Write) -> Result<(), rusqlite::Error> {
+    match w {
+        Write::Alarm(a) => {
+            let json = serde_json::to_string(a).unwrap_or_default();
+            tx.prepare_cached(
+                "INSERT INTO alarms (id, number, kind, state, final, raised_ms, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json",
+            )?
+            .execute((a.id.as_str(), number(&a.id), a.kind.as_str(), state_str(a.state), a.state.is_final(), ms(a.raised_at), json))?;
+        }
+        Write::Linkage(r) => {
+            tx.prepare_cached(
+                "INSERT INTO linkage (alarm, device, cmd, sent_ms, acked_ms, attempts, ok) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute((&r.alarm, r.device.as_str(), r.cmd.as_str(), ms(r.sent_ms), ms(r.acked_ms), r.attempts, r.ok))?;
+        }
+    }
+    Ok(())
+}
+
+fn state_str(s: AlarmState) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Alarms not yet over, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors; [`StoreError::Invalid`] for a row that does not parse.
+    pub fn open_alarms(&self) -> Result<Vec<AlarmFeed>, StoreError> {
+        self.alarms_where("final = 0")
+    }
+
+    /// Every alarm, oldest first (for tools and tests).
+    ///
+    /// # Errors
+    /// As [`Self::open_alarms`].
+    pub fn all_alarms(&self) -> Result<Vec<AlarmFeed>, StoreError> {
+        self.alarms_where("1 = 1")
+    }
+
+    fn alarms_where(&self, cond: &str) -> Result<Vec<AlarmFeed>, StoreError> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT json FROM alarms WHERE {cond} ORDER BY number"
+        ))?;
+        let rows = st.query_map((), |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json?;
+            out.push(
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Invalid(format!("alarm row: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The highest alarm number used, so ids continue after a restart.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn last_alarm_number(&self) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn()
+                .query_row("SELECT COALESCE(MAX(number), 0) FROM alarms", (), |r| {
+                    r.get(0)
+                })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Linkage commands recorded for `alarm`: (device, command, attempts, ok).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn linkage_for(&self, alarm: &str) -> Result<Vec<(String, String, u32, bool)>, StoreError> {
+        let mut st = self.conn().prepare(
+            "SELECT device, cmd, attempts, ok FROM linkage WHERE alarm = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([alarm], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The highest stored event `seq` of every device.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn max_event_seqs(&self) -> Result<Vec<(DeviceId, u32)>, StoreError> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT device, MAX(seq) FROM events GROUP BY device")?;
+        let rows = st.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (d, seq) = row?;
+            if let Ok(d) = DeviceId::new(&d) {
+                out.push((d, seq));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every device's stored availability.
+    ///
+    /// # Errors
+    /// As [`Self::presence_list`].
+    pub fn presence_entries(&self) -> Result<Vec<(DeviceId, Entry)>, StoreError> {
+        Ok(self
+            .presence_list()?
+            .into_iter()
+            .filter_map(|p| {
+                Some((
+                    DeviceId::new(&p.device).ok()?,
+                    Entry {
+                        status: p.status,
+                        since_ms: p.at_ms,
+                    },
+                ))
+            })
+            .collect())
+    }
+}

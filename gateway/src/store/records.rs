@@ -1,0 +1,99 @@
+//! What callers hand the store writer, and how it is configured.
+
+use protocol::{Cause, DeviceId, EventKind, FieldName};
+
+/// A node event to be committed before it is acknowledged to the node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// The device that sent it.
+    pub device: DeviceId,
+    /// The device's sequence number; `(device, seq)` is unique.
+    pub seq: u32,
+    /// What happened.
+    pub kind: EventKind,
+    /// What the node sensed, if it said.
+    pub cause: Option<Cause>,
+    /// The measured value, if any.
+    pub value: Option<f32>,
+    /// The node's own timestamp, if it has a clock.
+    pub node_ts: Option<u64>,
+    /// When the gateway received it (ms since the epoch).
+    pub received_ms: u64,
+    /// The payload as received, for audit.
+    pub payload: Vec<u8>,
+}
+
+/// A telemetry message; stored as one row per reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryRecord {
+    /// The device that sent it.
+    pub device: DeviceId,
+    /// The device's sequence number.
+    pub seq: u32,
+    /// When the gateway received it (ms since the epoch).
+    pub received_ms: u64,
+    /// Field name and value of each reading.
+    pub readings: Vec<(FieldName, f32)>,
+}
+
+/// A rejected message, kept for the installer to diagnose (bad payload,
+/// unknown device, topic not allowed ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    /// When it was rejected.
+    pub at_ms: u64,
+    /// Device id, client id, or `?` when unknown.
+    pub source: String,
+    /// A short, fixed reason (`bad-payload`, `unknown-device` ...).
+    pub reason: &'static str,
+    /// The topic it came on (truncated when stored).
+    pub topic: String,
+    /// What was wrong (truncated when stored).
+    pub detail: String,
+}
+
+/// The outcome of [`super::StoreHandle::commit_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Stored for the first time, with this row id.
+    New(i64),
+    /// `(device, seq)` was already stored (the node repeated it); nothing
+    /// was written. Acknowledge it again.
+    Duplicate,
+}
+
+/// Limits of the store writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Telemetry older than this many days is deleted (0: kept by age forever).
+    pub telemetry_retention_days: u32,
+    /// Most telemetry rows kept; the oldest beyond it are deleted (0: no limit).
+    pub max_telemetry_rows: u64,
+    /// Most records written in one transaction.
+    pub batch_max: usize,
+    /// Capacity of the telemetry queue; telemetry beyond it is shed.
+    pub telemetry_queue: usize,
+    /// Capacity of the priority queue (events, presence, quarantine);
+    /// senders of events wait when it is full.
+    pub event_queue: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            telemetry_retention_days: 30,
+            max_telemetry_rows: 50_000_000,
+            batch_max: 1024,
+            telemetry_queue: 8192,
+            event_queue: 1024,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Retention as milliseconds, or `None` when telemetry is kept by age forever.
+    pub(super) fn retention_ms(&self) -> Option<u64> {
+        (self.telemetry_retention_days > 0)
+            .then(|| u64::from(self.telemetry_retention_days) * 86_400_000)
+    }
+}

@@ -1,0 +1,144 @@
+//! Migrations, numbered by `PRAGMA user_version`. Each one runs once, in its
+//! own transaction together with the version bump, so a crash mid-migration
+//! leaves the previous version intact. Append new migrations; never edit one
+//! that has shipped.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, telemetry, quarantine, presence, registry.
+    r"
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        cause TEXT,
+        value REAL,
+        node_ts INTEGER,
+        received_ms INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        UNIQUE (device, seq)
+    );
+    CREATE TABLE telemetry (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        value REAL NOT NULL
+    );
+    CREATE INDEX telemetry_received ON telemetry (received_ms);
+    CREATE TABLE quarantine (
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        last_topic TEXT NOT NULL,
+        last_detail TEXT NOT NULL,
+        PRIMARY KEY (source, reason)
+    );
+    CREATE INDEX quarantine_last_seen ON quarantine (last_seen_ms);
+    CREATE TABLE presence (
+        device TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE site_nodes (
+        id TEXT PRIMARY KEY,
+        parent TEXT REFERENCES site_nodes (id),
+        level TEXT NOT NULL,
+        name TEXT NOT NULL,
+        city TEXT,
+        district TEXT,
+        street TEXT,
+        community TEXT,
+        cell TEXT,
+        fire_zone TEXT
+    );
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        location TEXT NOT NULL REFERENCES site_nodes (id),
+        fire_zone TEXT,
+        escape_route INTEGER NOT NULL,
+        installed TEXT NOT NULL
+    );
+    CREATE TABLE credentials (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    ",
+    // 2: alarms as they stand, and linkage commands.
+    r"
+    CREATE TABLE alarms (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        final INTEGER NOT NULL,
+        raised_ms INTEGER NOT NULL,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX alarms_open ON alarms (final);
+    CREATE TABLE linkage (
+        id INTEGER PRIMARY KEY,
+        alarm TEXT NOT NULL,
+        device TEXT NOT NULL,
+        cmd TEXT NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        acked_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        ok INTEGER NOT NULL
+    );
+    ",
+];
+
+/// The schema version this build writes.
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "a handful of migrations, far below i64::MAX"
+)]
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The file's schema version.
+pub(super) fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]; a no-op when it is there.
+///
+/// # Errors
+/// [`StoreError::TooNew`] for a file from a newer gateway; SQLite errors.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip_while(|(i, _)| i64::try_from(*i).is_ok_and(|i| i < found))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "store schema migrated");
+    }
+    Ok(())
+}

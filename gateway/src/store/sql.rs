@@ -1,0 +1,114 @@
+//! The SQL of one writer batch: events (duplicates detected by
+//! `UNIQUE(device, seq)`), presence, quarantine counts, telemetry rows.
+
+use rusqlite::Transaction;
+
+use super::writer::Batch;
+use super::{Commit, EventRecord, QuarantineRecord, Store};
+
+/// Longest text kept per quarantine column, in bytes.
+const QUARANTINE_TEXT_MAX: usize = 256;
+
+/// Rows written by one committed transaction.
+pub(super) struct Written {
+    pub(super) commits: Vec<Commit>,
+    pub(super) rows: u64,
+}
+
+/// One transaction: events, presence, quarantine, then telemetry.
+pub(super) fn write_tx(store: &mut Store, batch: &Batch) -> Result<Written, rusqlite::Error> {
+    let tx = store.conn_mut().transaction()?;
+    let mut commits = Vec::with_capacity(batch.events.len());
+    for (rec, _) in &batch.events {
+        commits.push(insert_event(&tx, rec)?);
+    }
+    for (device, status, at, _) in &batch.presence {
+        tx.prepare_cached(
+            "INSERT INTO presence (device, status, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device) DO UPDATE SET status = excluded.status, at_ms = excluded.at_ms
+             WHERE excluded.at_ms >= presence.at_ms",
+        )?
+        .execute((device.as_str(), status.as_str(), at_i64(*at)))?;
+    }
+    for q in &batch.quarantine {
+        insert_quarantine(&tx, q)?;
+    }
+    for (w, _) in &batch.writes {
+        super::alarms::write(&tx, w)?;
+    }
+    let mut rows = 0;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO telemetry (device, seq, received_ms, field, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for t in &batch.telemetry {
+            for (field, value) in &t.readings {
+                st.execute((
+                    t.device.as_str(),
+                    t.seq,
+                    at_i64(t.received_ms),
+                    field.as_str(),
+                    f64::from(*value),
+                ))?;
+                rows += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(Written { commits, rows })
+}
+
+fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusqlite::Error> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, seq) DO NOTHING",
+        )?
+        .execute((
+            rec.device.as_str(),
+            rec.seq,
+            rec.kind.as_str(),
+            rec.cause.map(protocol::Cause::as_str),
+            rec.value.map(f64::from),
+            rec.node_ts.map(at_i64),
+            at_i64(rec.received_ms),
+            &rec.payload,
+        ))?;
+    Ok(if n == 0 {
+        Commit::Duplicate
+    } else {
+        Commit::New(tx.last_insert_rowid())
+    })
+}
+
+fn insert_quarantine(tx: &Transaction<'_>, q: &QuarantineRecord) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO quarantine (source, reason, count, first_seen_ms, last_seen_ms, last_topic, last_detail)
+         VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
+         ON CONFLICT (source, reason) DO UPDATE SET count = count + 1,
+           last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+           last_topic = excluded.last_topic, last_detail = excluded.last_detail",
+    )?
+    .execute((
+        truncate(&q.source),
+        q.reason,
+        at_i64(q.at_ms),
+        truncate(&q.topic),
+        truncate(&q.detail),
+    ))?;
+    Ok(())
+}
+
+/// At most [`QUARANTINE_TEXT_MAX`] bytes, cut at a character boundary.
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(QUARANTINE_TEXT_MAX);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Times are u64 ms; SQLite integers are i64 (good until the year 292 million).
+pub(super) fn at_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,291 @@
+//! The writer thread: owns the connection, takes everything queued (priority
+//! queue first, up to `batch_max`), writes it in one transaction, commits,
+//! then answers each waiter. Between batches it runs retention by the clock.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use protocol::{DeviceId, Status};
+use tokio::sync::{mpsc, oneshot};
+
+use super::TelemetryRecord;
+use super::handle::{Counters, Job};
+use super::retention::Retention;
+use super::sql::write_tx;
+use super::{Commit, EventRecord, QuarantineRecord, Store, StoreConfig, StoreError, StoreHandle};
+use crate::clock::SharedClock;
+
+/// How long the writer sleeps with nothing to do before it looks at the
+/// clock for retention (real time).
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Starts the writer thread over `store`.
+///
+/// # Panics
+/// When the operating system refuses to start a thread (at start-up only).
+pub fn spawn_writer(
+    store: Store,
+    cfg: StoreConfig,
+    clock: SharedClock,
+) -> (StoreHandle, JoinHandle<()>) {
+    let (prio_tx, prio) = mpsc::channel(cfg.event_queue.max(1));
+    let (tel_tx, tel) = mpsc::channel(cfg.telemetry_queue.max(1));
+    let counters = Arc::new(Counters::default());
+    let handle = StoreHandle {
+        prio: prio_tx,
+        tel: tel_tx,
+        counters: counters.clone(),
+        quarantine_cap: (cfg.event_queue / 4).max(1),
+    };
+    let writer = Writer {
+        store,
+        cfg,
+        clock,
+        counters,
+        prio,
+        tel,
+    };
+    let join = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || writer.run())
+        .expect("the OS refused to start the store writer thread");
+    (handle, join)
+}
+
+/// Records of one transaction and who waits for them.
+#[derive(Debug, Default)]
+pub(super) struct Batch {
+    pub(super) events: Vec<(EventRecord, Reply<Commit>)>,
+    pub(super) presence: Vec<(DeviceId, Status, u64, Reply<()>)>,
+    pub(super) quarantine: Vec<QuarantineRecord>,
+    pub(super) telemetry: Vec<TelemetryRecord>,
+    pub(super) writes: Vec<(super::Write, Reply<()>)>,
+    flushes: Vec<Reply<()>>,
+    retention: Vec<Reply<u64>>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.events.len()
+            + self.presence.len()
+            + self.quarantine.len()
+            + self.telemetry.len()
+            + self.writes.len()
+    }
+
+    fn push(&mut self, job: Job) {
+        match job {
+            Job::Event(rec, reply) => self.events.push((rec, reply)),
+            Job::Presence(d, s, at, reply) => self.presence.push((d, s, at, reply)),
+            Job::Quarantine(rec) => self.quarantine.push(rec),
+            Job::Write(w, reply) => self.writes.push((w, reply)),
+            Job::Flush(reply) => self.flushes.push(reply),
+            Job::Retention(reply) => self.retention.push(reply),
+        }
+    }
+}
+
+/// What woke the writer.
+enum Wake {
+    Job(Job),
+    Telemetry(TelemetryRecord),
+    Tick,
+    /// Every handle is gone and the priority queue is empty.
+    PrioClosed,
+    /// Every handle is gone and the telemetry queue is empty.
+    TelClosed,
+}
+
+struct Writer {
+    store: Store,
+    cfg: StoreConfig,
+    clock: SharedClock,
+    counters: Arc<Counters>,
+    prio: mpsc::Receiver<Job>,
+    tel: mpsc::Receiver<TelemetryRecord>,
+}
+
+impl Writer {
+    fn run(self) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "store writer cannot start its runtime");
+                return;
+            }
+        };
+        rt.block_on(self.serve());
+        tracing::info!("store writer stopped");
+    }
+
+    async fn serve(mut self) {
+        let mut retention = match Retention::new(&self.store, &self.cfg, self.clock.now_ms()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "store writer cannot count telemetry");
+                return;
+            }
+        };
+        let (mut prio_open, mut tel_open) = (true, true);
+        loop {
+            let mut batch = Batch::default();
+            let idle = if retention.backlog {
+                Duration::ZERO
+            } else {
+                IDLE_TICK
+            };
+            match wait(&mut self.prio, &mut self.tel, prio_open, tel_open, idle).await {
+                Wake::Job(job) => batch.push(job),
+                Wake::Telemetry(t) => batch.telemetry.push(t),
+                Wake::Tick => {}
+                Wake::PrioClosed => prio_open = false,
+                Wake::TelClosed => tel_open = false,
+            }
+            if !prio_open && !tel_open {
+                break;
+            }
+            self.fill(&mut batch);
+            self.write(&mut batch, &mut retention);
+            if !batch.flushes.is_empty() {
+                self.drain_telemetry(&mut retention);
+                answer_all(batch.flushes, || Ok(()));
+            }
+            let forced = !batch.retention.is_empty();
+            if forced || retention.due(self.clock.now_ms()) {
+                let res = retention.run(
+                    &mut self.store,
+                    &self.cfg,
+                    &self.prio,
+                    self.clock.now_ms(),
+                    forced,
+                );
+                self.after_retention(res, batch.retention);
+            }
+        }
+        tracing::info!(stats = ?self.counters.snapshot(), "store writer drained");
+    }
+
+    /// Takes what is queued, priority first, up to `batch_max` records.
+    fn fill(&mut self, batch: &mut Batch) {
+        let max = self.cfg.batch_max.max(1);
+        while batch.len() < max {
+            match self.prio.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        while batch.len() < max {
+            match self.tel.try_recv() {
+                Ok(t) => batch.telemetry.push(t),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Commits what is in the telemetry queue now (for a flush).
+    fn drain_telemetry(&mut self, retention: &mut Retention) {
+        while !self.tel.is_empty() {
+            let mut batch = Batch::default();
+            while batch.len() < self.cfg.batch_max.max(1) {
+                match self.tel.try_recv() {
+                    Ok(t) => batch.telemetry.push(t),
+                    Err(_) => break,
+                }
+            }
+            self.write(&mut batch, retention);
+        }
+    }
+
+    /// Writes a batch in one transaction and answers its waiters.
+    fn write(&mut self, batch: &mut Batch, retention: &mut Retention) {
+        if batch.len() == 0 {
+            return;
+        }
+        let quarantined = batch.quarantine.len();
+        self.counters
+            .quarantine_queued
+            .fetch_sub(quarantined, Ordering::AcqRel);
+        match write_tx(&mut self.store, batch) {
+            Ok(w) => {
+                let c = &self.counters;
+                Counters::add(&c.batches, 1);
+                Counters::add(&c.telemetry_rows, w.rows);
+                Counters::add(&c.quarantined, quarantined as u64);
+                retention.rows_now += w.rows;
+                for ((_, reply), commit) in batch.events.drain(..).zip(w.commits) {
+                    match commit {
+                        Commit::New(_) => Counters::add(&c.events, 1),
+                        Commit::Duplicate => Counters::add(&c.duplicates, 1),
+                    }
+                    let _ = reply.send(Ok(commit));
+                }
+                for (_, _, _, reply) in batch.presence.drain(..) {
+                    let _ = reply.send(Ok(()));
+                }
+                for (_, reply) in batch.writes.drain(..) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = batch.len(), "store batch failed");
+                Counters::add(&self.counters.write_errors, 1);
+                let msg = e.to_string();
+                answer_all(batch.events.drain(..).map(|(_, r)| r), || {
+                    Err(StoreError::Batch(msg.clone()))
+                });
+                answer_all(batch.presence.drain(..).map(|p| p.3), || {
+                    Err(StoreError::Batch(msg.clone()))
+                });
+                answer_all(batch.writes.drain(..).map(|w| w.1), || {
+                    Err(StoreError::Batch(msg.clone()))
+                });
+            }
+        }
+    }
+
+    fn after_retention(&self, res: Result<u64, StoreError>, waiters: Vec<Reply<u64>>) {
+        match res {
+            Ok(n) => {
+                Counters::add(&self.counters.retention_deleted, n);
+                answer_all(waiters, || Ok(n));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "telemetry retention failed");
+                let msg = e.to_string();
+                answer_all(waiters, || Err(StoreError::Batch(msg.clone())));
+            }
+        }
+    }
+}
+
+/// Waits for the next job, telemetry record, idle tick or closed queue.
+async fn wait(
+    prio: &mut mpsc::Receiver<Job>,
+    tel: &mut mpsc::Receiver<TelemetryRecord>,
+    prio_open: bool,
+    tel_open: bool,
+    idle: Duration,
+) -> Wake {
+    tokio::select! {
+        biased;
+        job = prio.recv(), if prio_open => job.map_or(Wake::PrioClosed, Wake::Job),
+        t = tel.recv(), if tel_open => t.map_or(Wake::TelClosed, Wake::Telemetry),
+        () = tokio::time::sleep(idle) => Wake::Tick,
+    }
+}
+
+fn answer_all<T>(
+    waiters: impl IntoIterator<Item = Reply<T>>,
+    value: impl Fn() -> Result<T, StoreError>,
+) {
+    for w in waiters {
+        let _ = w.send(value());
+    }
+}
