@@ -123,71 +123,100 @@ fn expand(step: &Step, nodes: &[usize], rng: &mut ChaCha8Rng, out: &mut Vec<Entr
         }
     };
     for &node in nodes {
-        let mut push = |at_ms, what| out.push(Entry { at_ms, node, what });
         let t = when(rng);
-        match &step.action {
-            Action::Smoke { raw } => push(t, Planned::Stim(Stimulus::Chamber(*raw))),
-            Action::Gas { raw } => push(t, Planned::Stim(Stimulus::Gas(*raw))),
-            Action::Battery { raw } => push(t, Planned::Stim(Stimulus::Battery(*raw))),
-            Action::Tamper { on } => push(t, Planned::Stim(Stimulus::Tamper(*on))),
-            Action::Intrusion => push(t, Planned::Stim(Stimulus::Intrusion)),
-            Action::FireLane { blocked } => push(t, Planned::Stim(Stimulus::FireLane(*blocked))),
-            Action::TestButton => {
-                push(t, Planned::Stim(Stimulus::TestButton(true)));
-                push(t + 1_000, Planned::Stim(Stimulus::TestButton(false)));
-            }
-            Action::DoorOpen { open_s } => {
-                push(t, Planned::Stim(Stimulus::DoorOpen(true)));
-                push(t + ms(*open_s), Planned::Stim(Stimulus::DoorOpen(false)));
-            }
+        let stim = |s| Planned::Stim(s);
+        let timeline = match &step.action {
+            Action::Smoke { raw } => vec![(t, stim(Stimulus::Chamber(*raw)))],
+            Action::Gas { raw } => vec![(t, stim(Stimulus::Gas(*raw)))],
+            Action::Battery { raw } => vec![(t, stim(Stimulus::Battery(*raw)))],
+            Action::Tamper { on } => vec![(t, stim(Stimulus::Tamper(*on)))],
+            Action::Intrusion => vec![(t, stim(Stimulus::Intrusion))],
+            Action::FireLane { blocked } => vec![(t, stim(Stimulus::FireLane(*blocked)))],
+            Action::TestButton => vec![
+                (t, stim(Stimulus::TestButton(true))),
+                (t + 1_000, stim(Stimulus::TestButton(false))),
+            ],
+            Action::DoorOpen { open_s } => vec![
+                (t, stim(Stimulus::DoorOpen(true))),
+                (t + ms(*open_s), stim(Stimulus::DoorOpen(false))),
+            ],
             Action::Disconnect { duration_s } => {
-                push(t, Planned::LinkDown);
-                push(t + ms(*duration_s), Planned::LinkUp);
+                vec![
+                    (t, Planned::LinkDown),
+                    (t + ms(*duration_s), Planned::LinkUp),
+                ]
             }
-            Action::Chatter {
-                input,
-                high,
-                low,
-                period_s,
-                times,
-            } => {
-                for j in 0..*times {
-                    let on = j % 2 == 0;
-                    let v = if on { *high } else { *low };
-                    let s = match input {
-                        ChatterInput::Chamber => Stimulus::Chamber(v),
-                        ChatterInput::Gas => Stimulus::Gas(v),
-                        ChatterInput::Tamper => Stimulus::Tamper(on),
-                        ChatterInput::Door => Stimulus::DoorOpen(on),
-                    };
-                    push(t + u64::from(j) * ms(*period_s), Planned::Stim(s));
-                }
-            }
-            Action::Cards {
-                count,
-                allowed_pct,
-                open_s,
-            } => {
-                for _ in 0..*count {
-                    let tk = when(rng);
-                    let allowed = rng.random_range(0..100u8) < *allowed_pct;
-                    let card = if allowed {
-                        card_name(rng.random_range(0..ALLOWED_CARDS))
-                    } else {
-                        format!("visitor-{:04}", rng.random_range(0..10_000u32))
-                    };
-                    push(tk, Planned::Stim(Stimulus::Card(card)));
-                    if allowed {
-                        push(tk + 1_000, Planned::Stim(Stimulus::DoorOpen(true)));
-                        push(
-                            tk + 1_000 + ms(*open_s),
-                            Planned::Stim(Stimulus::DoorOpen(false)),
-                        );
-                    }
-                }
-            }
+            Action::Chatter { .. } => chatter(&step.action, t),
+            Action::Cards { .. } => swipes(&step.action, rng, &when),
+        };
+        out.extend(
+            timeline
+                .into_iter()
+                .map(|(at_ms, what)| Entry { at_ms, node, what }),
+        );
+    }
+}
+
+/// The flips of a [`Action::Chatter`] starting at `t`.
+fn chatter(action: &Action, t: u64) -> Vec<(u64, Planned)> {
+    let Action::Chatter {
+        input,
+        high,
+        low,
+        period_s,
+        times,
+    } = action
+    else {
+        return Vec::new();
+    };
+    (0..*times)
+        .map(|j| {
+            let on = j % 2 == 0;
+            let v = if on { *high } else { *low };
+            let s = match input {
+                ChatterInput::Chamber => Stimulus::Chamber(v),
+                ChatterInput::Gas => Stimulus::Gas(v),
+                ChatterInput::Tamper => Stimulus::Tamper(on),
+                ChatterInput::Door => Stimulus::DoorOpen(on),
+            };
+            (t + u64::from(j) * ms(*period_s), Planned::Stim(s))
+        })
+        .collect()
+}
+
+/// The card swipes of a [`Action::Cards`] at one door, each at `when(rng)`.
+fn swipes(
+    action: &Action,
+    rng: &mut ChaCha8Rng,
+    when: &impl Fn(&mut ChaCha8Rng) -> u64,
+) -> Vec<(u64, Planned)> {
+    let Action::Cards {
+        count,
+        allowed_pct,
+        open_s,
+    } = action
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for _ in 0..*count {
+        let tk = when(rng);
+        let allowed = rng.random_range(0..100u8) < *allowed_pct;
+        let card = if allowed {
+            card_name(rng.random_range(0..ALLOWED_CARDS))
+        } else {
+            format!("visitor-{:04}", rng.random_range(0..10_000u32))
+        };
+        out.push((tk, Planned::Stim(Stimulus::Card(card))));
+        if allowed {
+            out.push((tk + 1_000, Planned::Stim(Stimulus::DoorOpen(true))));
+            out.push((
+                tk + 1_000 + ms(*open_s),
+                Planned::Stim(Stimulus::DoorOpen(false)),
+            ));
         }
     }
+    out
 }
 
 /// Checks one step's values; appends a message per problem.
