@@ -18,6 +18,7 @@
 //! - [`stats`]: counters, progress lines and the run summary;
 //! - [`runner`]: wiring: spawns links and shards, runs to the end.
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod devices;
 pub mod flash;

@@ -74,12 +74,15 @@ pub enum SimError {
     /// The scenario does not fit the fleet.
     #[error("the scenario does not fit this fleet:\n{}", .0.join("\n"))]
     Plan(Vec<String>),
+    /// A shard task panicked; its nodes' outcome is unknown.
+    #[error("a simulator task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Runs `scenario` over `fleet` until it ends or `cancel` fires.
 ///
 /// # Errors
-/// [`SimError`] before anything connects.
+/// [`SimError`] before anything connects, or [`SimError::Task`] if a shard panicked.
 pub async fn run(
     scenario: &Scenario,
     fleet: &[DeviceSpec],
@@ -124,7 +127,13 @@ pub async fn run(
         .collect();
     let mut pending = 0;
     for t in tasks {
-        pending += t.await.unwrap_or(0);
+        match t.await {
+            Ok(p) => pending += p,
+            Err(e) => {
+                nodes_cancel.cancel();
+                return Err(e.into());
+            }
+        }
     }
     nodes_cancel.cancel();
     Ok(Summary {
