@@ -35,6 +35,8 @@ pub struct Compound {
     pub secrets: HashMap<String, String>,
     /// Integrator user `it` and its secret.
     pub integrator_secret: String,
+    /// The admin password (user `admin`).
+    pub admin_secret: String,
     /// The gateway's clock: moved by hand in tests.
     pub clock: Arc<ManualClock>,
 }
@@ -73,6 +75,9 @@ impl Compound {
         )
         .expect("devices");
         let integrator_secret = registry::add_integrator(&mut store, "it", T0).expect("integrator");
+        let admin_secret = registry::ensure_admin(&store)
+            .expect("admin")
+            .expect("new admin");
         drop(store);
         let secrets = std::fs::read_to_string(&creds)
             .expect("creds")
@@ -90,6 +95,7 @@ impl Compound {
             gw: None,
             secrets,
             integrator_secret,
+            admin_secret,
             clock,
         };
         c.up().await;
@@ -167,6 +173,15 @@ impl Compound {
         Client::connect(o, &["gs/v1/site/#".to_string()]).await
     }
 
+    /// Connects as admin (may publish anywhere: load generators).
+    pub async fn admin(&self, client_id: &str) -> Client {
+        let mut o = MqttOptions::new(client_id, "127.0.0.1", self.mqtt().port());
+        o.set_credentials("admin", &self.admin_secret);
+        o.set_keep_alive(Duration::from_secs(30));
+        o.set_inflight(1000);
+        Client::connect(o, &[]).await
+    }
+
     /// An HTTP request to the operators' API: `(status, JSON body)`.
     pub async fn http(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
         let mut s = tokio::net::TcpStream::connect(self.gw().api_addr)
@@ -212,6 +227,10 @@ impl Client {
     /// Connects, subscribes to `filters` and waits for the subscription.
     pub async fn connect(o: MqttOptions, filters: &[String]) -> Self {
         let (client, mut ev) = AsyncClient::new(o, 256);
+        // Small messages must not wait for Nagle's algorithm (as on a real node).
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        ev.set_network_options(net);
         for f in filters {
             client
                 .subscribe(f, QoS::AtLeastOnce)

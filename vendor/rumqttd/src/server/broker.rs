@@ -396,7 +396,12 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         loop {
             // Await new network connection.
             let (stream, addr) = match listener.accept().await {
-                Ok((s, r)) => (s, r),
+                Ok((s, r)) => {
+                    // GridSense patch: alarms and commands are small packets that
+                    // must not wait for Nagle's algorithm (40 ms per hop).
+                    let _ = s.set_nodelay(true);
+                    (s, r)
+                }
                 Err(e) => {
                     error!(error=?e, "Unable to accept socket.");
                     continue;

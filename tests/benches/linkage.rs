@@ -1,0 +1,159 @@
+//! Linkage latency: a smoke alarm published by a node → the escape-door
+//! unlock command received by the lock node, both on real MQTT connections
+//! to a running gateway, while an admin client publishes 10,000 telemetry
+//! messages per second in the background.
+//!
+//! `cargo bench -p gridsense-tests --bench linkage` (under `cargo test` it
+//! makes a short smoke run whose figures mean nothing).
+
+use std::time::{Duration, Instant};
+
+use gridsense_tests::{Compound, event};
+use rumqttc::QoS;
+
+/// Background telemetry rate, messages per second.
+const RATE: u64 = 10_000;
+
+fn rate() -> u64 {
+    std::env::var("GS_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RATE)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// Publishes `RATE` telemetry messages per second until `stop`, spread over
+/// the compound's telemetry devices; returns how many were sent.
+async fn background(
+    c: &Compound,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<u64> {
+    let load = c.admin("load-1").await;
+    let devices = [
+        "th-b2-702",
+        "charger-carpark-01",
+        "charger-carpark-02",
+        "manhole-north-gate",
+        "level-carpark-sump",
+    ];
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let mut sent = 0u64;
+        let mut seq = 0u32;
+        while !*stop.borrow() {
+            let due =
+                u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX) * rate() / 1_000_000;
+            while sent < due {
+                seq = seq.wrapping_add(1);
+                let d = devices[(sent % 5) as usize];
+                let payload = format!(r#"{{"seq":{seq},"r":{{"temp":{}.5}}}}"#, seq % 40);
+                if load
+                    .client
+                    .try_publish(
+                        format!("gs/v1/dev/{d}/tel"),
+                        QoS::AtMostOnce,
+                        false,
+                        payload,
+                    )
+                    .is_err()
+                {
+                    break;
+                }
+                sent += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        sent
+    })
+}
+
+async fn run(rounds: u32) {
+    // Chatter detection off: the same detector alarms once per round.
+    let c =
+        Compound::start("[alarms]\nimmediate_zones = [\"b2-u1-f1\"]\nchatter_events = 1000000\n")
+            .await;
+    let mut lock = c.node("lock-b2-stair").await;
+    let smoke = c.node("smoke-b2-101a").await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = background(&c, stop_rx).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    for i in 0..rounds {
+        // Spread the alarms over the run so they meet the load at every phase.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        event(
+            &smoke,
+            "smoke-b2-101a",
+            &format!(r#"{{"seq":{},"type":"alarm","cause":"smoke"}}"#, 2 * i + 1),
+        )
+        .await;
+        let (_, cmd) = lock
+            .wait_for("unlock", |t, v| t.ends_with("/cmd") && v["cmd"] == "unlock")
+            .await;
+        lat.push(t0.elapsed());
+        let id = cmd["id"].as_u64().unwrap_or(0);
+        lock.publish(
+            "gs/v1/dev/lock-b2-stair/cmd/ack",
+            &format!(r#"{{"id":{id},"ok":true}}"#),
+            false,
+        )
+        .await;
+        // End the incident so the next alarm is a new one.
+        event(
+            &smoke,
+            "smoke-b2-101a",
+            &format!(
+                r#"{{"seq":{},"type":"restore","cause":"smoke"}}"#,
+                2 * i + 2
+            ),
+        )
+        .await;
+        let (_, open) = c.http("GET", "/api/alarms", "").await;
+        for a in open.as_array().into_iter().flatten() {
+            if let Some(id) = a["id"].as_str() {
+                c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
+                    .await;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let _ = stop_tx.send(true);
+    let sent = load.await.unwrap_or(0);
+    let gw = c.gw.as_ref().expect("gw");
+    let ingested = gw
+        .ingest
+        .stats()
+        .telemetry
+        .load(std::sync::atomic::Ordering::Relaxed);
+    lat.sort();
+    println!("linkage latency, smoke alarm in -> unlock out, {rounds} alarms");
+    println!(
+        "  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat[lat.len() - 1].as_secs_f64() * 1e3
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let rate = ingested as f64 / (elapsed.as_secs_f64() + 1.0);
+    println!("  background: {sent} telemetry messages sent, {ingested} ingested (~{rate:.0}/s)");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    if !full {
+        println!("smoke run (figures not meaningful; use cargo bench)");
+    }
+    run(if full { 500 } else { 5 }).await;
+}
