@@ -1,0 +1,89 @@
+use firmware::{Node, Outgoing};
+use protocol::{Cause, EventKind};
+
+use super::*;
+
+const EPOCH: u64 = 1_767_225_600_000; // 2026-01-01
+
+/// `(kind, cause)` of the events produced over `ticks` ticks of 500 ms from `from`.
+fn run(n: &mut SimNode, from: u64, ticks: u64) -> Vec<(EventKind, Option<Cause>)> {
+    let mut out = Vec::new();
+    for t in 0..ticks {
+        for m in n.tick(from + t * 500) {
+            if let Outgoing::Event(e) = m
+                && e.kind != EventKind::Heartbeat
+            {
+                n.evt_ack(EvtAck { seq: e.seq });
+                out.push((e.kind, e.cause));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn profiles_map_to_firmware() {
+    assert_eq!(SimKind::from_profile("smoke"), Some(SimKind::Smoke));
+    assert_eq!(SimKind::from_profile("card-reader"), Some(SimKind::Door));
+    assert_eq!(SimKind::from_profile("gas-modbus"), Some(SimKind::Gas));
+    assert_eq!(SimKind::from_profile("elevator"), None);
+}
+
+#[test]
+fn smoke_in_the_chamber_raises_a_timestamped_alarm() {
+    let mut n = SimNode::new(SimKind::Smoke, 60, EPOCH);
+    assert!(run(&mut n, 0, 2).is_empty());
+    assert!(n.apply(1_000, &Stimulus::Chamber(320)));
+    let mut alarm = None;
+    for m in n.tick(1_000).into_iter().chain(n.tick(1_500)) {
+        if let Outgoing::Event(e) = m
+            && e.kind == EventKind::Alarm
+        {
+            alarm = Some(e);
+        }
+    }
+    let alarm = alarm.expect("alarm after two samples");
+    assert_eq!(alarm.cause, Some(Cause::Smoke));
+    assert_eq!(alarm.ts, Some(EPOCH + 1_500));
+}
+
+#[test]
+fn a_dying_battery_reports_low_battery() {
+    let mut n = SimNode::new(SimKind::Smoke, 60, EPOCH);
+    n.apply(0, &Stimulus::Battery(2_400));
+    assert_eq!(run(&mut n, 0, 1), vec![(EventKind::LowBattery, None)]);
+}
+
+#[test]
+fn doors_grant_allowed_cards_and_alarm_on_forced_entry() {
+    let mut n = SimNode::new(SimKind::Door, 60, EPOCH);
+    run(&mut n, 0, 1);
+    n.apply(500, &Stimulus::Card(card_name(3)));
+    assert!(run(&mut n, 500, 1).is_empty());
+    n.apply(1_000, &Stimulus::DoorOpen(true));
+    assert!(run(&mut n, 1_000, 1).is_empty(), "opened with a card");
+    n.apply(1_500, &Stimulus::DoorOpen(false));
+    run(&mut n, 1_500, 1);
+    n.apply(2_000, &Stimulus::Card("stolen-9".into()));
+    n.apply(2_000, &Stimulus::DoorOpen(true));
+    assert_eq!(
+        run(&mut n, 2_000, 1),
+        vec![(EventKind::Alarm, Some(Cause::DoorForced))]
+    );
+}
+
+#[test]
+fn gas_and_camera_stimuli_raise_their_alarms() {
+    let mut g = SimNode::new(SimKind::Gas, 60, EPOCH);
+    run(&mut g, 0, 1);
+    g.apply(500, &Stimulus::Gas(1_200));
+    assert!(run(&mut g, 500, 2).contains(&(EventKind::Alarm, Some(Cause::Gas))));
+
+    let mut c = SimNode::new(SimKind::Camera, 60, EPOCH);
+    c.apply(0, &Stimulus::Intrusion);
+    assert_eq!(
+        run(&mut c, 0, 1),
+        vec![(EventKind::Alarm, Some(Cause::Intrusion))]
+    );
+    assert!(!c.apply(0, &Stimulus::Chamber(1)), "not a camera stimulus");
+}
