@@ -32,6 +32,14 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// The closed loop on one machine: gateway, district platform and a
+    /// simulated compound; a fire is confirmed, doors released, an order
+    /// dispatched and closed.
+    Demo {
+        /// Keep the demo's files here (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Validate device profile files.
     Profiles {
         /// Profile files (`*.toml`); none: list the built-in profiles.
@@ -167,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Device { cmd } => registry::device(cmd),
         Command::Creds { cmd } => registry::creds(cmd),
         Command::Run { config } => run(&config),
+        Command::Demo { dir } => demo(dir),
         Command::Modbus(cmd) => modbus(&cmd),
         Command::Audit { command } => audit(&command),
         Command::UpstreamSim(args) => upstream_sim(args),
@@ -227,6 +236,27 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
+}
+
+fn demo(dir: Option<PathBuf>) -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_none() {
+        // The story is the output; logs only for what goes wrong.
+        let filter = tracing_subscriber::EnvFilter::new("error");
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    } else {
+        init_tracing();
+    }
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        eprintln!("error: cannot start the runtime");
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(crate::demo::run(dir)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(path: &std::path::Path) -> ExitCode {

@@ -25,6 +25,7 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
+//! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 
 pub mod alarms;
@@ -36,6 +37,7 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod ingest;
 pub mod linkage;
 pub mod orders;
