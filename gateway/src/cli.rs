@@ -320,6 +320,29 @@ pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
             );
         }
     }
+    let mut governance = Vec::new();
+    if let Err(e) = cfg.orders.validate() {
+        governance.extend(e);
+    }
+    if let Some(Err(e)) = cfg
+        .uplink
+        .as_ref()
+        .map(crate::uplink::UplinkConfig::validate)
+    {
+        governance.extend(e);
+    }
+    if let Some(Err(e)) = cfg
+        .webhook
+        .as_ref()
+        .map(crate::orders::WebhookConfig::validate)
+    {
+        governance.extend(e);
+    }
+    errors.extend(
+        governance
+            .into_iter()
+            .map(|p| format!("{}: {p}", path.display())),
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
