@@ -40,6 +40,8 @@ pub enum Control {
         /// In (true) or out.
         on: bool,
     },
+    /// Replace the rules (a configuration reload that passed validation).
+    ReloadRules(Box<Rules>),
     /// The open alarms.
     Alarms {
         /// Where to send them.
@@ -140,6 +142,10 @@ impl Analysis {
                 let _ = reply.send(r);
             }
             Control::Maintenance { target, on } => self.engine.set_maintenance(&target, on),
+            Control::ReloadRules(rules) => {
+                tracing::info!("rules reloaded");
+                self.rules = *rules;
+            }
             Control::Alarms { reply } => {
                 let _ = reply.send(self.engine.open().map(|a| a.feed.clone()).collect());
             }

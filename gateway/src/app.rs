@@ -49,6 +49,9 @@ pub enum StartError {
     /// The order engine or uplink could not start.
     #[error("governance: {0}")]
     Governance(String),
+    /// A configured threshold refers to an unknown profile or field.
+    #[error("rules: {}", .0.join("; "))]
+    Rules(Vec<String>),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
     Modbus(#[from] crate::sources::modbus::ConfigError),
@@ -78,6 +81,8 @@ pub struct SpineOutputs {
 pub struct Gateway {
     /// Where the MQTT listener is bound.
     pub mqtt_addr: SocketAddr,
+    /// Where the MQTT TLS listener is bound, when configured.
+    pub mqtt_tls_addr: Option<SocketAddr>,
     /// Cancel to stop every task.
     pub shutdown: CancellationToken,
     /// The store writer, for stats and flushing.
@@ -96,6 +101,8 @@ pub struct Gateway {
     pub control: mpsc::Sender<Control>,
     /// Where the operators' HTTP API is bound.
     pub api_addr: SocketAddr,
+    /// The gateway's clock.
+    pub clock: SharedClock,
     tasks: JoinSet<()>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -108,6 +115,10 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let profiles = Arc::new(
         Profiles::load(cfg.gateway.profiles_dir.as_deref()).map_err(StartError::Profiles)?,
     );
+    let problems = rule_problems(cfg, &profiles);
+    if !problems.is_empty() {
+        return Err(StartError::Rules(problems));
+    }
     let modbus = match &cfg.modbus {
         Some(m) => {
             let by_name = profiles
@@ -154,7 +165,9 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     )?;
     let telemetry = bus.subscribe("gridsense-telemetry", &[protocol::topic::filter::TELEMETRY])?;
     let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
-    let mqtt_addr = bus.start()?;
+    let bound = bus.start_all()?;
+    let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
+    let mqtt_tls_addr = bound.get("lan-tls").copied();
     tracing::info!(%mqtt_addr, devices = registry.get().devices().count(), profiles = profiles.len(), "MQTT broker listening");
 
     let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
@@ -265,6 +278,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     tracing::info!(%api_addr, "operators' API listening");
     let gw = Gateway {
         mqtt_addr,
+        mqtt_tls_addr,
         shutdown,
         store,
         ingest,
@@ -274,6 +288,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         profiles,
         control,
         api_addr,
+        clock: clock.clone(),
         tasks,
         writer: Some(writer),
     };
@@ -484,13 +499,91 @@ async fn reload_registry(
 ///
 /// # Errors
 /// [`StartError`] when it cannot start.
-pub async fn run_until_signal(cfg: &Config, clock: SharedClock) -> Result<(), StartError> {
+pub async fn run_until_signal(
+    cfg: &Config,
+    path: &std::path::Path,
+    clock: SharedClock,
+) -> Result<(), StartError> {
     let gw = start(cfg, clock).await?;
-    shutdown_signal().await;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            () = hangup() => {
+                if let Err(problems) = reload(&gw, path).await {
+                    for p in problems {
+                        tracing::error!(problem = %p, "reload refused; the old rules keep running");
+                    }
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
     gw.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every configured threshold that does not fit the profiles, as `rules.thresholds[i]: ...`.
+pub fn rule_problems(cfg: &Config, profiles: &Profiles) -> Vec<String> {
+    cfg.rules
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            t.validate(profiles)
+                .err()
+                .map(|e| format!("rules.thresholds[{i}]: {e}"))
+        })
+        .collect()
+}
+
+/// Re-reads the configuration file and the profiles directory and, if both
+/// are valid, replaces the rules; otherwise the old rules keep running.
+///
+/// # Errors
+/// Every problem found, with file and line where known.
+pub async fn reload(gw: &Gateway, path: &std::path::Path) -> Result<(), Vec<String>> {
+    let cfg = Config::load(path).map_err(|e| vec![e.to_string()])?;
+    let profiles = Arc::new(Profiles::load(cfg.gateway.profiles_dir.as_deref())?);
+    let problems = located(path, rule_problems(&cfg, &profiles));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let rules = Rules::new(profiles, cfg.rules.clone(), gw.clock.now_ms());
+    gw.control
+        .send(Control::ReloadRules(Box::new(rules)))
+        .await
+        .map_err(|_| vec!["the gateway is shutting down".to_string()])
+}
+
+/// Prefixes each `rules.thresholds[i]: ...` problem with `FILE:LINE:`.
+pub fn located(path: &std::path::Path, problems: Vec<String>) -> Vec<String> {
+    let src = std::fs::read_to_string(path).unwrap_or_default();
+    problems
+        .into_iter()
+        .map(|p| {
+            let index = p
+                .strip_prefix("rules.thresholds[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|n| n.parse().ok());
+            match index.and_then(|i| crate::config::table_line(&src, "rules.thresholds", i)) {
+                Some(line) => format!("{}:{line}: {p}", path.display()),
+                None => format!("{}: {p}", path.display()),
+            }
+        })
+        .collect()
+}
+
+/// Resolves on SIGHUP (never elsewhere).
+async fn hangup() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        s.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -276,8 +276,12 @@ fn run(path: &std::path::Path) -> ExitCode {
         }
     };
     rt.block_on(async {
-        match crate::app::run_until_signal(&cfg, std::sync::Arc::new(crate::clock::SystemClock))
-            .await
+        match crate::app::run_until_signal(
+            &cfg,
+            path,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+        .await
         {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -295,17 +299,7 @@ fn run(path: &std::path::Path) -> ExitCode {
 pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
     let cfg = Config::load(path).map_err(|e| vec![e.to_string()])?;
     let profiles = crate::registry::Profiles::load(cfg.gateway.profiles_dir.as_deref())?;
-    let errors: Vec<String> = cfg
-        .rules
-        .thresholds
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            t.validate(&profiles)
-                .err()
-                .map(|e| format!("{}: rules.thresholds[{i}]: {e}", path.display()))
-        })
-        .collect();
+    let errors = crate::app::located(path, crate::app::rule_problems(&cfg, &profiles));
     let mut errors = errors;
     if let Some(m) = &cfg.modbus {
         let by_name = profiles

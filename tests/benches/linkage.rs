@@ -1,7 +1,10 @@
-//! Linkage latency: a smoke alarm published by a node → the escape-door
-//! unlock command received by the lock node, both on real MQTT connections
-//! to a running gateway, while an admin client publishes 10,000 telemetry
-//! messages per second in the background.
+//! Linkage and order latency, on real MQTT connections to a running gateway
+//! while an admin client publishes 10,000 telemetry messages per second in
+//! the background:
+//! - a smoke alarm published by a node → the escape-door unlock command
+//!   received by the lock node;
+//! - a heat alarm published by a node → the work order received on the
+//!   district broker (uplink, outbox, committed alarm on the way).
 //!
 //! `cargo bench -p gridsense-tests --bench linkage` (under `cargo test` it
 //! makes a short smoke run whose figures mean nothing).
@@ -149,6 +152,74 @@ async fn run(rounds: u32) {
     println!("  background: {sent} telemetry messages sent, {ingested} ingested (~{rate:.0}/s)");
 }
 
+fn report(what: &str, rounds: u32, mut lat: Vec<Duration>) {
+    lat.sort();
+    println!("{what}, {rounds} alarms");
+    println!(
+        "  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat[lat.len() - 1].as_secs_f64() * 1e3
+    );
+}
+
+/// Heat alarm in → order on the district broker.
+async fn orders(rounds: u32) {
+    let district =
+        gateway::bus::district_broker("127.0.0.1:0".parse().expect("addr")).expect("district");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut platform = gateway::upstream_sim::SimConfig::new("127.0.0.1", district.port());
+    platform.receipt_only = true;
+    tokio::spawn(gateway::upstream_sim::run(platform, stop.clone()));
+    let c = Compound::start(&format!(
+        "[alarms]\nchatter_events = 1000000\n[uplink]\nhost = \"127.0.0.1\"\nport = {}\n",
+        district.port()
+    ))
+    .await;
+    let mut o = rumqttc::MqttOptions::new("bench-spy", "127.0.0.1", district.port());
+    o.set_keep_alive(Duration::from_secs(30));
+    let mut spy = gridsense_tests::Client::connect(o, &["grid/v1/+/+/+/+/order".to_string()]).await;
+    let heat = c.node("heat-b1-102").await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = background(&c, stop_rx).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut lat = Vec::new();
+    for i in 0..rounds {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let t0 = Instant::now();
+        event(
+            &heat,
+            "heat-b1-102",
+            &format!(r#"{{"seq":{},"type":"alarm","cause":"heat"}}"#, 2 * i + 1),
+        )
+        .await;
+        spy.wait_for("order", |_, v| v["revision"] == 1).await;
+        lat.push(t0.elapsed());
+        event(
+            &heat,
+            "heat-b1-102",
+            &format!(r#"{{"seq":{},"type":"restore","cause":"heat"}}"#, 2 * i + 2),
+        )
+        .await;
+        let (_, open) = c.http("GET", "/api/alarms", "").await;
+        for a in open.as_array().into_iter().flatten() {
+            if let Some(id) = a["id"].as_str() {
+                c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
+                    .await;
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    let sent = load.await.unwrap_or(0);
+    stop.cancel();
+    report(
+        "order latency, heat alarm in -> order on the district broker",
+        rounds,
+        lat,
+    );
+    println!("  background: {sent} telemetry messages sent");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -156,4 +227,5 @@ async fn main() {
         println!("smoke run (figures not meaningful; use cargo bench)");
     }
     run(if full { 500 } else { 5 }).await;
+    orders(if full { 300 } else { 3 }).await;
 }

@@ -14,7 +14,8 @@ fn ev(seq: u32, body: &str) -> String {
 
 #[tokio::test]
 async fn two_detectors_confirm_a_fire_and_the_escape_door_is_released() {
-    let c = Compound::start("").await;
+    // The uplink points at a port where nothing listens: the district is unreachable.
+    let c = Compound::start("[uplink]\nhost = \"127.0.0.1\"\nport = 1\n").await;
     let mut it = c.integrator().await;
     let mut lock = c.node("lock-b2-stair").await;
     let mut a = c.node("smoke-b2-101a").await;

@@ -92,6 +92,7 @@ pub struct Bus {
     pub addr: SocketAddr,
     broker: Broker,
     bound: std::sync::mpsc::Receiver<(String, SocketAddr)>,
+    listeners: usize,
 }
 
 /// An in-process link for publishing; nothing is delivered to it.
@@ -170,24 +171,46 @@ impl Bus {
             ok
         }));
         let (bound_tx, bound) = std::sync::mpsc::sync_channel(4);
-        let server = ServerSettings {
-            name: "lan".into(),
-            listen: cfg.listen,
-            tls: None,
-            next_connection_delay_ms: 0,
-            connections,
-            on_bound: Some(bound_tx),
-        };
+        let mut servers = HashMap::from([(
+            "lan".to_string(),
+            ServerSettings {
+                name: "lan".into(),
+                listen: cfg.listen,
+                tls: None,
+                next_connection_delay_ms: 0,
+                connections: connections.clone(),
+                on_bound: Some(bound_tx.clone()),
+            },
+        )]);
+        if let Some(tls) = &cfg.tls {
+            servers.insert(
+                "lan-tls".to_string(),
+                ServerSettings {
+                    name: "lan-tls".into(),
+                    listen: tls.listen,
+                    tls: Some(rumqttd::TlsConfig::Rustls {
+                        capath: None,
+                        certpath: tls.cert.display().to_string(),
+                        keypath: tls.key.display().to_string(),
+                    }),
+                    next_connection_delay_ms: 0,
+                    connections,
+                    on_bound: Some(bound_tx),
+                },
+            );
+        }
+        let listeners = servers.len();
         let config = Config {
             id: 0,
             router: router_config(cfg),
-            v4: Some(HashMap::from([("lan".to_string(), server)])),
+            v4: Some(servers),
             ..Config::default()
         };
         Self {
             addr: cfg.listen,
             broker: Broker::new(config),
             bound,
+            listeners,
         }
     }
 
@@ -220,6 +243,7 @@ impl Bus {
         };
         bus.broker = Broker::new(config);
         bus.bound = bound;
+        bus.listeners = 1;
         bus
     }
 
@@ -249,10 +273,25 @@ impl Bus {
     /// # Errors
     /// [`BusError::Listen`] if a listener does not come up within 5 s.
     pub fn start(self) -> Result<SocketAddr, BusError> {
+        let all = self.start_all()?;
+        Ok(all
+            .get("lan")
+            .copied()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))))
+    }
+
+    /// Starts every listener; returns each one's bound address by name
+    /// (`lan`, and `lan-tls` when TLS is configured).
+    ///
+    /// # Errors
+    /// [`BusError::Listen`] if a listener does not come up within 5 s (for
+    /// TLS: a missing or unreadable certificate or key, see the log).
+    pub fn start_all(self) -> Result<HashMap<String, SocketAddr>, BusError> {
         let Self {
             addr,
             mut broker,
             bound,
+            listeners,
         } = self;
         std::thread::Builder::new()
             .name("mqtt-broker".into())
@@ -261,13 +300,26 @@ impl Bus {
                     tracing::error!(error = %e, "MQTT broker stopped");
                 }
             })?;
-        match bound.recv_timeout(Duration::from_secs(5)) {
-            Ok((_, addr)) => Ok(addr),
-            Err(_) => Err(BusError::Listen {
-                name: "lan".into(),
-                addr,
-            }),
+        let mut out = HashMap::new();
+        while out.len() < listeners {
+            match bound.recv_timeout(Duration::from_secs(5)) {
+                Ok((name, a)) => {
+                    out.insert(name, a);
+                }
+                Err(_) => {
+                    let name = if out.contains_key("lan") {
+                        "lan-tls"
+                    } else {
+                        "lan"
+                    };
+                    return Err(BusError::Listen {
+                        name: name.into(),
+                        addr,
+                    });
+                }
+            }
         }
+        Ok(out)
     }
 }
 

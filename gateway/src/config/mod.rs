@@ -89,6 +89,26 @@ pub struct MqttSection {
     /// Most simultaneous client connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// A TLS listener (rustls) beside the plain one, when a certificate is configured.
+    #[serde(default)]
+    pub tls: Option<MqttTls>,
+}
+
+/// `[mqtt.tls]`: the TLS listener; the same credentials and topic rules apply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTls {
+    /// Listen address.
+    #[serde(default = "default_tls_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain of the gateway.
+    pub cert: PathBuf,
+    /// PEM private key of the certificate.
+    pub key: PathBuf,
+}
+
+fn default_tls_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8883))
 }
 
 impl Default for MqttSection {
@@ -96,6 +116,7 @@ impl Default for MqttSection {
         Self {
             listen: default_mqtt_listen(),
             max_connections: default_max_connections(),
+            tls: None,
         }
     }
 }
@@ -186,6 +207,10 @@ impl Config {
         if cfg.store.path.is_relative() {
             cfg.store.path = base.join(&cfg.store.path);
         }
+        if let Some(tls) = &mut cfg.mqtt.tls {
+            tls.cert = base.join(&tls.cert);
+            tls.key = base.join(&tls.key);
+        }
         Ok(cfg)
     }
 
@@ -206,6 +231,17 @@ impl Config {
             }
         })
     }
+}
+
+/// The 1-based line of the `index`-th `[[header]]` table in `src`, so errors
+/// found after parsing can still point at a line.
+pub fn table_line(src: &str, header: &str, index: usize) -> Option<usize> {
+    let needle = format!("[[{header}]]");
+    src.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(&needle))
+        .nth(index)
+        .map(|(n, _)| n + 1)
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ impl TestGateway {
         let cfg = MqttSection {
             listen,
             max_connections,
+            tls: None,
         };
         let bus = Bus::new(&cfg, Arc::new(AllowAll), Arc::new(|_| {}));
         let mut sub = bus
