@@ -122,13 +122,7 @@ async fn run(rounds: u32) {
             ),
         )
         .await;
-        let (_, open) = c.http("GET", "/api/alarms", "").await;
-        for a in open.as_array().into_iter().flatten() {
-            if let Some(id) = a["id"].as_str() {
-                c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
-                    .await;
-            }
-        }
+        cancel_open_alarms(&c).await;
     }
     let elapsed = started.elapsed();
     let _ = stop_tx.send(true);
@@ -139,17 +133,21 @@ async fn run(rounds: u32) {
         .stats()
         .telemetry
         .load(std::sync::atomic::Ordering::Relaxed);
-    lat.sort();
-    println!("linkage latency, smoke alarm in -> unlock out, {rounds} alarms");
-    println!(
-        "  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat[lat.len() - 1].as_secs_f64() * 1e3
-    );
+    report("linkage latency, smoke alarm in -> unlock out", rounds, lat);
     #[allow(clippy::cast_precision_loss)]
     let rate = ingested as f64 / (elapsed.as_secs_f64() + 1.0);
     println!("  background: {sent} telemetry messages sent, {ingested} ingested (~{rate:.0}/s)");
+}
+
+/// Ends every open alarm, so the next signal raises a new one.
+async fn cancel_open_alarms(c: &Compound) {
+    let (_, open) = c.http("GET", "/api/alarms", "").await;
+    for a in open.as_array().into_iter().flatten() {
+        if let Some(id) = a["id"].as_str() {
+            c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
+                .await;
+        }
+    }
 }
 
 fn report(what: &str, rounds: u32, mut lat: Vec<Duration>) {
@@ -201,13 +199,7 @@ async fn orders(rounds: u32) {
             &format!(r#"{{"seq":{},"type":"restore","cause":"heat"}}"#, 2 * i + 2),
         )
         .await;
-        let (_, open) = c.http("GET", "/api/alarms", "").await;
-        for a in open.as_array().into_iter().flatten() {
-            if let Some(id) = a["id"].as_str() {
-                c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
-                    .await;
-            }
-        }
+        cancel_open_alarms(&c).await;
     }
     let _ = stop_tx.send(true);
     let sent = load.await.unwrap_or(0);

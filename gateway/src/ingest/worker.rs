@@ -18,6 +18,24 @@ use crate::clock::SharedClock;
 use crate::registry::DeviceInfo;
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
 
+/// Feeds every message of `sub` to `handle`, one at a time, until shutdown
+/// or until the broker is gone.
+async fn drive<F, Fut>(mut sub: Subscription, shutdown: CancellationToken, mut handle: F)
+where
+    F: FnMut(Bytes, Bytes) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        let msg = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            m = sub.next() => m,
+        };
+        let Some((topic, payload)) = msg else { return };
+        handle(topic, payload).await;
+    }
+}
+
 /// Where ingest sends what it accepted.
 #[derive(Debug, Clone)]
 pub struct Outputs {
@@ -108,29 +126,21 @@ impl Ingest {
     }
 
     /// Handles events, presence and command acks until shutdown.
-    pub async fn run_priority(self, mut sub: Subscription, shutdown: CancellationToken) {
-        loop {
-            let msg = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                m = sub.next() => m,
-            };
-            let Some((topic, payload)) = msg else { return };
-            self.on_priority(&topic, payload).await;
-        }
+    pub async fn run_priority(self, sub: Subscription, shutdown: CancellationToken) {
+        let me = &self;
+        drive(sub, shutdown, |topic, payload| async move {
+            me.on_priority(&topic, payload).await;
+        })
+        .await;
     }
 
     /// Handles telemetry until shutdown.
-    pub async fn run_telemetry(self, mut sub: Subscription, shutdown: CancellationToken) {
-        loop {
-            let msg = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                m = sub.next() => m,
-            };
-            let Some((topic, payload)) = msg else { return };
+    pub async fn run_telemetry(self, sub: Subscription, shutdown: CancellationToken) {
+        drive(sub, shutdown, |topic, payload| {
             self.on_telemetry(&topic, &payload);
-        }
+            std::future::ready(())
+        })
+        .await;
     }
 
     /// Parses the topic and finds the device; records a rejection otherwise.
