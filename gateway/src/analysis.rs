@@ -77,6 +77,8 @@ pub enum AnalysisOut {
     Alarm(Box<AlarmFeed>),
     /// A linkage command finished.
     Linkage(LinkageRecord),
+    /// An aggregate window closed.
+    Aggregate(protocol::feed::Aggregate),
 }
 
 impl Analysis {
@@ -158,7 +160,9 @@ impl Analysis {
         self.apply(fx);
         self.linkage.tick(now);
         for agg in self.rules.aggregator.flush(now) {
-            let Ok(id) = protocol::Ident::new(&format!("{}-{}", agg.scope, agg.id)) else {
+            let _ = self.changes.send(AnalysisOut::Aggregate(agg.clone()));
+            let Ok(id) = protocol::Ident::new(&format!("{}-{}-{}", agg.scope, agg.id, agg.field))
+            else {
                 continue;
             };
             let topic = Topic::Site {

@@ -311,12 +311,13 @@ async fn record(
         let r = match &out {
             AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
             AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
+            AnalysisOut::Aggregate(a) => store.save_aggregate(a).await,
         };
         match (r, out) {
             (Ok(()), AnalysisOut::Alarm(feed)) => {
                 let _ = orders.send(*feed).await;
             }
-            (Ok(()), AnalysisOut::Linkage(_)) => {}
+            (Ok(()), AnalysisOut::Linkage(_) | AnalysisOut::Aggregate(_)) => {}
             (Err(e), _) => tracing::error!(error = %e, "alarm record not stored"),
         }
     }

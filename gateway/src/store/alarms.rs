@@ -18,7 +18,12 @@ pub enum Write {
     Alarm(Box<AlarmFeed>, u64),
     /// A finished linkage command.
     Linkage(LinkageRecord),
+    /// A closed aggregate window.
+    Aggregate(protocol::feed::Aggregate),
 }
+
+/// A stored aggregate: (field, from ms, to ms, avg, count).
+pub type AggregateRow = (String, i64, i64, f64, u32);
 
 /// The number in an alarm id `{gateway}-a{n}`.
 fn number(id: &str) -> i64 {
@@ -43,6 +48,12 @@ pub(super) fn write(tx: &Transaction<'_>, w: &Write) -> Result<(), rusqlite::Err
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json",
             )?
             .execute((a.id.as_str(), number(&a.id), a.kind.as_str(), state_str(a.state), a.state.is_final(), ms(a.raised_at), json))?;
+        }
+        Write::Aggregate(a) => {
+            tx.prepare_cached(
+                "INSERT INTO aggregates (scope, scope_id, field, from_ms, to_ms, min, max, avg, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute((&a.scope, a.id.as_str(), a.field.as_str(), ms(a.from), ms(a.to), f64::from(a.min), f64::from(a.max), f64::from(a.avg), a.count))?;
         }
         Write::Linkage(r) => {
             tx.prepare_cached(
@@ -92,6 +103,20 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Stored aggregates of one scope (`building` or `cell`) and id: (field, from ms, to ms, avg, count).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn aggregates_for(&self, scope: &str, id: &str) -> Result<Vec<AggregateRow>, StoreError> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT field, from_ms, to_ms, avg, count FROM aggregates WHERE scope = ?1 AND scope_id = ?2 ORDER BY to_ms, field")?;
+        let rows = st.query_map([scope, id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The highest alarm number used, so ids continue after a restart.

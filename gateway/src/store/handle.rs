@@ -206,6 +206,14 @@ impl StoreHandle {
         self.write(super::Write::Linkage(rec.clone())).await
     }
 
+    /// Stores a closed aggregate window; resolves after it is committed.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn save_aggregate(&self, a: &protocol::feed::Aggregate) -> Result<(), StoreError> {
+        self.write(super::Write::Aggregate(a.clone())).await
+    }
+
     async fn write(&self, w: super::Write) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Write(w, tx)).await?;

@@ -19,7 +19,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use alarms::Write;
+pub use alarms::{AggregateRow, Write};
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};

@@ -99,6 +99,22 @@ const MIGRATIONS: &[&str] = &[
         ok INTEGER NOT NULL
     );
     ",
+    // 3: windowed aggregates per building and grid cell.
+    r"
+    CREATE TABLE aggregates (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        from_ms INTEGER NOT NULL,
+        to_ms INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        avg REAL NOT NULL,
+        count INTEGER NOT NULL
+    );
+    CREATE INDEX aggregates_scope ON aggregates (scope, scope_id, to_ms);
+    ",
 ];
 
 /// The schema version this build writes.
