@@ -14,7 +14,7 @@ use protocol::{Cause, Command, CommandError, CommandKind, EventKind, EvtAck};
 
 use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
 use crate::outbox::RetryPolicy;
-use crate::sensor::{AdcChannel, Confirm, Rails, Sample, Scale};
+use crate::sensor::{AdcChannel, Health, Rails, Scale};
 
 /// Thresholds and timings of a [`GasDetector`]. Raw values are ADC counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,8 +92,7 @@ pub struct GasDetector<A, V, const N: usize = 16> {
     cfg: GasConfig,
     core: NodeCore<N>,
     status: GasStatus,
-    bad: Confirm,
-    good: Confirm,
+    health: Health,
     /// What the relay was last driven to (`None`: not yet, or the write failed).
     driven: Option<bool>,
 }
@@ -109,8 +108,7 @@ impl<A: AdcChannel, V: OutputPin, const N: usize> GasDetector<A, V, N> {
                 valve_closed: cfg.start_closed,
                 ..GasStatus::default()
             },
-            bad: Confirm::new(cfg.fault_samples),
-            good: Confirm::new(cfg.fault_samples),
+            health: Health::new(cfg.fault_samples),
             driven: None,
             cfg,
         }
@@ -138,27 +136,14 @@ impl<A: AdcChannel, V: OutputPin, const N: usize> GasDetector<A, V, N> {
     }
 
     fn sample(&mut self, now: u64) {
-        match self.cfg.rails.classify(self.sensor.read_raw()) {
-            Sample::Bad(cause) => {
-                self.status.reading = None;
-                self.good.feed(false);
-                if self.bad.feed(true) && self.status.fault.is_none() {
-                    self.status.fault = Some(cause);
-                    self.core.emit(now, draft(EventKind::Fault, Some(cause)));
-                }
-            }
-            Sample::Valid(raw) => {
-                self.status.reading = Some(raw);
-                self.bad.feed(false);
-                if self.good.feed(true)
-                    && let Some(cause) = self.status.fault.take()
-                {
-                    self.core.emit(now, draft(EventKind::Restore, Some(cause)));
-                }
-                if self.status.fault.is_none() {
-                    self.evaluate(now, raw);
-                }
-            }
+        let sample = self.cfg.rails.classify(self.sensor.read_raw());
+        let checked = self.health.check(sample, &mut self.status.fault);
+        self.status.reading = checked.reading;
+        if let Some((kind, cause)) = checked.event {
+            self.core.emit(now, draft(kind, Some(cause)));
+        }
+        if let (Some(raw), None) = (checked.reading, self.status.fault) {
+            self.evaluate(now, raw);
         }
     }
 

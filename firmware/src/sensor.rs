@@ -93,6 +93,63 @@ impl Confirm {
     }
 }
 
+/// Supervises a sensor's health: a fault once `n` bad samples come in a
+/// row, a restore once `n` good ones do. Shared by every node with an
+/// analog sensor, so they all report faults alike.
+#[derive(Debug, Clone)]
+pub struct Health {
+    bad: Confirm,
+    good: Confirm,
+}
+
+/// What one supervised sample means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The reading, when the sample was plausible.
+    pub reading: Option<u16>,
+    /// A fault newly confirmed (`Fault`) or a fault that ended (`Restore`).
+    pub event: Option<(protocol::EventKind, Cause)>,
+}
+
+impl Health {
+    /// Confirms faults and restores after `n` samples in a row.
+    pub const fn new(n: u8) -> Self {
+        Self {
+            bad: Confirm::new(n),
+            good: Confirm::new(n),
+        }
+    }
+
+    /// Supervises one sample; `fault` is the node's current fault, updated here.
+    pub fn check(&mut self, sample: Sample, fault: &mut Option<Cause>) -> Checked {
+        match sample {
+            Sample::Bad(cause) => {
+                self.good.feed(false);
+                let new = self.bad.feed(true) && fault.is_none();
+                if new {
+                    *fault = Some(cause);
+                }
+                Checked {
+                    reading: None,
+                    event: new.then_some((protocol::EventKind::Fault, cause)),
+                }
+            }
+            Sample::Valid(raw) => {
+                self.bad.feed(false);
+                let ended = if self.good.feed(true) {
+                    fault.take()
+                } else {
+                    None
+                };
+                Checked {
+                    reading: Some(raw),
+                    event: ended.map(|c| (protocol::EventKind::Restore, c)),
+                }
+            }
+        }
+    }
+}
+
 /// Maps a raw reading to an engineering value: `raw / counts_per_unit + offset`.
 ///
 /// A divisor rather than a factor: `80 / 100.0` is exactly the `f32` nearest
@@ -184,5 +241,38 @@ mod tests {
             offset: 0.0,
         };
         assert_eq!(pct.value(80).to_bits(), 0.8f32.to_bits());
+    }
+
+    #[test]
+    fn health_confirms_faults_and_restores_once_each() {
+        let mut h = Health::new(2);
+        let mut fault = None;
+        let open = Sample::Bad(Cause::SensorOpen);
+        assert_eq!(
+            h.check(open, &mut fault).event,
+            None,
+            "one bad sample is not a fault"
+        );
+        let c = h.check(open, &mut fault);
+        assert_eq!(
+            (c.reading, c.event),
+            (None, Some((protocol::EventKind::Fault, Cause::SensorOpen)))
+        );
+        assert_eq!(h.check(open, &mut fault).event, None, "reported once");
+        assert_eq!(h.check(Sample::Valid(100), &mut fault).event, None);
+        assert_eq!(
+            fault,
+            Some(Cause::SensorOpen),
+            "still faulty after one good sample"
+        );
+        let c = h.check(Sample::Valid(101), &mut fault);
+        assert_eq!(
+            (c.reading, c.event),
+            (
+                Some(101),
+                Some((protocol::EventKind::Restore, Cause::SensorOpen))
+            )
+        );
+        assert_eq!(fault, None);
     }
 }

@@ -27,7 +27,7 @@ use protocol::{Cause, Command, CommandError, CommandKind, CommandReason, EventKi
 pub use config::{SmokeConfig, SmokePins};
 
 use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
-use crate::sensor::{AdcChannel, Confirm, Sample};
+use crate::sensor::{AdcChannel, Confirm, Health};
 
 /// A smoke detector's externally visible state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,8 +54,7 @@ pub struct SmokeDetector<C, B, T, K, S, const N: usize = 16> {
     core: NodeCore<N>,
     status: SmokeStatus,
     alarm_confirm: Confirm,
-    bad_confirm: Confirm,
-    good_confirm: Confirm,
+    health: Health,
     pressed: bool,
     next_battery_ms: u64,
     hush_until: Option<u64>,
@@ -80,8 +79,7 @@ where
             core: NodeCore::with_policy(cfg.retry, cfg.heartbeat_ms),
             status: SmokeStatus::default(),
             alarm_confirm: Confirm::new(cfg.alarm_samples),
-            bad_confirm: Confirm::new(cfg.fault_samples),
-            good_confirm: Confirm::new(cfg.fault_samples),
+            health: Health::new(cfg.fault_samples),
             pressed: false,
             next_battery_ms: 0,
             hush_until: None,
@@ -130,28 +128,18 @@ where
     }
 
     fn sample_chamber(&mut self, now: u64) {
-        match self.cfg.rails.classify(self.pins.chamber.read_raw()) {
-            Sample::Bad(cause) => {
-                self.status.reading = None;
-                self.good_confirm.feed(false);
-                self.alarm_confirm.feed(false);
-                if self.bad_confirm.feed(true) && self.status.fault.is_none() {
-                    self.status.fault = Some(cause);
-                    self.core.emit(now, draft(EventKind::Fault, Some(cause)));
-                }
-            }
-            Sample::Valid(raw) => {
-                self.status.reading = Some(raw);
-                self.bad_confirm.feed(false);
-                if self.good_confirm.feed(true)
-                    && let Some(cause) = self.status.fault.take()
-                {
-                    self.core.emit(now, draft(EventKind::Restore, Some(cause)));
-                }
-                if self.status.fault.is_none() {
-                    self.evaluate(now, raw);
-                }
-            }
+        let sample = self.cfg.rails.classify(self.pins.chamber.read_raw());
+        let checked = self.health.check(sample, &mut self.status.fault);
+        self.status.reading = checked.reading;
+        if checked.reading.is_none() {
+            // A broken chamber reading never counts towards an alarm.
+            self.alarm_confirm.feed(false);
+        }
+        if let Some((kind, cause)) = checked.event {
+            self.core.emit(now, draft(kind, Some(cause)));
+        }
+        if let (Some(raw), None) = (checked.reading, self.status.fault) {
+            self.evaluate(now, raw);
         }
     }
 
