@@ -13,7 +13,7 @@
 use protocol::ident::{Ident, IdentError};
 use protocol::{Cause, Command, CommandError, CommandKind, EventKind, EvtAck};
 
-use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
+use crate::node::{Node, NodeCore, Outbound, draft};
 use crate::outbox::RetryPolicy;
 
 /// Timings of a [`CameraSource`].
@@ -141,13 +141,13 @@ impl<const N: usize> Node for CameraSource<N> {
     }
 
     fn command(&mut self, now_ms: u64, cmd: &Command) -> Outbound {
-        let ack = if cmd.cmd == CommandKind::Reset {
+        let result = if cmd.cmd == CommandKind::Reset {
             self.core.clear_hw_fault(now_ms);
-            ack_ok(cmd)
+            Ok(())
         } else {
-            ack_err(cmd, CommandError::Unsupported)
+            Err(CommandError::Unsupported)
         };
-        self.core.finish(now_ms, Some(ack))
+        self.core.answer(now_ms, cmd, result)
     }
 
     fn evt_ack(&mut self, ack: EvtAck) -> bool {

@@ -24,7 +24,7 @@ use protocol::{Cause, Command, CommandError, CommandKind, CommandReason, EventKi
 
 pub use card::{AllowList, CARD_ID_LEN, CardId, CardLine, LineReader};
 
-use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
+use crate::node::{Node, NodeCore, Outbound, draft};
 use crate::outbox::RetryPolicy;
 
 /// Most reader bytes consumed per tick.
@@ -266,8 +266,7 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize> Nod
         if !self.drive_lock(now_ms) && result.is_ok() {
             result = Err(CommandError::Hardware);
         }
-        let ack = result.map_or_else(|e| ack_err(cmd, e), |()| ack_ok(cmd));
-        self.core.finish(now_ms, Some(ack))
+        self.core.answer(now_ms, cmd, result)
     }
 
     fn evt_ack(&mut self, ack: EvtAck) -> bool {

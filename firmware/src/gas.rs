@@ -12,7 +12,7 @@
 use embedded_hal::digital::OutputPin;
 use protocol::{Cause, Command, CommandError, CommandKind, EventKind, EvtAck};
 
-use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
+use crate::node::{Node, NodeCore, Outbound, draft};
 use crate::outbox::RetryPolicy;
 use crate::sensor::{AdcChannel, Health, Rails, Scale};
 
@@ -222,8 +222,7 @@ impl<A: AdcChannel, V: OutputPin, const N: usize> Node for GasDetector<A, V, N> 
         if result.is_ok() && !self.drive_valve(now_ms) {
             result = Err(CommandError::Hardware);
         }
-        let ack = result.map_or_else(|e| ack_err(cmd, e), |()| ack_ok(cmd));
-        self.core.finish(now_ms, Some(ack))
+        self.core.answer(now_ms, cmd, result)
     }
 
     fn evt_ack(&mut self, ack: EvtAck) -> bool {

@@ -175,6 +175,18 @@ impl<const N: usize> NodeCore<N> {
         }
     }
 
+    /// The answer to `cmd` (ok, or the error `result` names) followed by
+    /// every due event that fits: how every node ends [`Node::command`].
+    pub fn answer(
+        &mut self,
+        now_ms: u64,
+        cmd: &Command,
+        result: Result<(), CommandError>,
+    ) -> Outbound {
+        let ack = result.map_or_else(|e| ack_err(cmd, e), |()| ack_ok(cmd));
+        self.finish(now_ms, Some(ack))
+    }
+
     /// `ack` (if any) followed by every due event that fits.
     pub fn finish(&mut self, now_ms: u64, ack: Option<CommandAck>) -> Outbound {
         let mut out = Outbound::new();

@@ -26,7 +26,7 @@ use protocol::{Cause, Command, CommandError, CommandKind, CommandReason, EventKi
 
 pub use config::{SmokeConfig, SmokePins};
 
-use crate::node::{Node, NodeCore, Outbound, ack_err, ack_ok, draft};
+use crate::node::{Node, NodeCore, Outbound, draft};
 use crate::sensor::{AdcChannel, Confirm, Health};
 
 /// A smoke detector's externally visible state.
@@ -264,11 +264,7 @@ where
             _ => Err(CommandError::Unsupported),
         };
         self.drive_sounder(now_ms);
-        let ack = match result {
-            Ok(()) => ack_ok(cmd),
-            Err(e) => ack_err(cmd, e),
-        };
-        self.core.finish(now_ms, Some(ack))
+        self.core.answer(now_ms, cmd, result)
     }
 
     fn evt_ack(&mut self, ack: EvtAck) -> bool {
