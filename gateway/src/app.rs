@@ -164,7 +164,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         ],
     )?;
     let telemetry = bus.subscribe("gridsense-telemetry", &[protocol::topic::filter::TELEMETRY])?;
-    let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
+    let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
     let mqtt_tls_addr = bound.get("lan-tls").copied();

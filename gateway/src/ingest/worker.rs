@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use protocol::codec::{decode, encode};
+use protocol::codec::decode;
 use protocol::topic::DeviceChannel;
 use protocol::{
     CommandAck, DecodeError, DeviceState, EvtAck, Message, NodeEvent, Telemetry, Topic,
@@ -326,11 +326,8 @@ impl Ingest {
                 return;
             }
         }
-        self.inner.publisher.urgent(Outgoing {
-            topic: Topic::dev(&dev.id, DeviceChannel::EvtAck).to_string(),
-            payload: Bytes::from(encode(&EvtAck { seq })),
-            retain: false,
-        });
+        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &EvtAck { seq });
+        self.inner.publisher.urgent(ack);
         self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -3,11 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use protocol::topic::DeviceChannel;
-use protocol::{
-    Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName, Topic,
-};
+use protocol::{Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::{Outgoing, Publisher};
@@ -228,11 +225,8 @@ impl Linkage {
     }
 
     fn send(&self, p: &Pending) {
-        self.publisher.urgent(Outgoing {
-            topic: Topic::dev(&p.device, DeviceChannel::Cmd).to_string(),
-            payload: Bytes::from(protocol::codec::encode(&p.command)),
-            retain: false,
-        });
+        self.publisher
+            .urgent(Outgoing::device(&p.device, DeviceChannel::Cmd, &p.command));
     }
 
     /// A node answered; returns the finished record if it was ours.
