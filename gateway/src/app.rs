@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::Engine;
@@ -32,6 +31,7 @@ use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
 use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
+use crate::tasks::Tasks;
 use crate::uplink::{Outbox, Uplink};
 
 /// Why the gateway could not start.
@@ -103,7 +103,7 @@ pub struct Gateway {
     pub api_addr: SocketAddr,
     /// The gateway's clock.
     pub clock: SharedClock,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -175,6 +175,10 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let (states_tx, states_rx) = mpsc::channel(1024);
     let (changes_tx, changes_rx) = mpsc::channel(1024);
     let last_seen = Arc::new(LastSeen::default());
+    let shutdown = CancellationToken::new();
+    let tasks = Tasks::new(shutdown.clone());
+    // A failed start stops what it already spawned.
+    let started = shutdown.clone().drop_guard();
     let ingest = Ingest::new(IngestParts {
         registry: registry.clone(),
         store: store.clone(),
@@ -188,11 +192,16 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
             telemetry: telemetry_tx.clone(),
             states: states_tx.clone(),
         },
+        tasks: tasks.clone(),
     });
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    tasks.spawn(ingest.clone().run_priority(priority, shutdown.clone()));
-    tasks.spawn(ingest.clone().run_telemetry(telemetry, shutdown.clone()));
+    tasks.spawn(
+        "ingest-priority",
+        ingest.clone().run_priority(priority, shutdown.clone()),
+    );
+    tasks.spawn(
+        "ingest-telemetry",
+        ingest.clone().run_telemetry(telemetry, shutdown.clone()),
+    );
     let presence_task = PresenceTask {
         presence,
         site: cfg.gateway.site.clone(),
@@ -205,13 +214,18 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         changes: changes_tx,
         sweep_every: Duration::from_secs(1),
     };
-    tasks.spawn(presence::run(presence_task, states_rx, shutdown.clone()));
-    tasks.spawn(reload_registry(
-        cfg.store.path.clone(),
-        registry.clone(),
-        shutdown.clone(),
-    ));
-    tasks.spawn(record_denied(denied, store.clone(), shutdown.clone()));
+    tasks.spawn(
+        "presence",
+        presence::run(presence_task, states_rx, shutdown.clone()),
+    );
+    tasks.spawn(
+        "reload-registry",
+        reload_registry(cfg.store.path.clone(), registry.clone(), shutdown.clone()),
+    );
+    tasks.spawn(
+        "record-denied",
+        record_denied(denied, store.clone(), shutdown.clone()),
+    );
 
     let spine = SpineOutputs {
         events,
@@ -224,21 +238,23 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     if let Some(source) = modbus {
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (writes_tx, writes_rx) = mpsc::channel(64);
-        tasks.spawn(source.run(events_tx, writes_rx, shutdown.clone()));
+        tasks.spawn("modbus", source.run(events_tx, writes_rx, shutdown.clone()));
         let bridge = Bridge {
             registry: registry.clone(),
             store: store.clone(),
             telemetry: telemetry_tx,
             states: states_tx,
         };
-        tasks.spawn(bridge.run(events_rx, shutdown.clone()));
+        tasks.spawn("modbus-bridge", bridge.run(events_rx, shutdown.clone()));
         let (records, mut records_rx) = mpsc::unbounded_channel();
         linkage = linkage.with_modbus(ModbusLink {
             writes: writes_tx,
             records,
+            tasks: tasks.clone(),
+            clock: clock.clone(),
         });
         let out = out_tx.clone();
-        tasks.spawn(async move {
+        tasks.spawn("linkage-records", async move {
             while let Some(r) = records_rx.recv().await {
                 let _ = out.send(AnalysisOut::Linkage(r));
             }
@@ -256,9 +272,15 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         site: cfg.gateway.site.clone(),
         changes: out_tx,
     };
-    tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    let orders = start_governance(cfg, &clock, &publisher, &mut tasks, &shutdown)?;
-    tasks.spawn(record(out_rx, store.clone(), clock.clone(), orders));
+    tasks.spawn(
+        "analysis",
+        analysis.run(spine, control_rx, shutdown.clone()),
+    );
+    let orders = start_governance(cfg, &clock, &publisher, &tasks, &shutdown)?;
+    tasks.spawn(
+        "record",
+        record(out_rx, store.clone(), clock.clone(), orders),
+    );
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
     let api_addr = listener.local_addr()?;
@@ -267,7 +289,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects: rejects.clone(),
     });
     let stop = shutdown.clone();
-    tasks.spawn(async move {
+    tasks.spawn("api", async move {
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
@@ -276,6 +298,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         }
     });
     tracing::info!(%api_addr, "operators' API listening");
+    started.disarm();
     let gw = Gateway {
         mqtt_addr,
         mqtt_tls_addr,
@@ -328,7 +351,7 @@ fn start_governance(
     cfg: &Config,
     clock: &SharedClock,
     publisher: &Publisher,
-    tasks: &mut JoinSet<()>,
+    tasks: &Tasks,
     shutdown: &CancellationToken,
 ) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
     let db = &cfg.store.path;
@@ -360,7 +383,7 @@ fn start_governance(
         let uplink = Uplink::new(u, &cfg.gateway.id, db, outbox)
             .map_err(|e| StartError::Governance(e.to_string()))?;
         let stop = shutdown.clone();
-        tasks.spawn(async move {
+        tasks.spawn("uplink", async move {
             if let Err(e) = uplink.run(status_tx, stop).await {
                 tracing::error!(error = %e, "uplink stopped");
             }
@@ -370,7 +393,7 @@ fn start_governance(
         drop(status_tx);
     }
     let stop = shutdown.clone();
-    tasks.spawn(async move {
+    tasks.spawn("order-engine", async move {
         if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
             tracing::error!(error = %e, "order engine stopped");
         }
@@ -382,7 +405,7 @@ impl Gateway {
     /// Stops every task, then lets the store writer commit what it holds and exit.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        self.tasks.wait().await;
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }
@@ -391,6 +414,13 @@ impl Gateway {
         if let Some(w) = writer {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
+    }
+}
+
+impl Drop for Gateway {
+    /// A gateway dropped without [`Gateway::stop`] still stops its tasks.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 

@@ -17,6 +17,7 @@ use crate::bus::{Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
 use crate::registry::DeviceInfo;
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
+use crate::tasks::Tasks;
 
 /// Feeds every message of `sub` to `handle`, one at a time, until shutdown
 /// or until the broker is gone.
@@ -78,6 +79,7 @@ struct Inner {
     dedupe: Mutex<Dedupe>,
     last_seen: Arc<LastSeen>,
     out: Outputs,
+    tasks: Tasks,
     stats: IngestStats,
 }
 
@@ -100,6 +102,8 @@ pub struct IngestParts {
     pub last_seen: Arc<LastSeen>,
     /// Where accepted messages go.
     pub out: Outputs,
+    /// Runs the commit tasks, so shutdown waits for them.
+    pub tasks: Tasks,
 }
 
 impl Ingest {
@@ -115,6 +119,7 @@ impl Ingest {
                 dedupe: Mutex::new(p.dedupe),
                 last_seen: p.last_seen,
                 out: p.out,
+                tasks: p.tasks,
                 stats: IngestStats::default(),
             }),
         }
@@ -283,7 +288,9 @@ impl Ingest {
             payload: payload.to_vec(),
         };
         let me = self.clone();
-        tokio::spawn(async move { me.commit_and_ack(dev, now, ev, rec, fresh).await });
+        self.inner.tasks.spawn("ingest-commit", async move {
+            me.commit_and_ack(dev, now, ev, rec, fresh).await;
+        });
     }
 
     /// Commits an event, then acknowledges it to the node.

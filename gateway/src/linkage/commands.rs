@@ -2,15 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use protocol::topic::DeviceChannel;
 use protocol::{Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::{Outgoing, Publisher};
+use crate::clock::SharedClock;
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
 use crate::sources::modbus::{WriteRequest, WriteValue};
+use crate::tasks::Tasks;
 
 /// What linkage does to a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +35,18 @@ pub struct Target {
     pub output: Option<FieldName>,
 }
 
-/// Where linkage reaches wired devices, and where their outcome is reported.
+/// Where linkage reaches wired devices, where their outcome is reported, and
+/// what runs and times the write loops.
 #[derive(Debug, Clone)]
 pub struct ModbusLink {
     /// Writes to the Modbus source (confirmed by read-back).
     pub writes: mpsc::Sender<WriteRequest>,
     /// Where finished writes are reported (to be recorded).
     pub records: mpsc::UnboundedSender<LinkageRecord>,
+    /// Runs each write loop as a tracked task; its shutdown ends the retries.
+    pub tasks: Tasks,
+    /// When a write was answered.
+    pub clock: SharedClock,
 }
 
 /// A finished (acknowledged or refused) linkage command, for the record.
@@ -74,7 +82,68 @@ struct Pending {
 const WRITE_ATTEMPTS: u32 = 5;
 /// First retry after this long; doubles up to [`MAX_BACKOFF_MS`].
 const FIRST_RETRY_MS: u64 = 500;
+/// Longest wait between two tries of a command or a write.
 const MAX_BACKOFF_MS: u64 = 5_000;
+
+/// The wait after the `attempt`-th try: doubling from [`FIRST_RETRY_MS`],
+/// never above [`MAX_BACKOFF_MS`].
+fn backoff_ms(attempt: u32) -> u64 {
+    (FIRST_RETRY_MS << attempt.min(8)).min(MAX_BACKOFF_MS)
+}
+
+/// One write to a wired device's output, tried until it is confirmed.
+#[derive(Debug)]
+struct WriteJob {
+    alarm: String,
+    device: DeviceId,
+    cmd: CommandKind,
+    output: FieldName,
+    sent_ms: u64,
+}
+
+impl WriteJob {
+    /// Tries up to [`WRITE_ATTEMPTS`] times with bounded backoff, then
+    /// reports the outcome; gives up (not done) at shutdown.
+    async fn run(self, link: ModbusLink) {
+        let mut attempts = 0;
+        let ok = loop {
+            attempts += 1;
+            let done = tokio::select! {
+                done = self.try_once(&link) => done,
+                () = link.tasks.cancelled() => break false,
+            };
+            if done || attempts >= WRITE_ATTEMPTS {
+                break done;
+            }
+            let wait = Duration::from_millis(backoff_ms(attempts));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = link.tasks.cancelled() => break false,
+            }
+        };
+        let _ = link.records.send(LinkageRecord {
+            alarm: self.alarm,
+            device: self.device,
+            cmd: self.cmd,
+            sent_ms: self.sent_ms,
+            acked_ms: link.clock.now_ms(),
+            attempts,
+            ok,
+        });
+    }
+
+    /// One write, confirmed by the source's read-back.
+    async fn try_once(&self, link: &ModbusLink) -> bool {
+        let (reply, rx) = oneshot::channel();
+        let req = WriteRequest {
+            device: self.device.clone(),
+            output: self.output.clone(),
+            value: WriteValue::Bool(true),
+            reply,
+        };
+        link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())))
+    }
+}
 
 /// Linkage state: commands awaiting acknowledgement.
 #[derive(Debug)]
@@ -190,38 +259,14 @@ impl Linkage {
             return;
         };
         tracing::info!(alarm, device = %t.device, %output, "linkage write sent");
-        let (alarm, device, cmd, output) =
-            (alarm.to_string(), t.device.clone(), t.cmd, output.clone());
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let mut attempts = 0;
-            let ok = loop {
-                attempts += 1;
-                let (reply, rx) = oneshot::channel();
-                let req = WriteRequest {
-                    device: device.clone(),
-                    output: output.clone(),
-                    value: WriteValue::Bool(true),
-                    reply,
-                };
-                let done = link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())));
-                if done || attempts >= WRITE_ATTEMPTS {
-                    break done;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(FIRST_RETRY_MS << attempts))
-                    .await;
-            };
-            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let _ = link.records.send(LinkageRecord {
-                alarm,
-                device,
-                cmd,
-                sent_ms: now,
-                acked_ms: now + elapsed,
-                attempts,
-                ok,
-            });
-        });
+        let job = WriteJob {
+            alarm: alarm.to_string(),
+            device: t.device.clone(),
+            cmd: t.cmd,
+            output: output.clone(),
+            sent_ms: now,
+        };
+        link.tasks.clone().spawn("linkage-write", job.run(link));
     }
 
     fn send(&self, p: &Pending) {
@@ -263,8 +308,7 @@ impl Linkage {
                 continue;
             };
             p.attempts += 1;
-            let backoff = (FIRST_RETRY_MS << p.attempts.min(8)).min(MAX_BACKOFF_MS);
-            p.next_ms = now + backoff;
+            p.next_ms = now + backoff_ms(p.attempts);
             let p = p.clone();
             tracing::warn!(alarm = %p.alarm, device = %p.device, attempt = p.attempts, "linkage command not acknowledged; repeating");
             self.send(&p);
@@ -274,5 +318,17 @@ impl Linkage {
     /// Commands still waiting for an acknowledgement.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stops_at_its_cap() {
+        let waits: Vec<u64> = (1..=6).map(backoff_ms).collect();
+        assert_eq!(waits, [1_000, 2_000, 4_000, 5_000, 5_000, 5_000]);
+        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
     }
 }
