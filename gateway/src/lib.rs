@@ -12,7 +12,6 @@
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
 //! - [`upstream_sim`]: a district-platform simulator for demos and tests;
-//! - [`sqlite`]: opening the governance tables' SQLite file;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -45,7 +44,6 @@ pub mod presence;
 pub mod registry;
 pub mod rules;
 pub mod sources;
-pub mod sqlite;
 pub mod store;
 #[cfg(test)]
 mod testutil;
