@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bus::{Outgoing, Publisher};
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
-use crate::sources::modbus::{WriteRequest, WriteValue};
+use modbus::{WriteRequest, WriteValue};
 
 /// What linkage does to a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

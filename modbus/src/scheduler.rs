@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::BackoffConfig;
+use crate::config::BackoffConfig;
 
 /// A poll to run now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

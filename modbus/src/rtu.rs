@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{SerialPort, SerialPortBuilderExt, SerialStream};
 
-use super::config::{Parity, RtuLink};
-use super::frame::{self, Decoded};
-use super::transport::{Op, Outcome, Transport, TransportError};
+use crate::config::{Parity, RtuLink};
+use crate::frame::{self, Decoded};
+use crate::transport::{Op, Outcome, Transport, TransportError};
 
 /// A request to a unit whose reply may still arrive late.
 #[derive(Debug, Clone, Copy)]

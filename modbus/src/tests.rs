@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use protocol::profile::{BUILTIN, Profile};
 
-use super::{LinkConfig, ModbusConfig, ModbusSource, Parity};
+use crate::{LinkConfig, ModbusConfig, ModbusSource, Parity};
 
 fn builtin() -> HashMap<String, Profile> {
     BUILTIN

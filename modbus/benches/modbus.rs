@@ -1,6 +1,6 @@
 //! Modbus source throughput, printed as figures (run in release):
 //!
-//! `cargo bench -p gridsense-gateway --bench modbus`
+//! `cargo bench -p gridsense-modbus --bench modbus`
 //!
 //! 1. TCP: requests/s of the source polling 200 lab devices as fast as their
 //!    profile allows (saturating the connection), as a ratio of a bare
@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use gateway::sources::modbus::StatsHandle;
+use modbus::StatsHandle;
 use modbus_lab::{Bank, LineSettings, RtuBus, TcpSlaves};
 use protocol::modbus::Table;
 use tokio_modbus::client::Reader;
@@ -30,7 +30,7 @@ fn total_requests(stats: &StatsHandle) -> u64 {
 /// The blocks the source reads for one lab device, as (table, address, count).
 fn lab_blocks() -> Vec<(Table, u16, u16)> {
     let map = common::lab_profile(10).modbus.expect("map");
-    let plan = gateway::sources::modbus::plan::DevicePlan::new(&map, 4);
+    let plan = modbus::plan::DevicePlan::new(&map, 4);
     plan.alarm
         .iter()
         .chain(&plan.telemetry)
@@ -136,7 +136,7 @@ async fn rtu_bench(scale: u32) {
         "[[lines]]\nrtu = {{ path = \"{}\", baud = 19200 }}\n{devices}",
         bus.path()
     ));
-    let source = gateway::sources::modbus::ModbusSource::build(&cfg, &profiles).expect("config");
+    let source = modbus::ModbusSource::build(&cfg, &profiles).expect("config");
     let stats = source.stats();
     let (out, mut events) = tokio::sync::mpsc::channel(1024);
     let (_writes, wrx) = tokio::sync::mpsc::channel(1);
@@ -162,7 +162,7 @@ async fn rtu_bench(scale: u32) {
         stats
             .snapshot()
             .iter()
-            .map(gateway::sources::modbus::DeviceStats::transport_errors)
+            .map(modbus::DeviceStats::transport_errors)
             .sum::<u64>()
     );
 }
