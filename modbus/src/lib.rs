@@ -1,12 +1,23 @@
-//! Modbus source: polls wired devices (RS-485 RTU and Modbus TCP) by their
-//! profiles' register maps and turns replies into [`ModbusEvent`]s; drives
-//! outputs (lock relays, gas valves) on request and confirms by read-back.
+//! # GridSense Modbus source
 //!
-//! Layout: [`config`] (the `[modbus]` section) and [`validate`] → [`plan`]
-//! (what to read) → [`scheduler`] (when, and back-off) → [`poller`] (the task
-//! per line) over a [`transport::Transport`]: [`rtu`] (own framing in
-//! [`frame`]) or [`tcp`] (tokio-modbus). [`source`] wires it; [`scan`] finds
-//! slaves on a line. See `docs/modbus.md`.
+//! Polls wired devices (RS-485 RTU and Modbus TCP) by their profiles'
+//! register maps and turns replies into [`ModbusEvent`]s; drives outputs
+//! (lock relays, gas valves) on request and confirms by read-back. It knows
+//! the gateway only through what it hands over: events out, write requests
+//! in. See `docs/modbus.md`.
+//!
+//! Layout, in the order a poll flows:
+//!
+//! - [`config`]: the `[modbus]` section, and [`validate`] against the profiles;
+//! - [`plan`]: what to read, per device (register blocks, decoding);
+//! - [`scheduler`]: when, and the back-off of failing devices;
+//! - [`poller`]: the task per line, over a [`transport::Transport`]:
+//!   - [`rtu`]: RS-485, our own framing in [`frame`];
+//!   - [`tcp`]: Modbus TCP (tokio-modbus);
+//! - [`event`]: what the source reports and the write requests it takes;
+//! - [`stats`]: per-device counters;
+//! - [`source`]: builds and runs the lines;
+//! - [`scan`]: finds the slaves on a line (`gridsense modbus scan`).
 
 pub mod config;
 pub mod event;
