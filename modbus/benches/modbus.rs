@@ -16,7 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use modbus::StatsHandle;
-use modbus_lab::{Bank, LineSettings, RtuBus, TcpSlaves};
+use modbus_lab::{Bank, LineTiming, RtuBus, TcpSlaves};
 use protocol::modbus::Table;
 use tokio_modbus::client::Reader;
 use tokio_modbus::prelude::SlaveContext;
@@ -115,7 +115,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 async fn rtu_bench(scale: u32) {
-    let settings = LineSettings::even(19_200);
+    let settings = LineTiming::even(19_200);
     let bus = RtuBus::start(Bank::with_units([1, 2, 3, 4]), settings).expect("bus");
     // A device of one input block of two registers: every transaction is an
     // 8-byte request and a 9-byte reply.

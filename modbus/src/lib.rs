@@ -12,7 +12,8 @@
 //! - [`plan`]: what to read, per device (register blocks, decoding);
 //! - [`scheduler`]: when, and the back-off of failing devices;
 //! - [`poller`]: the task per line, over a [`transport::Transport`]:
-//!   - [`rtu`]: RS-485, our own framing in [`frame`];
+//!   - [`rtu`]: RS-485, our own framing in [`frame`], line [`timing`]
+//!     (character time, 3.5-character gap) shared with `modbus-lab`;
 //!   - [`tcp`]: Modbus TCP (tokio-modbus);
 //! - [`event`]: what the source reports and the write requests it takes;
 //! - [`stats`]: per-device counters;
@@ -30,6 +31,7 @@ pub mod scheduler;
 pub mod source;
 pub mod stats;
 pub mod tcp;
+pub mod timing;
 pub mod transport;
 pub mod validate;
 
@@ -42,4 +44,5 @@ pub use config::{
 pub use event::{FaultKind, ModbusEvent, WriteError, WriteRequest, WriteValue};
 pub use source::ModbusSource;
 pub use stats::{DeviceStats, StatsHandle};
+pub use timing::LineTiming;
 pub use validate::ConfigError;

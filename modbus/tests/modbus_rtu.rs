@@ -10,12 +10,12 @@ use common::{
     assert_all_values_belong, config, devices_toml, has_availability, readings_of, start,
 };
 use modbus::{ModbusEvent, WriteValue};
-use modbus_lab::{Bank, Fault, FaultRule, LineSettings, RtuBus};
+use modbus_lab::{Bank, Fault, FaultRule, LineTiming, RtuBus};
 
 fn bus(units: &[u8]) -> RtuBus {
     RtuBus::start(
         Bank::with_units(units.iter().copied()),
-        LineSettings::even(19_200),
+        LineTiming::even(19_200),
     )
     .expect("bus")
 }
