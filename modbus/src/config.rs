@@ -19,6 +19,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use protocol::{DeviceId, KindName};
 use serde::Deserialize;
@@ -136,6 +137,23 @@ pub struct BackoffConfig {
     /// Longest wait between polls of a failing device, in ms.
     #[serde(default = "default_backoff_max")]
     pub max_ms: u32,
+}
+
+impl BackoffConfig {
+    /// The wait after `failures` failed polls in a row: `initial_ms` after
+    /// the first, doubling with each further failure, never more than
+    /// `max_ms` (and nothing before a failure).
+    #[must_use]
+    pub fn delay(&self, failures: u32) -> Duration {
+        let Some(doublings) = failures.checked_sub(1) else {
+            return Duration::ZERO;
+        };
+        // 2^20 × any u32 fits in a u64; beyond that the cap has long won.
+        let ms = u64::from(self.initial_ms)
+            .saturating_mul(1 << doublings.min(20))
+            .min(u64::from(self.max_ms));
+        Duration::from_millis(ms)
+    }
 }
 
 impl Default for BackoffConfig {
