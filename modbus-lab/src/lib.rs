@@ -7,7 +7,7 @@
 //!   be checked (`unit_id * 1000 + address`), with per-unit failure modes
 //!   (dead, slow, exceptions), served through tokio-modbus;
 //! - [`tcp`]: Modbus TCP slaves on `127.0.0.1`, port 0;
-//! - [`line`]: an RS-485 line emulator: a relay between two pseudo-terminals
+//! - [`line`](mod@line): an RS-485 line emulator: a relay between two pseudo-terminals
 //!   that delivers each byte after its bit times on one shared half-duplex
 //!   line, checks the master's inter-frame gap and injects [`fault`]s; its
 //!   timing (character time, 3.5-character gap) is [`LineTiming`] of the
