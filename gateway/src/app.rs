@@ -30,9 +30,9 @@ use crate::registry::Profiles;
 use crate::registry::Registry;
 use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
-use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
 use crate::uplink::Uplink;
+use modbus::ModbusSource;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,7 @@ pub enum StartError {
     Rules(Vec<String>),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
-    Modbus(#[from] crate::sources::modbus::ConfigError),
+    Modbus(#[from] modbus::ConfigError),
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),

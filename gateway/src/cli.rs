@@ -183,7 +183,7 @@ pub fn main() -> ExitCode {
 }
 
 fn modbus(cmd: &ModbusCommand) -> ExitCode {
-    use crate::sources::modbus::scan;
+    use modbus::scan;
     let ModbusCommand::Scan {
         line,
         first,
@@ -306,7 +306,7 @@ pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
             .iter()
             .map(|(k, p)| (k.to_string(), p.clone()))
             .collect();
-        if let Err(e) = crate::sources::modbus::ModbusSource::build(m, &by_name) {
+        if let Err(e) = modbus::ModbusSource::build(m, &by_name) {
             errors.extend(
                 e.problems
                     .into_iter()

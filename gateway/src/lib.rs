@@ -23,7 +23,7 @@
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
-//! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
+//! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 
