@@ -13,7 +13,6 @@
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
 //! - [`upstream_sim`]: a district-platform simulator for demos and tests;
-//! - [`sqlite`]: opening the governance tables' SQLite file;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -25,7 +24,7 @@
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
-//! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
+//! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 
@@ -46,7 +45,6 @@ pub mod presence;
 pub mod registry;
 pub mod rules;
 pub mod sources;
-pub mod sqlite;
 pub mod store;
 pub mod tasks;
 #[cfg(test)]

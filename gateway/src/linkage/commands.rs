@@ -12,8 +12,8 @@ use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
-use crate::sources::modbus::{WriteRequest, WriteValue};
 use crate::tasks::Tasks;
+use modbus::{WriteRequest, WriteValue};
 
 /// What linkage does to a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,24 +49,7 @@ pub struct ModbusLink {
     pub clock: SharedClock,
 }
 
-/// A finished (acknowledged or refused) linkage command, for the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkageRecord {
-    /// The alarm that caused it.
-    pub alarm: String,
-    /// The device.
-    pub device: DeviceId,
-    /// The command.
-    pub cmd: CommandKind,
-    /// First sent, ms.
-    pub sent_ms: u64,
-    /// Answered, ms.
-    pub acked_ms: u64,
-    /// How many times it was sent.
-    pub attempts: u32,
-    /// Whether the node carried it out.
-    pub ok: bool,
-}
+pub use crate::store::LinkageRecord;
 
 #[derive(Debug, Clone)]
 struct Pending {
@@ -85,10 +68,10 @@ const FIRST_RETRY_MS: u64 = 500;
 /// Longest wait between two tries of a command or a write.
 const MAX_BACKOFF_MS: u64 = 5_000;
 
-/// The wait after the `attempt`-th try: doubling from [`FIRST_RETRY_MS`],
-/// never above [`MAX_BACKOFF_MS`].
-fn backoff_ms(attempt: u32) -> u64 {
-    (FIRST_RETRY_MS << attempt.min(8)).min(MAX_BACKOFF_MS)
+/// The wait after a command or a write has been tried `attempts` times:
+/// doubles with each try, never more than [`MAX_BACKOFF_MS`].
+fn retry_delay_ms(attempts: u32) -> u64 {
+    (FIRST_RETRY_MS << attempts.min(8)).min(MAX_BACKOFF_MS)
 }
 
 /// One write to a wired device's output, tried until it is confirmed.
@@ -115,7 +98,7 @@ impl WriteJob {
             if done || attempts >= WRITE_ATTEMPTS {
                 break done;
             }
-            let wait = Duration::from_millis(backoff_ms(attempts));
+            let wait = Duration::from_millis(retry_delay_ms(attempts));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = link.tasks.cancelled() => break false,
@@ -308,7 +291,7 @@ impl Linkage {
                 continue;
             };
             p.attempts += 1;
-            p.next_ms = now + backoff_ms(p.attempts);
+            p.next_ms = now + retry_delay_ms(p.attempts);
             let p = p.clone();
             tracing::warn!(alarm = %p.alarm, device = %p.device, attempt = p.attempts, "linkage command not acknowledged; repeating");
             self.send(&p);
@@ -326,9 +309,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_stops_at_its_cap() {
-        let waits: Vec<u64> = (1..=6).map(backoff_ms).collect();
-        assert_eq!(waits, [1_000, 2_000, 4_000, 5_000, 5_000, 5_000]);
-        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
+    fn retries_double_and_never_wait_longer_than_the_cap() {
+        let waits: Vec<u64> = (1..=5).map(retry_delay_ms).collect();
+        assert_eq!(waits, [1000, 2000, 4000, 5000, 5000]);
+        for attempts in 0..=u32::from(u8::MAX) {
+            assert!(retry_delay_ms(attempts) <= MAX_BACKOFF_MS, "{attempts}");
+        }
+        let tries_waited: u64 = (1..WRITE_ATTEMPTS).map(retry_delay_ms).sum();
+        assert_eq!(
+            tries_waited, 12_000,
+            "a failed write is reported within 12 s"
+        );
     }
 }
