@@ -104,6 +104,7 @@ pub struct Gateway {
     /// The gateway's clock.
     pub clock: SharedClock,
     tasks: Tasks,
+    _cancel_on_drop: tokio_util::sync::DropGuard,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -176,8 +177,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let last_seen = Arc::new(LastSeen::default());
     let shutdown = CancellationToken::new();
     let tasks = Tasks::new(shutdown.clone());
-    // A failed start stops what it already spawned.
-    let started = shutdown.clone().drop_guard();
+    // A failed start, or a gateway dropped without stop, stops every task.
+    let cancel_on_drop = shutdown.clone().drop_guard();
     let ingest = Ingest::new(IngestParts {
         registry: registry.clone(),
         store: store.clone(),
@@ -193,14 +194,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         },
         tasks: tasks.clone(),
     });
-    tasks.spawn(
-        "ingest-priority",
-        ingest.clone().run_priority(priority, shutdown.clone()),
-    );
-    tasks.spawn(
-        "ingest-telemetry",
-        ingest.clone().run_telemetry(telemetry, shutdown.clone()),
-    );
+    ingest.spawn(priority, telemetry);
     let presence_task = PresenceTask {
         presence,
         site: cfg.gateway.site.clone(),
@@ -213,18 +207,12 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         changes: changes_tx,
         sweep_every: Duration::from_secs(1),
     };
-    tasks.spawn(
-        "presence",
-        presence::run(presence_task, states_rx, shutdown.clone()),
-    );
-    tasks.spawn(
-        "reload-registry",
-        reload_registry(store.clone(), registry.clone(), shutdown.clone()),
-    );
-    tasks.spawn(
-        "record-denied",
-        record_denied(denied, store.clone(), shutdown.clone()),
-    );
+    let run = presence::run(presence_task, states_rx, shutdown.clone());
+    tasks.spawn("presence", run);
+    let run = reload_registry(store.clone(), registry.clone(), shutdown.clone());
+    tasks.spawn("reload-registry", run);
+    let run = record_denied(denied, store.clone(), shutdown.clone());
+    tasks.spawn("record-denied", run);
 
     let spine = SpineOutputs {
         events,
@@ -276,10 +264,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         analysis.run(spine, control_rx, shutdown.clone()),
     );
     let orders = start_governance(cfg, &clock, &publisher, &store, &tasks, &shutdown).await?;
-    tasks.spawn(
-        "record",
-        record(out_rx, store.clone(), clock.clone(), orders),
-    );
+    let run = record(out_rx, store.clone(), clock.clone(), orders);
+    tasks.spawn("record", run);
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
     let api_addr = listener.local_addr()?;
@@ -297,7 +283,6 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         }
     });
     tracing::info!(%api_addr, "operators' API listening");
-    started.disarm();
     let gw = Gateway {
         mqtt_addr,
         mqtt_tls_addr,
@@ -312,6 +297,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         api_addr,
         clock: clock.clone(),
         tasks,
+        _cancel_on_drop: cancel_on_drop,
         writer: Some(writer),
     };
     Ok(gw)
@@ -414,13 +400,6 @@ impl Gateway {
     }
 }
 
-impl Drop for Gateway {
-    /// A gateway dropped without [`Gateway::stop`] still stops its tasks.
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
 /// Lets the broker check credentials against the registry.
 struct RegistryAuth(Arc<RegistryCell>);
 
@@ -449,25 +428,7 @@ fn denied_sink(
     let (rejects, clock) = (rejects.clone(), clock.clone());
     let sink: bus::DeniedSink = Arc::new(move |d: Denied| {
         let now = clock.now_ms();
-        let (reason, source, topic) = match d {
-            Denied::Auth {
-                client_id,
-                username,
-            } => ("auth", username, format!("(connect as client {client_id})")),
-            Denied::Topic {
-                username,
-                action,
-                topic,
-                ..
-            } => {
-                let reason = if action == bus::acl::Action::Publish {
-                    "acl-publish"
-                } else {
-                    "acl-subscribe"
-                };
-                (reason, username.unwrap_or_else(|| "?".into()), topic)
-            }
-        };
+        let (reason, source, topic) = d.into_parts();
         rejects.record(now, reason, &source, &topic);
         let _ = tx.try_send(store::QuarantineRecord {
             at_ms: now,

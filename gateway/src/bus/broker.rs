@@ -54,6 +54,33 @@ pub enum Denied {
     },
 }
 
+impl Denied {
+    /// `(reason, who, what)` for counting and quarantine: the reason is
+    /// `auth`, `acl-publish` or `acl-subscribe`; who is the username (`?`
+    /// when none was given); what is the topic, or for a refused login the
+    /// client id it asked for.
+    pub fn into_parts(self) -> (&'static str, String, String) {
+        match self {
+            Self::Auth {
+                client_id,
+                username,
+            } => ("auth", username, format!("(connect as client {client_id})")),
+            Self::Topic {
+                username,
+                action,
+                topic,
+                ..
+            } => {
+                let reason = match action {
+                    Action::Publish => "acl-publish",
+                    Action::Subscribe => "acl-subscribe",
+                };
+                (reason, username.unwrap_or_else(|| "?".into()), topic)
+            }
+        }
+    }
+}
+
 /// Receives every [`Denied`] event (must not block).
 pub type DeniedSink = Arc<dyn Fn(Denied) + Send + Sync>;
 
@@ -349,6 +376,32 @@ opaque_debug!(Subscription, Bus, PublishLink);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_named_for_counting() {
+        let auth = Denied::Auth {
+            client_id: "smoke-2".into(),
+            username: "smoke-1".into(),
+        };
+        assert_eq!(
+            auth.into_parts(),
+            (
+                "auth",
+                "smoke-1".into(),
+                "(connect as client smoke-2)".into()
+            )
+        );
+        let topic = |action, username: Option<&str>| Denied::Topic {
+            client_id: "c".into(),
+            username: username.map(str::to_owned),
+            action,
+            topic: "t".into(),
+        };
+        let p = topic(Action::Publish, Some("smoke-1")).into_parts();
+        assert_eq!(p, ("acl-publish", "smoke-1".into(), "t".into()));
+        let s = topic(Action::Subscribe, None).into_parts();
+        assert_eq!(s, ("acl-subscribe", "?".into(), "t".into()));
+    }
 
     #[test]
     fn default_section_gives_the_broker_its_measured_limits() {

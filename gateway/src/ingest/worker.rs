@@ -130,6 +130,19 @@ impl Ingest {
         &self.inner.stats
     }
 
+    /// Runs both loops ([`Ingest::run_priority`], [`Ingest::run_telemetry`])
+    /// as tracked tasks until shutdown.
+    pub fn spawn(&self, priority: Subscription, telemetry: Subscription) {
+        let (tasks, stop) = (&self.inner.tasks, self.inner.tasks.shutdown());
+        let me = self.clone();
+        tasks.spawn("ingest-priority", me.run_priority(priority, stop.clone()));
+        let me = self.clone();
+        tasks.spawn(
+            "ingest-telemetry",
+            me.run_telemetry(telemetry, stop.clone()),
+        );
+    }
+
     /// Handles events, presence and command acks until shutdown.
     pub async fn run_priority(self, sub: Subscription, shutdown: CancellationToken) {
         let me = &self;
