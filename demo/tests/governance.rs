@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use demo::upstream_sim::{SimConfig, SimLog, run_with_log};
 use gateway::clock::ManualClock;
 use gateway::orders::{ChannelFeedback, FeedbackEvent, OrderEngine, OrdersConfig};
 use gateway::uplink::{Outbox, Uplink, UplinkConfig};
-use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use protocol::feed::{AlarmFeed, AlarmState};
 use protocol::{AlarmKind, DeviceId, GridPath, OrderState, Tier};
 use tokio::sync::mpsc;
