@@ -30,9 +30,9 @@ use crate::registry::Profiles;
 use crate::registry::Registry;
 use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
-use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
-use crate::uplink::{Outbox, Uplink};
+use crate::uplink::Uplink;
+use modbus::ModbusSource;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,7 @@ pub enum StartError {
     Rules(Vec<String>),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
-    Modbus(#[from] crate::sources::modbus::ConfigError),
+    Modbus(#[from] modbus::ConfigError),
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),
@@ -130,8 +130,6 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         None => None,
     };
     let db = Store::open(&cfg.store.path)?;
-    // The alarm writes append to the audit chain in the store's transactions.
-    crate::audit::chain::create(db.conn()).map_err(|e| StartError::Governance(e.to_string()))?;
     if let Some(password) = crate::registry::ensure_admin(&db)? {
         // Printed once, at first start; never stored in clear.
         println!(
@@ -140,17 +138,18 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     }
     let registry = Arc::new(RegistryCell::new(Registry::load(&db)?));
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
-    let presence = Presence::from_stored(db.presence_entries()?);
+    let presence = Presence::from_rows(db.presence_list()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
     let (store, writer) = store::spawn_writer(
         db,
         StoreConfig {
             telemetry_retention_days: cfg.store.telemetry_retention_days,
             max_telemetry_rows: cfg.store.max_telemetry_rows,
+            outbox_max_bytes: cfg.outbox.max_mib << 20,
             ..StoreConfig::default()
         },
         clock.clone(),
-    );
+    )?;
 
     let rejects = Arc::new(Rejects::default());
     let (sink, denied) = denied_sink(&rejects, &clock);
@@ -207,7 +206,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     tasks.spawn(presence::run(presence_task, states_rx, shutdown.clone()));
     tasks.spawn(reload_registry(
-        cfg.store.path.clone(),
+        store.clone(),
         registry.clone(),
         shutdown.clone(),
     ));
@@ -257,7 +256,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         changes: out_tx,
     };
     tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    let orders = start_governance(cfg, &clock, &publisher, &mut tasks, &shutdown)?;
+    let orders = start_governance(cfg, &clock, &publisher, &store, &mut tasks, &shutdown).await?;
     tasks.spawn(record(out_rx, store.clone(), clock.clone(), orders));
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
@@ -323,18 +322,16 @@ async fn record(
     }
 }
 
-/// Starts the order engine and, when configured, the uplink.
-fn start_governance(
+/// Starts the order engine and, when configured, the uplink; both keep
+/// their state in the store.
+async fn start_governance(
     cfg: &Config,
     clock: &SharedClock,
     publisher: &Publisher,
+    store: &StoreHandle,
     tasks: &mut JoinSet<()>,
     shutdown: &CancellationToken,
 ) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
-    let db = &cfg.store.path;
-    let conn = crate::sqlite::open(db).map_err(|e| StartError::Governance(e.to_string()))?;
-    let outbox = Outbox::open(&conn, cfg.outbox.max_mib << 20)
-        .map_err(|e| StartError::Governance(e.to_string()))?;
     let mut sinks: Vec<Arc<dyn Feedback>> = vec![Arc::new(BusFeedback {
         site: cfg.gateway.site.clone(),
         publisher: publisher.clone(),
@@ -348,16 +345,16 @@ fn start_governance(
         &cfg.orders,
         cfg.gateway.id.clone(),
         cfg.gateway.site.clone(),
-        db,
+        store.clone(),
         clock.clone(),
-        outbox.clone(),
         Arc::new(Fanout(sinks)),
     )
+    .await
     .map_err(|e| StartError::Governance(e.to_string()))?;
     let (alarms_tx, alarms_rx) = mpsc::channel(1024);
     let (status_tx, status_rx) = mpsc::channel(1024);
     if let Some(u) = &cfg.uplink {
-        let uplink = Uplink::new(u, &cfg.gateway.id, db, outbox)
+        let uplink = Uplink::new(u, &cfg.gateway.id, store.outbox())
             .map_err(|e| StartError::Governance(e.to_string()))?;
         let stop = shutdown.clone();
         tasks.spawn(async move {
@@ -469,13 +466,9 @@ async fn record_denied(
     }
 }
 
-/// Re-reads the registry every few seconds, so devices added with the CLI
-/// while the gateway runs can connect.
-async fn reload_registry(
-    path: std::path::PathBuf,
-    cell: Arc<RegistryCell>,
-    shutdown: CancellationToken,
-) {
+/// Re-reads the registry every few seconds (on the store's reader thread),
+/// so devices added with the CLI while the gateway runs can connect.
+async fn reload_registry(store: StoreHandle, cell: Arc<RegistryCell>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.tick().await;
     loop {
@@ -483,14 +476,9 @@ async fn reload_registry(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let p = path.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || Store::open(&p).and_then(|s| Registry::load(&s)))
-                .await;
-        match loaded {
-            Ok(Ok(r)) => cell.replace(r),
-            Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; keeping the old one"),
-            Err(e) => tracing::warn!(error = %e, "registry reload task failed"),
+        match store.read(Registry::load).await {
+            Ok(r) => cell.replace(r),
+            Err(e) => tracing::warn!(error = %e, "registry reload failed; keeping the old one"),
         }
     }
 }

@@ -157,7 +157,7 @@ pub fn main() -> ExitCode {
 }
 
 fn modbus(cmd: &ModbusCommand) -> ExitCode {
-    use crate::sources::modbus::scan;
+    use modbus::scan;
     let ModbusCommand::Scan {
         line,
         first,
@@ -259,7 +259,7 @@ pub fn check(path: &std::path::Path) -> Result<String, Vec<String>> {
             .iter()
             .map(|(k, p)| (k.to_string(), p.clone()))
             .collect();
-        if let Err(e) = crate::sources::modbus::ModbusSource::build(m, &by_name) {
+        if let Err(e) = modbus::ModbusSource::build(m, &by_name) {
             errors.extend(
                 e.problems
                     .into_iter()
@@ -333,41 +333,38 @@ fn profiles(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn open_existing(db: &std::path::Path) -> Result<rusqlite::Connection, String> {
-    use rusqlite::OpenFlags;
-    rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("{}: {e}", db.display()))
+fn open_existing(db: &std::path::Path) -> Result<crate::store::Store, String> {
+    crate::store::Store::open_read_only(db).map_err(|e| format!("{}: {e}", db.display()))
 }
 
 fn audit(command: &AuditCommand) -> ExitCode {
-    let result =
-        match command {
-            AuditCommand::Verify { db } => open_existing(db).and_then(|c| {
-                match crate::audit::verify(&c).map_err(|e| e.to_string())? {
-                    Ok(v) => {
-                        let head = crate::audit::chain::hex(&v.head);
-                        println!("{}: ok, {} records, head {head}", db.display(), v.records);
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Err(b) => {
-                        println!("{}: BROKEN at {b}", db.display());
-                        Ok(ExitCode::from(1))
-                    }
+    let result = match command {
+        AuditCommand::Verify { db } => {
+            open_existing(db).and_then(|c| match c.verify_audit().map_err(|e| e.to_string())? {
+                Ok(v) => {
+                    let head = crate::audit::chain::hex(&v.head);
+                    println!("{}: ok, {} records, head {head}", db.display(), v.records);
+                    Ok(ExitCode::SUCCESS)
                 }
-            }),
-            AuditCommand::Export { db, out } => open_existing(db).and_then(|c| {
-                let n = if out.as_os_str() == "-" {
-                    crate::audit::export(&c, &mut std::io::stdout().lock())
-                } else {
-                    let f = std::fs::File::create(out)
-                        .map_err(|e| format!("{}: {e}", out.display()))?;
-                    crate::audit::export(&c, &mut std::io::BufWriter::new(f))
-                };
-                let n = n.map_err(|e| e.to_string())?;
-                eprintln!("{n} records exported");
-                Ok(ExitCode::SUCCESS)
-            }),
-        };
+                Err(b) => {
+                    println!("{}: BROKEN at {b}", db.display());
+                    Ok(ExitCode::from(1))
+                }
+            })
+        }
+        AuditCommand::Export { db, out } => open_existing(db).and_then(|c| {
+            let n = if out.as_os_str() == "-" {
+                c.export_audit(&mut std::io::stdout().lock())
+            } else {
+                let f =
+                    std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+                c.export_audit(&mut std::io::BufWriter::new(f))
+            };
+            let n = n.map_err(|e| e.to_string())?;
+            eprintln!("{n} records exported");
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)

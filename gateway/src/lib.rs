@@ -11,7 +11,6 @@
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
-//! - [`sqlite`]: opening the governance tables' SQLite file;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -23,7 +22,7 @@
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
-//! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
+//! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 //!
 //! The closed-loop demo and the district platform simulator are not here:
@@ -45,7 +44,6 @@ pub mod presence;
 pub mod registry;
 pub mod rules;
 pub mod sources;
-pub mod sqlite;
 pub mod store;
 #[cfg(test)]
 mod testutil;
