@@ -172,6 +172,21 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Events stored but not yet evaluated by analysis (a crash came between
+    /// the two), oldest first: `(row, device, received ms, payload)`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unevaluated_events(&self) -> Result<Vec<(i64, String, u64, Vec<u8>)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, device, received_ms, payload FROM events WHERE evaluated = 0 ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, unsigned(r.get(2)?), r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Number of telemetry rows (one per reading) stored.
     ///
     /// # Errors
