@@ -281,7 +281,7 @@ async fn an_event_stays_unevaluated_until_its_consequences_are_stored_with_its_m
         s.unevaluated_events()
             .expect("read")
             .into_iter()
-            .map(|e| e.0)
+            .map(|e| e.id)
             .collect()
     };
     assert_eq!(ids(&reader), [first, second], "stored, not yet evaluated");
