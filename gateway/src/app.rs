@@ -18,16 +18,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::Engine;
-use crate::analysis::{Analysis, AnalysisOut, Control};
+use crate::analysis::{Analysis, AnalysisOut, Control, SpineOutputs};
 use crate::bus::{self, Bus, Denied, Publisher};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::ingest::{self, Dedupe, Ingest, IngestParts, LastSeen, Outputs, RegistryCell, Rejects};
+use crate::config::validate::{self, FieldProblem};
+use crate::ingest::{Dedupe, Ingest, IngestParts, Outputs, Rejects};
 use crate::linkage::{Linkage, ModbusLink};
 use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, Webhook};
-use crate::presence::{self, Change, Presence, PresenceTask};
+use crate::presence::{self, LastSeen, Presence, PresenceTask};
 use crate::registry::Profiles;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryCell};
 use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
 use crate::sources::modbus::ModbusSource;
@@ -43,9 +44,9 @@ pub enum StartError {
     /// The broker did not come up.
     #[error("broker: {0}")]
     Bus(#[from] bus::BusError),
-    /// Profiles failed to load.
-    #[error("profiles: {}", .0.join("; "))]
-    Profiles(Vec<String>),
+    /// The configuration does not pass validation (see [`crate::config::validate`]).
+    #[error("configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldProblem>),
     /// The order engine or uplink could not start.
     #[error("governance: {0}")]
     Governance(String),
@@ -64,17 +65,6 @@ pub enum StartError {
 const EVENT_QUEUE: usize = 8_192;
 /// Capacity of the telemetry channel to analysis (shed when full).
 const TELEMETRY_QUEUE: usize = 65_536;
-
-/// What flows out of the spine into analysis.
-#[derive(Debug)]
-pub struct SpineOutputs {
-    /// Events, commits and command acks.
-    pub events: mpsc::Receiver<ingest::Ingested>,
-    /// Telemetry.
-    pub telemetry: mpsc::Receiver<ingest::Ingested>,
-    /// Availability changes.
-    pub presence: mpsc::Receiver<Change>,
-}
 
 /// A running gateway.
 #[derive(Debug)]
@@ -112,21 +102,9 @@ pub struct Gateway {
 /// # Errors
 /// [`StartError`] when the store, profiles or broker cannot start.
 pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartError> {
-    let profiles = Arc::new(
-        Profiles::load(cfg.gateway.profiles_dir.as_deref()).map_err(StartError::Profiles)?,
-    );
-    let problems = rule_problems(cfg, &profiles);
-    if !problems.is_empty() {
-        return Err(StartError::Rules(problems));
-    }
+    let profiles = Arc::new(validate::config(cfg).map_err(StartError::Invalid)?);
     let modbus = match &cfg.modbus {
-        Some(m) => {
-            let by_name = profiles
-                .iter()
-                .map(|(k, p)| (k.to_string(), p.clone()))
-                .collect();
-            Some(ModbusSource::build(m, &by_name)?)
-        }
+        Some(m) => Some(ModbusSource::build(m, &validate::by_name(&profiles))?),
         None => None,
     };
     let db = Store::open(&cfg.store.path)?;
@@ -154,7 +132,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
 
     let rejects = Arc::new(Rejects::default());
     let (sink, denied) = denied_sink(&rejects, &clock);
-    let bus = Bus::new(&cfg.mqtt, Arc::new(RegistryAuth(registry.clone())), sink);
+    let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
     let priority = bus.subscribe(
         "gridsense-ingest",
         &[
@@ -394,22 +372,6 @@ impl Gateway {
     }
 }
 
-/// Lets the broker check credentials against the registry.
-struct RegistryAuth(Arc<RegistryCell>);
-
-impl bus::Authenticator for RegistryAuth {
-    fn authenticate(&self, username: &str, password: &str) -> Option<bus::Role> {
-        self.0
-            .get()
-            .verify(username, password)
-            .map(|role| match role {
-                crate::registry::Role::Device => bus::Role::Device,
-                crate::registry::Role::Integrator => bus::Role::Integrator,
-                crate::registry::Role::Admin => bus::Role::Admin,
-            })
-    }
-}
-
 /// The broker reports refusals from its own threads; they are counted at
 /// once and handed to a task that records them in the quarantine table. The
 /// broker outlives the gateway's tasks (rumqttd has no stop), so it holds only
@@ -492,119 +454,5 @@ async fn reload_registry(
             Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; keeping the old one"),
             Err(e) => tracing::warn!(error = %e, "registry reload task failed"),
         }
-    }
-}
-
-/// Runs the gateway until SIGTERM or Ctrl-C, then shuts down gracefully
-/// (every task stopped, the store flushed).
-///
-/// # Errors
-/// [`StartError`] when it cannot start.
-pub async fn run_until_signal(
-    cfg: &Config,
-    path: &std::path::Path,
-    clock: SharedClock,
-) -> Result<(), StartError> {
-    let gw = start(cfg, clock).await?;
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            () = hangup() => {
-                if let Err(problems) = reload(&gw, path).await {
-                    for p in problems {
-                        tracing::error!(problem = %p, "reload refused; the old rules keep running");
-                    }
-                }
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    gw.stop().await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Every configured threshold that does not fit the profiles, as `rules.thresholds[i]: ...`.
-pub fn rule_problems(cfg: &Config, profiles: &Profiles) -> Vec<String> {
-    cfg.rules
-        .thresholds
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            t.validate(profiles)
-                .err()
-                .map(|e| format!("rules.thresholds[{i}]: {e}"))
-        })
-        .collect()
-}
-
-/// Re-reads the configuration file and the profiles directory and, if both
-/// are valid, replaces the rules; otherwise the old rules keep running.
-///
-/// # Errors
-/// Every problem found, with file and line where known.
-pub async fn reload(gw: &Gateway, path: &std::path::Path) -> Result<(), Vec<String>> {
-    let cfg = Config::load(path).map_err(|e| vec![e.to_string()])?;
-    let profiles = Arc::new(Profiles::load(cfg.gateway.profiles_dir.as_deref())?);
-    let problems = located(path, rule_problems(&cfg, &profiles));
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let rules = Rules::new(profiles, cfg.rules.clone(), gw.clock.now_ms());
-    gw.control
-        .send(Control::ReloadRules(Box::new(rules)))
-        .await
-        .map_err(|_| vec!["the gateway is shutting down".to_string()])
-}
-
-/// Prefixes each `rules.thresholds[i]: ...` problem with `FILE:LINE:`.
-pub fn located(path: &std::path::Path, problems: Vec<String>) -> Vec<String> {
-    let src = std::fs::read_to_string(path).unwrap_or_default();
-    problems
-        .into_iter()
-        .map(|p| {
-            let index = p
-                .strip_prefix("rules.thresholds[")
-                .and_then(|r| r.split(']').next())
-                .and_then(|n| n.parse().ok());
-            match index.and_then(|i| crate::config::table_line(&src, "rules.thresholds", i)) {
-                Some(line) => format!("{}:{line}: {p}", path.display()),
-                None => format!("{}: {p}", path.display()),
-            }
-        })
-        .collect()
-}
-
-/// Resolves on SIGHUP (never elsewhere).
-async fn hangup() {
-    #[cfg(unix)]
-    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        s.recv().await;
-        return;
-    }
-    std::future::pending::<()>().await;
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -16,6 +16,7 @@
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
+//! - [`message`]: [`message::Ingested`], what every stage after ingest reads;
 //! - [`presence`]: availability from state reports and heartbeats;
 //! - [`store`]: SQLite (WAL) and its writer thread;
 //! - [`registry`]: devices, site tree, credentials;
@@ -26,6 +27,7 @@
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
+//! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
 
 pub mod alarms;
@@ -40,9 +42,11 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod linkage;
+pub mod message;
 pub mod orders;
 pub mod presence;
 pub mod registry;
+pub mod reload;
 pub mod rules;
 pub mod sources;
 pub mod sqlite;

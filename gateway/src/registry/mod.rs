@@ -2,7 +2,8 @@
 //! credentials; CSV import for installers; an immutable [`Registry`]
 //! snapshot for the hot path (lookups and MQTT authentication).
 
-pub mod commands;
+mod auth;
+mod cell;
 mod creds;
 mod csvfile;
 mod import_devices;
@@ -14,6 +15,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
+pub use cell::RegistryCell;
 pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_secret};
 pub use csvfile::{ImportError, RowError};
 pub use import_devices::{DeviceFields, add_device, import_devices};

@@ -7,6 +7,7 @@
 //! hold a cloneable [`StoreHandle`].
 
 mod alarms;
+mod config;
 mod db;
 mod error;
 mod handle;
@@ -20,6 +21,7 @@ mod writer;
 mod tests;
 
 pub use alarms::{AggregateRow, Write};
+pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
