@@ -18,22 +18,23 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::Engine;
-use crate::analysis::{Analysis, AnalysisOut, Control, SpineOutputs};
-use crate::bus::{self, Bus, Denied, Publisher};
+use crate::analysis::{Analysis, AnalysisOut, Control};
+use crate::api::{ApiState, Server};
+use crate::bus::{self, Bus, Publisher};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::config::validate::{self, FieldProblem};
-use crate::ingest::{Dedupe, Ingest, IngestParts, Outputs, Rejects};
-use crate::linkage::{Linkage, ModbusLink};
+use crate::ingest::{self, Dedupe, Ingest, Lanes, Rejects};
 use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, Webhook};
-use crate::presence::{self, LastSeen, Presence, PresenceTask};
-use crate::registry::Profiles;
-use crate::registry::{Registry, RegistryCell};
+use crate::presence::Presence;
+use crate::registry::{Profiles, Registry, RegistryCell};
 use crate::rules::Rules;
-use crate::sources::bridge::Bridge;
 use crate::sources::modbus::ModbusSource;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
 use crate::uplink::{Outbox, Uplink};
+
+mod modbus;
+mod spine;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +51,6 @@ pub enum StartError {
     /// The order engine or uplink could not start.
     #[error("governance: {0}")]
     Governance(String),
-    /// A configured threshold refers to an unknown profile or field.
-    #[error("rules: {}", .0.join("; "))]
-    Rules(Vec<String>),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
     Modbus(#[from] crate::sources::modbus::ConfigError),
@@ -97,10 +95,24 @@ pub struct Gateway {
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
+/// What the stages being wired share.
+struct Wiring<'a> {
+    cfg: &'a Config,
+    clock: SharedClock,
+    profiles: Arc<Profiles>,
+    registry: Arc<RegistryCell>,
+    store: StoreHandle,
+    publisher: Publisher,
+    rejects: Arc<Rejects>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
 /// Starts the gateway: broker, ingest, presence, analysis, API.
 ///
 /// # Errors
-/// [`StartError`] when the store, profiles or broker cannot start.
+/// [`StartError`] when the configuration is invalid or the store or the
+/// broker cannot start.
 pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartError> {
     let profiles = Arc::new(validate::config(cfg).map_err(StartError::Invalid)?);
     let modbus = match &cfg.modbus {
@@ -131,146 +143,79 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
 
     let rejects = Arc::new(Rejects::default());
-    let (sink, denied) = denied_sink(&rejects, &clock);
+    let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
     let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
-    let priority = bus.subscribe(
-        "gridsense-ingest",
-        &[
-            protocol::topic::filter::EVENTS,
-            protocol::topic::filter::STATES,
-            protocol::topic::filter::COMMAND_ACKS,
-        ],
-    )?;
-    let telemetry = bus.subscribe("gridsense-telemetry", &[protocol::topic::filter::TELEMETRY])?;
+    let lanes = Lanes::subscribe(&bus)?;
     let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
     let mqtt_tls_addr = bound.get("lan-tls").copied();
     tracing::info!(%mqtt_addr, devices = registry.get().devices().count(), profiles = profiles.len(), "MQTT broker listening");
 
-    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
-    let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE);
-    let (states_tx, states_rx) = mpsc::channel(1024);
-    let (changes_tx, changes_rx) = mpsc::channel(1024);
-    let last_seen = Arc::new(LastSeen::default());
-    let ingest = Ingest::new(IngestParts {
-        registry: registry.clone(),
-        store: store.clone(),
-        publisher: publisher.clone(),
-        clock: clock.clone(),
-        rejects: rejects.clone(),
-        dedupe,
-        last_seen: last_seen.clone(),
-        out: Outputs {
-            events: events_tx,
-            telemetry: telemetry_tx.clone(),
-            states: states_tx.clone(),
-        },
-    });
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    tasks.spawn(ingest.clone().run_priority(priority, shutdown.clone()));
-    tasks.spawn(ingest.clone().run_telemetry(telemetry, shutdown.clone()));
-    let presence_task = PresenceTask {
-        presence,
-        site: cfg.gateway.site.clone(),
-        registry: registry.clone(),
-        profiles: profiles.clone(),
-        last_seen,
-        store: store.clone(),
-        publisher: publisher.clone(),
-        clock: clock.clone(),
-        changes: changes_tx,
-        sweep_every: Duration::from_secs(1),
+    let mut w = Wiring {
+        cfg,
+        clock,
+        profiles,
+        registry,
+        store,
+        publisher,
+        rejects,
+        shutdown: CancellationToken::new(),
+        tasks: JoinSet::new(),
     };
-    tasks.spawn(presence::run(presence_task, states_rx, shutdown.clone()));
-    tasks.spawn(reload_registry(
+    let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
+    w.tasks.spawn(refusals.run(store.clone(), shutdown.clone()));
+    w.tasks.spawn(reload_registry(
         cfg.store.path.clone(),
-        registry.clone(),
+        w.registry.clone(),
         shutdown.clone(),
     ));
-    tasks.spawn(record_denied(denied, store.clone(), shutdown.clone()));
-
-    let spine = SpineOutputs {
-        events,
-        telemetry: telemetry_rx,
-        presence: changes_rx,
-    };
-    let (control, control_rx) = mpsc::channel(64);
+    let (spine, ingest, feeds) = w.spine(lanes, dedupe, presence);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let mut linkage = Linkage::new(publisher.clone(), profiles.clone());
-    if let Some(source) = modbus {
-        let (events_tx, events_rx) = mpsc::channel(4096);
-        let (writes_tx, writes_rx) = mpsc::channel(64);
-        tasks.spawn(source.run(events_tx, writes_rx, shutdown.clone()));
-        let bridge = Bridge {
-            registry: registry.clone(),
-            store: store.clone(),
-            telemetry: telemetry_tx,
-            states: states_tx,
-        };
-        tasks.spawn(bridge.run(events_rx, shutdown.clone()));
-        let (records, mut records_rx) = mpsc::unbounded_channel();
-        linkage = linkage.with_modbus(ModbusLink {
-            writes: writes_tx,
-            records,
-        });
-        let out = out_tx.clone();
-        tasks.spawn(async move {
-            while let Some(r) = records_rx.recv().await {
-                let _ = out.send(AnalysisOut::Linkage(r));
-            }
-        });
-    }
+    let linkage = w.linkage(modbus, feeds, &out_tx);
+    let (control, control_rx) = mpsc::channel(64);
     let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
     engine.resume(open_alarms.0);
     let analysis = Analysis {
         engine,
-        rules: Rules::new(profiles.clone(), cfg.rules.clone(), clock.now_ms()),
+        rules: Rules::new(w.profiles.clone(), cfg.rules.clone(), w.clock.now_ms()),
         linkage,
-        registry: registry.clone(),
-        publisher: publisher.clone(),
-        clock: clock.clone(),
+        registry: w.registry.clone(),
+        publisher: w.publisher.clone(),
+        clock: w.clock.clone(),
         site: cfg.gateway.site.clone(),
         changes: out_tx,
     };
-    tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    let orders = start_governance(cfg, &clock, &publisher, &mut tasks, &shutdown)?;
-    tasks.spawn(record(out_rx, store.clone(), clock.clone(), orders));
+    w.tasks
+        .spawn(analysis.run(spine, control_rx, shutdown.clone()));
+    let orders = start_governance(cfg, &w.clock, &w.publisher, &mut w.tasks, &shutdown)?;
+    w.tasks
+        .spawn(record(out_rx, store.clone(), w.clock.clone(), orders));
 
-    let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
-    let api_addr = listener.local_addr()?;
-    let router = crate::api::router(crate::api::ApiState {
+    let state = ApiState {
         control: control.clone(),
-        rejects: rejects.clone(),
-    });
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
-            tracing::error!(error = %e, "HTTP API stopped");
-        }
-    });
+        rejects: w.rejects.clone(),
+    };
+    let api = Server::bind(cfg.api.listen, state).await?;
+    let api_addr = api.local_addr()?;
+    w.tasks.spawn(api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");
-    let gw = Gateway {
+    Ok(Gateway {
         mqtt_addr,
         mqtt_tls_addr,
         shutdown,
         store,
         ingest,
-        rejects,
-        publisher,
-        registry,
-        profiles,
+        rejects: w.rejects,
+        publisher: w.publisher,
+        registry: w.registry,
+        profiles: w.profiles,
         control,
         api_addr,
-        clock: clock.clone(),
-        tasks,
+        clock: w.clock,
+        tasks: w.tasks,
         writer: Some(writer),
-    };
-    Ok(gw)
+    })
 }
 
 /// Stores what analysis reports: alarm changes and linkage records. Runs
@@ -368,65 +313,6 @@ impl Gateway {
         drop(self);
         if let Some(w) = writer {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
-        }
-    }
-}
-
-/// The broker reports refusals from its own threads; they are counted at
-/// once and handed to a task that records them in the quarantine table. The
-/// broker outlives the gateway's tasks (rumqttd has no stop), so it holds only
-/// a channel, never a store handle: the store writer can exit at shutdown.
-fn denied_sink(
-    rejects: &Arc<Rejects>,
-    clock: &SharedClock,
-) -> (bus::DeniedSink, flume::Receiver<store::QuarantineRecord>) {
-    let (tx, rx) = flume::bounded(1024);
-    let (rejects, clock) = (rejects.clone(), clock.clone());
-    let sink: bus::DeniedSink = Arc::new(move |d: Denied| {
-        let now = clock.now_ms();
-        let (reason, source, topic) = match d {
-            Denied::Auth {
-                client_id,
-                username,
-            } => ("auth", username, format!("(connect as client {client_id})")),
-            Denied::Topic {
-                username,
-                action,
-                topic,
-                ..
-            } => {
-                let reason = if action == bus::acl::Action::Publish {
-                    "acl-publish"
-                } else {
-                    "acl-subscribe"
-                };
-                (reason, username.unwrap_or_else(|| "?".into()), topic)
-            }
-        };
-        rejects.record(now, reason, &source, &topic);
-        let _ = tx.try_send(store::QuarantineRecord {
-            at_ms: now,
-            source,
-            reason,
-            topic,
-            detail: "refused by the broker".into(),
-        });
-    });
-    (sink, rx)
-}
-
-async fn record_denied(
-    rx: flume::Receiver<store::QuarantineRecord>,
-    store: StoreHandle,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            r = rx.recv_async() => match r {
-                Ok(rec) => store.quarantine(rec),
-                Err(_) => return,
-            },
         }
     }
 }

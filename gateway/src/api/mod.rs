@@ -6,7 +6,9 @@
 mod config;
 mod error;
 mod routes;
+mod serve;
 
 pub use config::ApiSection;
 pub use error::ApiError;
 pub use routes::{ApiState, router};
+pub use serve::Server;

@@ -10,9 +10,13 @@
 //! events never are.
 
 mod dedupe;
+mod denied;
+mod lanes;
 pub mod rejects;
 mod worker;
 
 pub use dedupe::{Dedupe, SeqWindow};
+pub use denied::{Refusals, denied_sink};
+pub use lanes::Lanes;
 pub use rejects::Rejects;
 pub use worker::{Ingest, IngestParts, IngestStats, Outputs};
