@@ -13,7 +13,8 @@
 //! - [`audit`]: the hash-chained audit table;
 //! - [`upstream_sim`]: a district-platform simulator for demos and tests;
 //! - [`sqlite`]: opening the governance tables' SQLite file;
-//! - [`config`]: the configuration file;
+//! - [`config`]: the configuration file: composes the sections each stage
+//!   owns, and the one validation `check`, `run` and reloads use;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
 //! - [`message`]: [`message::Ingested`], what every stage after ingest reads;
@@ -28,7 +29,8 @@
 //! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`reload`]: the rules replaced on SIGHUP;
-//! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
+//! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
+//!   per command group.
 
 pub mod alarms;
 pub mod analysis;

@@ -1,5 +1,7 @@
-//! The gateway's configuration file (TOML): one section per stage, each field
-//! documented, unknown keys rejected, errors reported with line and column.
+//! The gateway's configuration file (TOML): one section per stage, each
+//! defined by the stage that reads it (this module only composes them, and
+//! owns `[gateway]`), each field documented, unknown keys rejected, errors
+//! reported with line and column. [`validate`] is the one validation.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
