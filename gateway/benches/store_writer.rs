@@ -29,7 +29,8 @@ fn main() {
 fn open() -> (tempfile::TempDir, StoreHandle, std::thread::JoinHandle<()>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("bench.db")).expect("open");
-    let (h, join) = spawn_writer(store, StoreConfig::default(), Arc::new(SystemClock));
+    let (h, join) =
+        spawn_writer(store, StoreConfig::default(), Arc::new(SystemClock)).expect("writer");
     (dir, h, join)
 }
 

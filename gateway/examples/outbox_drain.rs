@@ -57,17 +57,20 @@ fn order(n: u64) -> OrderUp {
     }
 }
 
-fn fill(db: &std::path::Path, rows: u64) -> Outbox {
-    let mut conn = gateway::sqlite::open(db).expect("db");
-    let outbox = Outbox::open(&conn, 4 << 30).expect("outbox");
+async fn fill(db: &std::path::Path, rows: u64) -> Outbox {
+    let store = gateway::store::Store::open(db).expect("db");
+    let cfg = gateway::store::StoreConfig {
+        outbox_max_bytes: 4 << 30,
+        ..gateway::store::StoreConfig::default()
+    };
+    let clock = Arc::new(gateway::clock::SystemClock);
+    let (handle, _join) = gateway::store::spawn_writer(store, cfg, clock).expect("writer");
+    let outbox = handle.outbox();
     let started = Instant::now();
-    let tx = conn.transaction().expect("tx");
-    for n in 1..=rows {
-        outbox
-            .enqueue(&tx, 0, &OutMsg::order(&order(n), Class::Order))
-            .expect("enqueue");
-    }
-    tx.commit().expect("commit");
+    let msgs = (1..=rows)
+        .map(|n| OutMsg::order(&order(n), Class::Order))
+        .collect();
+    outbox.enqueue(0, msgs).await.expect("enqueue");
     let s = outbox.stats();
     let file = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
     println!(
@@ -88,7 +91,7 @@ async fn main() {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("bench.db");
-    let outbox = fill(&db, rows);
+    let outbox = fill(&db, rows).await;
     let cfg = MqttSection {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..MqttSection::default()
@@ -111,7 +114,7 @@ async fn main() {
         batch: 1_000,
         ..UplinkConfig::new("127.0.0.1", addr.port())
     };
-    let uplink = Uplink::new(&up_cfg, &name("gw01"), &db, outbox.clone()).expect("uplink");
+    let uplink = Uplink::new(&up_cfg, &name("gw01"), outbox.clone()).expect("uplink");
     let stats = uplink.stats();
     let (tx, mut rx) = mpsc::channel(4096);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });

@@ -11,29 +11,26 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::alarms::Engine;
-use crate::analysis::{Analysis, AnalysisOut, Control};
+use crate::analysis::Control;
 use crate::api::{ApiState, Server};
 use crate::bus::{self, Bus, Publisher};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::config::validate::{self, FieldProblem};
-use crate::ingest::{self, Dedupe, Ingest, Lanes, Rejects};
-use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, Webhook};
-use crate::presence::Presence;
-use crate::registry::{Profiles, Registry, RegistryCell};
-use crate::rules::Rules;
+use crate::ingest::{self, Ingest, Lanes, Rejects};
+use crate::registry::{Profiles, RegistryCell};
 use crate::sources::modbus::ModbusSource;
-use crate::store::{self, Store, StoreConfig, StoreHandle};
-use crate::uplink::{Outbox, Uplink};
+use crate::store::{self, StoreHandle};
 
+mod analysis;
+mod governance;
 mod modbus;
+mod restore;
 mod spine;
 
 /// Why the gateway could not start.
@@ -119,29 +116,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         Some(m) => Some(ModbusSource::build(m, &validate::by_name(&profiles))?),
         None => None,
     };
-    let db = Store::open(&cfg.store.path)?;
-    // The alarm writes append to the audit chain in the store's transactions.
-    crate::audit::chain::create(db.conn()).map_err(|e| StartError::Governance(e.to_string()))?;
-    if let Some(password) = crate::registry::ensure_admin(&db)? {
-        // Printed once, at first start; never stored in clear.
-        println!(
-            "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
-        );
-    }
-    let registry = Arc::new(RegistryCell::new(Registry::load(&db)?));
-    let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
-    let presence = Presence::from_stored(db.presence_entries()?);
-    let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
-    let (store, writer) = store::spawn_writer(
-        db,
-        StoreConfig {
-            telemetry_retention_days: cfg.store.telemetry_retention_days,
-            max_telemetry_rows: cfg.store.max_telemetry_rows,
-            ..StoreConfig::default()
-        },
-        clock.clone(),
-    );
-
+    let restored = restore::open(cfg, &clock)?;
+    let registry = restored.registry.clone();
     let rejects = Arc::new(Rejects::default());
     let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
     let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
@@ -157,7 +133,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         clock,
         profiles,
         registry,
-        store,
+        store: restored.store.clone(),
         publisher,
         rejects,
         shutdown: CancellationToken::new(),
@@ -165,32 +141,22 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn(refusals.run(store.clone(), shutdown.clone()));
-    w.tasks.spawn(reload_registry(
-        cfg.store.path.clone(),
+    w.tasks.spawn(crate::registry::reload(
+        store.clone(),
         w.registry.clone(),
         shutdown.clone(),
     ));
-    let (spine, ingest, feeds) = w.spine(lanes, dedupe, presence);
+    let (spine, ingest, feeds) = w.spine(lanes, restored.dedupe, restored.presence);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
-    let (control, control_rx) = mpsc::channel(64);
-    let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
-    engine.resume(open_alarms.0);
-    let analysis = Analysis {
-        engine,
-        rules: Rules::new(w.profiles.clone(), cfg.rules.clone(), w.clock.now_ms()),
-        linkage,
-        registry: w.registry.clone(),
-        publisher: w.publisher.clone(),
-        clock: w.clock.clone(),
-        site: cfg.gateway.site.clone(),
-        changes: out_tx,
-    };
-    w.tasks
-        .spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    let orders = start_governance(cfg, &w.clock, &w.publisher, &mut w.tasks, &shutdown)?;
-    w.tasks
-        .spawn(record(out_rx, store.clone(), w.clock.clone(), orders));
+    let control = w.analysis(spine, linkage, restored.open_alarms, out_tx);
+    let orders = w.governance().await?;
+    w.tasks.spawn(crate::commit::run(
+        out_rx,
+        store.clone(),
+        w.clock.clone(),
+        orders,
+    ));
 
     let state = ApiState {
         control: control.clone(),
@@ -214,91 +180,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         api_addr,
         clock: w.clock,
         tasks: w.tasks,
-        writer: Some(writer),
+        writer: Some(restored.writer),
     })
-}
-
-/// Stores what analysis reports: alarm changes and linkage records. Runs
-/// until analysis ends (its sender dropped), so nothing it said is lost.
-/// Stores what analysis reports (alarm changes with their audit records,
-/// linkage records) and hands each alarm change to the order engine once it
-/// is committed: the uplink acts on committed alarms only. Runs until
-/// analysis ends (its sender dropped), so nothing it said is lost.
-async fn record(
-    mut rx: mpsc::UnboundedReceiver<AnalysisOut>,
-    store: StoreHandle,
-    clock: SharedClock,
-    orders: mpsc::Sender<protocol::feed::AlarmFeed>,
-) {
-    while let Some(out) = rx.recv().await {
-        let r = match &out {
-            AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
-            AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
-            AnalysisOut::Aggregate(a) => store.save_aggregate(a).await,
-        };
-        match (r, out) {
-            (Ok(()), AnalysisOut::Alarm(feed)) => {
-                let _ = orders.send(*feed).await;
-            }
-            (Ok(()), AnalysisOut::Linkage(_) | AnalysisOut::Aggregate(_)) => {}
-            (Err(e), _) => tracing::error!(error = %e, "alarm record not stored"),
-        }
-    }
-}
-
-/// Starts the order engine and, when configured, the uplink.
-fn start_governance(
-    cfg: &Config,
-    clock: &SharedClock,
-    publisher: &Publisher,
-    tasks: &mut JoinSet<()>,
-    shutdown: &CancellationToken,
-) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
-    let db = &cfg.store.path;
-    let conn = crate::sqlite::open(db).map_err(|e| StartError::Governance(e.to_string()))?;
-    let outbox = Outbox::open(&conn, cfg.outbox.max_mib << 20)
-        .map_err(|e| StartError::Governance(e.to_string()))?;
-    let mut sinks: Vec<Arc<dyn Feedback>> = vec![Arc::new(BusFeedback {
-        site: cfg.gateway.site.clone(),
-        publisher: publisher.clone(),
-    })];
-    if let Some(w) = &cfg.webhook {
-        sinks.push(Arc::new(
-            Webhook::spawn(w).map_err(|e| StartError::Governance(e.join("; ")))?,
-        ));
-    }
-    let engine = OrderEngine::new(
-        &cfg.orders,
-        cfg.gateway.id.clone(),
-        cfg.gateway.site.clone(),
-        db,
-        clock.clone(),
-        outbox.clone(),
-        Arc::new(Fanout(sinks)),
-    )
-    .map_err(|e| StartError::Governance(e.to_string()))?;
-    let (alarms_tx, alarms_rx) = mpsc::channel(1024);
-    let (status_tx, status_rx) = mpsc::channel(1024);
-    if let Some(u) = &cfg.uplink {
-        let uplink = Uplink::new(u, &cfg.gateway.id, db, outbox)
-            .map_err(|e| StartError::Governance(e.to_string()))?;
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(e) = uplink.run(status_tx, stop).await {
-                tracing::error!(error = %e, "uplink stopped");
-            }
-        });
-    } else {
-        tracing::warn!("no [uplink] configured: work orders wait in the outbox");
-        drop(status_tx);
-    }
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
-            tracing::error!(error = %e, "order engine stopped");
-        }
-    });
-    Ok(alarms_tx)
 }
 
 impl Gateway {
@@ -313,32 +196,6 @@ impl Gateway {
         drop(self);
         if let Some(w) = writer {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
-        }
-    }
-}
-
-/// Re-reads the registry every few seconds, so devices added with the CLI
-/// while the gateway runs can connect.
-async fn reload_registry(
-    path: std::path::PathBuf,
-    cell: Arc<RegistryCell>,
-    shutdown: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let p = path.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || Store::open(&p).and_then(|s| Registry::load(&s)))
-                .await;
-        match loaded {
-            Ok(Ok(r)) => cell.replace(r),
-            Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; keeping the old one"),
-            Err(e) => tracing::warn!(error = %e, "registry reload task failed"),
         }
     }
 }

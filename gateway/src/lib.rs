@@ -12,7 +12,6 @@
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
 //! - [`upstream_sim`]: a district-platform simulator for demos and tests;
-//! - [`sqlite`]: opening the governance tables' SQLite file;
 //! - [`config`]: the configuration file: composes the sections each stage
 //!   owns, and the one validation `check`, `run` and reloads use;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
@@ -25,6 +24,7 @@
 //! - [`alarms`]: the alarm engine (confirmation, latching, chatter, maintenance);
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
+//! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
@@ -40,6 +40,7 @@ pub mod audit;
 pub mod bus;
 pub mod cli;
 pub mod clock;
+pub mod commit;
 pub mod config;
 pub mod demo;
 pub mod ingest;
@@ -51,7 +52,6 @@ pub mod registry;
 pub mod reload;
 pub mod rules;
 pub mod sources;
-pub mod sqlite;
 pub mod store;
 #[cfg(test)]
 mod testutil;

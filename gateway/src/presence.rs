@@ -59,6 +59,19 @@ impl Presence {
         }
     }
 
+    /// Starts from the store's presence rows.
+    pub fn from_rows(rows: Vec<crate::store::PresenceRow>) -> Self {
+        Self::from_stored(rows.into_iter().filter_map(|p| {
+            Some((
+                DeviceId::new(&p.device).ok()?,
+                Entry {
+                    status: p.status,
+                    since_ms: p.at_ms,
+                },
+            ))
+        }))
+    }
+
     /// Every device's availability.
     pub fn entries(&self) -> impl Iterator<Item = (&DeviceId, &Entry)> {
         self.entries.iter()

@@ -1,10 +1,8 @@
 //! `gridsense audit verify` and `audit export` on a real SQLite file.
 
 use std::process::Command;
-use std::sync::Arc;
 
-use gateway::audit::Audit;
-use gateway::clock::ManualClock;
+use gateway::store::Store;
 
 fn gridsense(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gridsense"))
@@ -20,12 +18,12 @@ fn gridsense(args: &[&str]) -> (i32, String) {
 fn verify_passes_then_fails_at_the_record_with_one_changed_byte() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
-    let audit = Audit::open(&db, Arc::new(ManualClock::new(1_763_900_000_000))).expect("open");
+    let mut audit = Store::open(&db).expect("open");
     for i in 1..=50 {
         let body =
             serde_json::json!({"order": format!("gw01-{i}"), "state": "sent", "tier": "grid"});
         audit
-            .append("order.sent", &format!("gw01-{i}"), &body)
+            .append_audit(1_763_900_000_000, "order.sent", &format!("gw01-{i}"), &body)
             .expect("append");
     }
     drop(audit);

@@ -10,14 +10,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gateway::clock::ManualClock;
+use gateway::orders::OrderRecord;
 use gateway::orders::{ChannelFeedback, FeedbackEvent, OrderEngine, OrdersConfig};
-use gateway::uplink::{Outbox, Uplink, UplinkConfig};
+use gateway::store::Store;
+use gateway::uplink::{Uplink, UplinkConfig};
 use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use protocol::feed::{AlarmFeed, AlarmState};
 use protocol::{AlarmKind, DeviceId, GridPath, OrderState, Tier};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use upstream::{broker, name, wait_until};
+use upstream::{broker, name, open_outbox, wait_until};
 
 const T0: u64 = 1_763_900_000_000;
 
@@ -65,7 +67,7 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
     tokio::spawn(run_with_log(sim, log.clone(), stop.clone()));
 
     let clock = Arc::new(ManualClock::new(T0));
-    let outbox = Outbox::open(&gateway::sqlite::open(&db).expect("db"), 1 << 30).expect("outbox");
+    let outbox = open_outbox(&db);
     let (fb_tx, mut feedback) = mpsc::unbounded_channel();
     let cfg = OrdersConfig {
         supervise_every_ms: 10,
@@ -75,11 +77,11 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
         &cfg,
         name("gw01"),
         name("lianhua-garden"),
-        &db,
+        outbox.store(),
         clock.clone(),
-        outbox.clone(),
         Arc::new(ChannelFeedback(fb_tx)),
     )
+    .await
     .expect("engine");
     let stats = engine.stats();
     let up_cfg = UplinkConfig {
@@ -87,7 +89,7 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
         password: Some("x".into()),
         ..UplinkConfig::new("127.0.0.1", addr.port())
     };
-    let uplink = Uplink::new(&up_cfg, &name("gw01"), &db, outbox).expect("uplink");
+    let uplink = Uplink::new(&up_cfg, &name("gw01"), outbox).expect("uplink");
     let (status_tx, status_rx) = mpsc::channel(256);
     let (alarm_tx, alarm_rx) = mpsc::channel(16);
     tokio::spawn(uplink.run(status_tx, stop.clone()));
@@ -150,10 +152,8 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
     assert_eq!(closed.expect("notice").order_id.as_str(), "gw01-2");
     stop.cancel();
     run.await.expect("join").expect("engine stopped cleanly");
-    let conn = gateway::sqlite::open(&db).expect("db");
-    let k = gateway::orders::store::load_kpi(&conn, "g07")
-        .expect("kpi")
-        .expect("stored");
+    let store = Store::open_read_only(&db).expect("db");
+    let k = store.kpi("g07").expect("kpi").expect("stored");
     assert_eq!(
         (
             k.orders,
@@ -164,9 +164,9 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
         ),
         (2, 2, 1.0, 1, 1)
     );
-    let o = gateway::orders::store::load(&conn, "gw01-2")
-        .expect("load")
-        .expect("order");
+    let o: OrderRecord =
+        serde_json::from_str(&store.order("gw01-2").expect("load").expect("order"))
+            .expect("decode");
     assert_eq!((o.state, o.up.tier), (OrderState::Closed, Tier::Community));
-    assert!(gateway::audit::verify(&conn).expect("read").is_ok());
+    assert!(store.verify_audit().expect("read").is_ok());
 }

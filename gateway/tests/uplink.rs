@@ -14,7 +14,7 @@ use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use upstream::{Proxy, broker, fill, name, wait_until};
+use upstream::{Proxy, broker, fill, name, open_outbox, wait_until};
 
 fn sim(addr: std::net::SocketAddr) -> (Arc<SimLog>, CancellationToken) {
     let cfg = SimConfig {
@@ -41,13 +41,8 @@ fn uplink_cfg(port: u16, max_inflight: usize) -> UplinkConfig {
     }
 }
 
-fn open_outbox(db: &Path) -> Outbox {
-    let conn = gateway::sqlite::open(db).expect("db");
-    Outbox::open(&conn, 1 << 30).expect("outbox")
-}
-
-fn start(cfg: &UplinkConfig, db: &Path, outbox: &Outbox) -> JoinHandle<()> {
-    let up = Uplink::new(cfg, &name("gw01"), db, outbox.clone()).expect("uplink");
+fn start(cfg: &UplinkConfig, _db: &Path, outbox: &Outbox) -> JoinHandle<()> {
+    let up = Uplink::new(cfg, &name("gw01"), outbox.clone()).expect("uplink");
     let (tx, mut rx) = mpsc::channel(1024);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     tokio::spawn(async move {
@@ -57,8 +52,9 @@ fn start(cfg: &UplinkConfig, db: &Path, outbox: &Outbox) -> JoinHandle<()> {
     })
 }
 
+/// Rows in the outbox, read with a connection of the test's own.
 fn queued(db: &Path) -> i64 {
-    let conn = gateway::sqlite::open(db).expect("db");
+    let conn = rusqlite::Connection::open(db).expect("db");
     conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
         .expect("count")
 }
@@ -70,7 +66,7 @@ async fn every_order_makes_one_ticket_across_a_kill() {
     let addr = broker("127.0.0.1:0");
     let (log, _stop) = sim(addr);
     let outbox = open_outbox(&db);
-    fill(&db, &outbox, 1, 3_001, Class::Order);
+    fill(&outbox, 1, 3_001, Class::Order).await;
     let cfg = uplink_cfg(addr.port(), 100);
     let first = start(&cfg, &db, &outbox);
     wait_until(20, "a first part delivered", || log.revisions() >= 500).await;
@@ -103,7 +99,7 @@ async fn the_outbox_holds_through_an_outage_and_drains_in_order() {
     let (log, _stop) = sim(addr);
     let proxy = Proxy::start(addr, false).await;
     let outbox = open_outbox(&db);
-    fill(&db, &outbox, 1, 301, Class::Order);
+    fill(&outbox, 1, 301, Class::Order).await;
     let _up = start(&uplink_cfg(proxy.addr.port(), 50), &db, &outbox);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -119,7 +115,7 @@ async fn the_outbox_holds_through_an_outage_and_drains_in_order() {
         .map(|s| s.order_id[5..].parse().expect("n"))
         .collect();
     assert_eq!(order, (1..=300).collect::<Vec<_>>(), "oldest first");
-    fill(&db, &outbox, 301, 2_301, Class::Order);
+    fill(&outbox, 301, 2_301, Class::Order).await;
     wait_until(20, "the drain to start", || log.revisions() > 400).await;
     proxy.set(false);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -138,9 +134,9 @@ async fn alarm_orders_overtake_a_backlog() {
     let (log, _stop) = sim(addr);
     let proxy = Proxy::start(addr, false).await;
     let outbox = open_outbox(&db);
-    fill(&db, &outbox, 1, 5_001, Class::Routine);
-    fill(&db, &outbox, 5_001, 8_001, Class::Order);
-    fill(&db, &outbox, 9_001, 9_002, Class::Alarm);
+    fill(&outbox, 1, 5_001, Class::Routine).await;
+    fill(&outbox, 5_001, 8_001, Class::Order).await;
+    fill(&outbox, 9_001, 9_002, Class::Alarm).await;
     let _up = start(&uplink_cfg(proxy.addr.port(), 20), &db, &outbox);
     proxy.set(true);
     wait_until(20, "the first order", || log.revisions() >= 1).await;
@@ -150,7 +146,7 @@ async fn alarm_orders_overtake_a_backlog() {
         "the newest row, an alarm order, went first"
     );
     wait_until(20, "part of the backlog", || log.revisions() >= 500).await;
-    fill(&db, &outbox, 9_002, 9_003, Class::Alarm);
+    fill(&outbox, 9_002, 9_003, Class::Alarm).await;
     wait_until(20, "the second alarm order", || {
         log.seen().iter().any(|s| s.order_id == "gw01-9002")
     })

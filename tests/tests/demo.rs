@@ -7,10 +7,9 @@ async fn the_demo_closes_the_loop() {
     gateway::demo::run(Some(dir.path().to_path_buf()))
         .await
         .expect("the demo closes the loop");
-    let conn = gateway::sqlite::open(&dir.path().join("gridsense.db")).expect("db");
-    let chain = gateway::audit::verify(&conn)
-        .expect("readable")
-        .expect("intact");
+    let store =
+        gateway::store::Store::open_read_only(&dir.path().join("gridsense.db")).expect("db");
+    let chain = store.verify_audit().expect("readable").expect("intact");
     assert!(
         chain.records >= 6,
         "alarm and order changes audited: {chain:?}"

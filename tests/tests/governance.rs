@@ -52,8 +52,9 @@ async fn a_fire_becomes_an_order_upstream_and_the_platform_closes_the_loop() {
     stop.cancel();
     // Every alarm and order change is on the audit chain, and it verifies.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let conn = gateway::sqlite::open(&c.cfg.store.path).expect("open");
-    let v = gateway::audit::verify(&conn)
+    let store = gateway::store::Store::open_read_only(&c.cfg.store.path).expect("open");
+    let v = store
+        .verify_audit()
         .expect("readable")
         .expect("chain intact");
     assert!(v.records >= 4, "{v:?}");

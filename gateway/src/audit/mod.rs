@@ -2,11 +2,15 @@
 //! appended to a hash-chained table, so that a changed, removed or inserted
 //! record is found ("secure, trustworthy, traceable and auditable").
 //!
-//! - [`chain`]: appending, the canonical record bytes, the schema;
-//! - [`verify`]: walking the chain and exporting it for an auditor.
+//! This module is the chain's arithmetic only; the table, its single append
+//! and the reads for `gridsense audit verify|export` are the store's
+//! (`store::audit`).
+//!
+//! - [`chain`]: the canonical record bytes, the hash link, a record;
+//! - [`verify`]: walking stored records and finding the first broken link.
 
 pub mod chain;
 pub mod verify;
 
-pub use chain::{Audit, AuditError, Record};
-pub use verify::{Broken, Verified, export, verify};
+pub use chain::{Hash, Record};
+pub use verify::{Broken, RawRecord, Verified, Walker};

@@ -1,11 +1,7 @@
-//! Walking the chain (`gridsense audit verify`) and exporting it as JSON
-//! lines (`gridsense audit export`).
+//! Walking the chain (`gridsense audit verify`): a [`Walker`] is fed the
+//! stored records in `seq` order and stops at the first broken link.
 
-use std::io::Write;
-
-use rusqlite::Connection;
-
-use super::chain::{AuditError, Hash, Record, canonical, hex, link, to_hash};
+use super::chain::{Hash, canonical, hex, link};
 
 /// A chain that checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,152 +28,83 @@ impl std::fmt::Display for Broken {
     }
 }
 
-/// Walks the chain in order and checks each link: `seq` dense from 1,
-/// `prev` equal to the previous record's hash, `hash` recomputed.
-///
-/// # Errors
-/// [`AuditError::Db`] if the table cannot be read at all.
-pub fn verify(conn: &Connection) -> Result<Result<Verified, Broken>, AuditError> {
-    let mut stmt =
-        conn.prepare("SELECT seq, at, kind, subject, body, prev, hash FROM audit ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
-    let mut expect_seq = 1_i64;
-    let mut prev: Hash = [0; 32];
-    let mut records = 0;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let broken = |reason: String| Ok(Err(Broken { seq, reason }));
-        if seq != expect_seq {
+/// One stored record as raw column values, before anything is trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    /// `seq` column.
+    pub seq: i64,
+    /// `at` column, if it is an integer.
+    pub at: Option<i64>,
+    /// `kind` column bytes.
+    pub kind: &'a [u8],
+    /// `subject` column bytes.
+    pub subject: &'a [u8],
+    /// `body` column bytes.
+    pub body: &'a [u8],
+    /// `prev` column.
+    pub prev: Hash,
+    /// `hash` column.
+    pub hash: Hash,
+}
+
+/// Checks each link in turn: `seq` dense from 1, `prev` equal to the
+/// previous record's hash, `hash` recomputed.
+#[derive(Debug, Clone)]
+pub struct Walker {
+    expect_seq: i64,
+    prev: Hash,
+    records: u64,
+}
+
+impl Default for Walker {
+    fn default() -> Self {
+        Self {
+            expect_seq: 1,
+            prev: [0; 32],
+            records: 0,
+        }
+    }
+}
+
+impl Walker {
+    /// Checks the next record.
+    ///
+    /// # Errors
+    /// [`Broken`] at the first record that does not link.
+    pub fn step(&mut self, r: &RawRecord<'_>) -> Result<(), Broken> {
+        let broken = |reason: String| Err(Broken { seq: r.seq, reason });
+        if r.seq != self.expect_seq {
             return broken(format!(
-                "expected record {expect_seq} here (removed or renumbered)"
+                "expected record {} here (removed or renumbered)",
+                self.expect_seq
             ));
         }
-        let Ok(at) = row.get::<_, i64>(1) else {
+        let Some(at) = r.at else {
             return broken("`at` is not an integer".into());
         };
-        let bytes = |i| {
-            row.get_ref(i)
-                .map(|v| v.as_bytes().unwrap_or_default().to_vec())
-        };
-        let (kind, subject, body) = (bytes(2)?, bytes(3)?, bytes(4)?);
-        let (stored_prev, stored_hash) = (to_hash(&bytes(5)?), to_hash(&bytes(6)?));
-        if stored_prev != prev {
+        if r.prev != self.prev {
             return broken("`prev` is not the previous record's hash".into());
         }
         let at = u64::try_from(at).unwrap_or_default();
-        let hash = link(&prev, &canonical(seq, at, &kind, &subject, &body));
-        if hash != stored_hash {
+        let hash = link(&self.prev, &canonical(r.seq, at, r.kind, r.subject, r.body));
+        if hash != r.hash {
             return broken(format!(
                 "content does not match its hash (stored {}, computed {})",
-                hex(&stored_hash),
+                hex(&r.hash),
                 hex(&hash)
             ));
         }
-        prev = hash;
-        expect_seq += 1;
-        records += 1;
+        self.prev = hash;
+        self.expect_seq += 1;
+        self.records += 1;
+        Ok(())
     }
-    Ok(Ok(Verified {
-        records,
-        head: prev,
-    }))
-}
 
-/// Writes every record as one JSON object per line, in chain order:
-/// `{"seq","at","kind","subject","body","prev","hash"}` with hashes in hex
-/// and `body` as JSON. Returns the number of records written.
-///
-/// # Errors
-/// [`AuditError`] when the table cannot be read or `out` written.
-pub fn export(conn: &Connection, out: &mut impl Write) -> Result<u64, AuditError> {
-    let mut stmt =
-        conn.prepare("SELECT seq, at, kind, subject, body, prev, hash FROM audit ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
-    let mut n = 0;
-    while let Some(row) = rows.next()? {
-        let r = Record {
-            seq: row.get(0)?,
-            at: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
-            kind: row.get(2)?,
-            subject: row.get(3)?,
-            body: row.get(4)?,
-            prev: to_hash(&row.get::<_, Vec<u8>>(5)?),
-            hash: to_hash(&row.get::<_, Vec<u8>>(6)?),
-        };
-        let body = serde_json::from_str(&r.body).unwrap_or(serde_json::Value::String(r.body));
-        let line = serde_json::json!({
-            "seq": r.seq, "at": r.at, "kind": r.kind, "subject": r.subject,
-            "body": body, "prev": hex(&r.prev), "hash": hex(&r.hash),
-        });
-        writeln!(out, "{line}")?;
-        n += 1;
-    }
-    out.flush()?;
-    Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::audit::Audit;
-    use crate::clock::ManualClock;
-
-    fn chain(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("audit.db");
-        let audit = Audit::open(&path, Arc::new(ManualClock::new(1_000))).expect("open");
-        for i in 0..n {
-            let body = serde_json::json!({"state": "new", "revision": i});
-            audit
-                .append("order.changed", &format!("gw01-{i}"), &body)
-                .expect("append");
+    /// What was walked.
+    pub fn finish(self) -> Verified {
+        Verified {
+            records: self.records,
+            head: self.prev,
         }
-        (dir, path)
-    }
-
-    #[test]
-    fn an_untouched_chain_verifies() {
-        let (_d, path) = chain(20);
-        let conn = crate::sqlite::open(&path).expect("open");
-        let v = verify(&conn).expect("read").expect("intact");
-        assert_eq!(v.records, 20);
-    }
-
-    #[test]
-    fn one_changed_byte_breaks_the_chain_at_that_record() {
-        let (_d, path) = chain(20);
-        let conn = crate::sqlite::open(&path).expect("open");
-        conn.execute(
-            "UPDATE audit SET body = replace(body, 'new', 'nex') WHERE seq = 7",
-            [],
-        )
-        .expect("tamper");
-        let b = verify(&conn).expect("read").expect_err("broken");
-        assert_eq!(b.seq, 7, "{b}");
-    }
-
-    #[test]
-    fn a_removed_record_is_found() {
-        let (_d, path) = chain(5);
-        let conn = crate::sqlite::open(&path).expect("open");
-        conn.execute("DELETE FROM audit WHERE seq = 3", [])
-            .expect("delete");
-        assert_eq!(verify(&conn).expect("read").expect_err("broken").seq, 4);
-    }
-
-    #[test]
-    fn export_writes_one_json_line_per_record() {
-        let (_d, path) = chain(3);
-        let conn = crate::sqlite::open(&path).expect("open");
-        let mut out = Vec::new();
-        assert_eq!(export(&conn, &mut out).expect("export"), 3);
-        let text = String::from_utf8(out).expect("utf8");
-        let first: serde_json::Value =
-            serde_json::from_str(text.lines().next().expect("line")).expect("json");
-        assert_eq!(first["seq"], 1);
-        assert_eq!(first["body"]["state"], "new");
-        assert_eq!(first["prev"], "0".repeat(64));
     }
 }

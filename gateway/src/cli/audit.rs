@@ -25,42 +25,39 @@ pub enum AuditCommand {
     },
 }
 
-fn open_existing(db: &std::path::Path) -> Result<rusqlite::Connection, String> {
-    use rusqlite::OpenFlags;
-    rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("{}: {e}", db.display()))
+fn open_existing(db: &std::path::Path) -> Result<crate::store::Store, String> {
+    crate::store::Store::open_read_only(db).map_err(|e| format!("{}: {e}", db.display()))
 }
 
 /// Runs `audit ...`.
 pub fn main(command: &AuditCommand) -> ExitCode {
-    let result =
-        match command {
-            AuditCommand::Verify { db } => open_existing(db).and_then(|c| {
-                match crate::audit::verify(&c).map_err(|e| e.to_string())? {
-                    Ok(v) => {
-                        let head = crate::audit::chain::hex(&v.head);
-                        println!("{}: ok, {} records, head {head}", db.display(), v.records);
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Err(b) => {
-                        println!("{}: BROKEN at {b}", db.display());
-                        Ok(ExitCode::from(1))
-                    }
+    let result = match command {
+        AuditCommand::Verify { db } => {
+            open_existing(db).and_then(|c| match c.verify_audit().map_err(|e| e.to_string())? {
+                Ok(v) => {
+                    let head = crate::audit::chain::hex(&v.head);
+                    println!("{}: ok, {} records, head {head}", db.display(), v.records);
+                    Ok(ExitCode::SUCCESS)
                 }
-            }),
-            AuditCommand::Export { db, out } => open_existing(db).and_then(|c| {
-                let n = if out.as_os_str() == "-" {
-                    crate::audit::export(&c, &mut std::io::stdout().lock())
-                } else {
-                    let f = std::fs::File::create(out)
-                        .map_err(|e| format!("{}: {e}", out.display()))?;
-                    crate::audit::export(&c, &mut std::io::BufWriter::new(f))
-                };
-                let n = n.map_err(|e| e.to_string())?;
-                eprintln!("{n} records exported");
-                Ok(ExitCode::SUCCESS)
-            }),
-        };
+                Err(b) => {
+                    println!("{}: BROKEN at {b}", db.display());
+                    Ok(ExitCode::from(1))
+                }
+            })
+        }
+        AuditCommand::Export { db, out } => open_existing(db).and_then(|c| {
+            let n = if out.as_os_str() == "-" {
+                c.export_audit(&mut std::io::stdout().lock())
+            } else {
+                let f =
+                    std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+                c.export_audit(&mut std::io::BufWriter::new(f))
+            };
+            let n = n.map_err(|e| e.to_string())?;
+            eprintln!("{n} records exported");
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)

@@ -44,24 +44,7 @@ pub struct ModbusLink {
     pub records: mpsc::UnboundedSender<LinkageRecord>,
 }
 
-/// A finished (acknowledged or refused) linkage command, for the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkageRecord {
-    /// The alarm that caused it.
-    pub alarm: String,
-    /// The device.
-    pub device: DeviceId,
-    /// The command.
-    pub cmd: CommandKind,
-    /// First sent, ms.
-    pub sent_ms: u64,
-    /// Answered, ms.
-    pub acked_ms: u64,
-    /// How many times it was sent.
-    pub attempts: u32,
-    /// Whether the node carried it out.
-    pub ok: bool,
-}
+pub use crate::store::LinkageRecord;
 
 #[derive(Debug, Clone)]
 struct Pending {

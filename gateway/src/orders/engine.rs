@@ -1,15 +1,14 @@
 //! The order engine: one task owns every open order. Alarms come in (an
 //! `mpsc` of [`AlarmFeed`] changes), status updates come in from the uplink,
-//! a timer checks deadlines. Each change commits the order, its outbox row
-//! and its audit record in one SQLite transaction, then tells [`Feedback`].
+//! a timer checks deadlines. Each change is one request to the store, which
+//! commits the order, its outbox row, its audit record and the cell's KPIs
+//! in one transaction; then the engine tells [`Feedback`].
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,10 +19,9 @@ use super::config::OrdersConfig;
 pub use super::error::OrdersError;
 use super::feedback::Feedback;
 use super::record::{Card, Moved, OrderRecord, clip, summary};
-use super::store;
 use super::triage::Policy;
 use crate::clock::SharedClock;
-use crate::uplink::{OutMsg, Outbox};
+use crate::store::{OrderCommit, OrderRow, OutMsg, StoreHandle};
 
 /// Counters of the engine.
 #[derive(Debug, Default)]
@@ -50,10 +48,11 @@ pub struct OrderEngine {
     site: Name,
     policy: Policy,
     supervise_every: Duration,
-    conn: Connection,
+    store: StoreHandle,
     clock: SharedClock,
-    outbox: Outbox,
     feedback: Arc<dyn Feedback>,
+    /// The last order number taken.
+    number: u64,
     /// Open orders by id.
     open: HashMap<OrderId, OrderRecord>,
     /// Open orders by alarm id.
@@ -61,26 +60,50 @@ pub struct OrderEngine {
     stats: Arc<EngineStats>,
 }
 
+/// A stored record, decoded.
+fn decode(id: String, body: &str) -> Result<OrderRecord, OrdersError> {
+    serde_json::from_str(body).map_err(|source| OrdersError::Decode { id, source })
+}
+
+/// The store's row of `rec`.
+fn row(rec: &OrderRecord) -> OrderRow {
+    OrderRow {
+        order_id: rec.up.order_id.to_string(),
+        alarm_id: rec.up.alarm_id.to_string(),
+        cell: rec.up.grid.cell.clone(),
+        state: rec.state,
+        opened_at: rec.opened_at,
+        acked_at: rec.acked_at,
+        ended_at: rec.ended_at,
+        yellow: rec.yellow_cards,
+        red: rec.red_cards,
+        // Serializing our own types cannot fail (no non-string map keys).
+        body: serde_json::to_string(rec).unwrap_or_default(),
+    }
+}
+
 impl OrderEngine {
-    /// Opens the order tables in the SQLite file `db` (its own connection)
-    /// and loads the open orders, so supervision resumes after a restart.
+    /// Loads the open orders and the last order number from the store, so
+    /// supervision resumes after a restart.
     ///
     /// # Errors
     /// [`OrdersError`].
-    pub fn new(
+    pub async fn new(
         cfg: &OrdersConfig,
         gateway: Name,
         site: Name,
-        db: &Path,
+        store: StoreHandle,
         clock: SharedClock,
-        outbox: Outbox,
         feedback: Arc<dyn Feedback>,
     ) -> Result<Self, OrdersError> {
         let policy = Policy::new(cfg).map_err(OrdersError::Config)?;
-        let conn = crate::sqlite::open(db)?;
-        store::create(&conn)?;
-        crate::audit::chain::create(&conn)?;
-        let open: HashMap<_, _> = store::load_open(&conn)?
+        let (stored, number) = store
+            .read(|s| Ok((s.open_orders()?, s.last_order_number()?)))
+            .await?;
+        let open: HashMap<_, _> = stored
+            .into_iter()
+            .map(|(id, body)| decode(id, &body))
+            .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .map(|r| (r.up.order_id.clone(), r))
             .collect();
@@ -93,10 +116,10 @@ impl OrderEngine {
             site,
             policy,
             supervise_every: Duration::from_millis(cfg.supervise_every_ms),
-            conn,
+            store,
             clock,
-            outbox,
             feedback,
+            number,
             open,
             by_alarm,
             stats: Arc::default(),
@@ -116,12 +139,14 @@ impl OrderEngine {
             .map(|(_, r)| r)
     }
 
-    /// Any order, open or not, from the table.
+    /// Any order, open or not, from the store.
     ///
     /// # Errors
     /// [`OrdersError::Store`].
-    pub fn load(&self, id: &str) -> Result<Option<OrderRecord>, OrdersError> {
-        Ok(store::load(&self.conn, id)?)
+    pub async fn load(&self, id: &str) -> Result<Option<OrderRecord>, OrdersError> {
+        let owned = id.to_string();
+        let body = self.store.read(move |s| s.order(&owned)).await?;
+        body.map(|b| decode(id.to_string(), &b)).transpose()
     }
 
     /// Runs until `shutdown` or until the alarm stream ends.
@@ -141,12 +166,12 @@ impl OrderEngine {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
-                s = status.recv(), if !status.is_closed() => if let Some(s) = s { self.on_status(&s)? },
+                s = status.recv(), if !status.is_closed() => if let Some(s) = s { self.on_status(&s).await? },
                 a = alarms.recv() => match a {
-                    Some(a) => self.on_alarm(&a)?,
+                    Some(a) => self.on_alarm(&a).await?,
                     None => return Ok(()),
                 },
-                _ = tick.tick() => self.supervise()?,
+                _ = tick.tick() => self.supervise().await?,
             }
         }
     }
@@ -155,7 +180,7 @@ impl OrderEngine {
     ///
     /// # Errors
     /// [`OrdersError`].
-    pub fn on_alarm(&mut self, a: &AlarmFeed) -> Result<(), OrdersError> {
+    pub async fn on_alarm(&mut self, a: &AlarmFeed) -> Result<(), OrdersError> {
         let now = self.clock.now_ms();
         if let Some(id) = self.by_alarm.get(a.id.as_str()).cloned() {
             let Some(mut rec) = self.open.get(&id).cloned() else {
@@ -168,25 +193,28 @@ impl OrderEngine {
                 } else {
                     "order.updated"
                 };
-                self.commit(rec, event, true)?;
+                self.commit(rec, event, true, None).await?;
             }
             return Ok(());
         }
-        if !self.policy.wants_order(a)
-            || store::order_for_alarm(&self.conn, a.id.as_str())?.is_some()
+        if !self.policy.wants_order(a) {
+            return Ok(());
+        }
+        let alarm = a.id.to_string();
+        if self
+            .store
+            .read(move |s| s.order_for_alarm(&alarm))
+            .await?
+            .is_some()
         {
             return Ok(());
         }
-        self.create(a, now)
+        self.create(a, now).await
     }
 
-    fn create(&mut self, a: &AlarmFeed, now: u64) -> Result<(), OrdersError> {
+    async fn create(&mut self, a: &AlarmFeed, now: u64) -> Result<(), OrdersError> {
         let t = self.policy.triage(a);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = store::next_seq(&tx)?;
-        tx.commit()?;
+        let n = self.number + 1;
         let raw = format!("{}-{n}", self.gateway);
         let order_id = OrderId::new(&raw).map_err(|_| OrdersError::Id(raw))?;
         let Some(device) = a.devices.first().cloned() else {
@@ -222,9 +250,11 @@ impl OrderEngine {
             stage: 0,
             devices: a.devices.clone(),
         };
-        self.stats.created.fetch_add(1, Ordering::Relaxed);
         tracing::info!(order = %rec.up.order_id, alarm = %a.id, kind = %a.kind, "order opened");
-        self.commit(rec, "order.created", true)
+        self.commit(rec, "order.created", true, Some(n)).await?;
+        self.number = n;
+        self.stats.created.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Moves an order on a status update from the platform; stale or
@@ -232,10 +262,11 @@ impl OrderEngine {
     ///
     /// # Errors
     /// [`OrdersError`].
-    pub fn on_status(&mut self, su: &StatusUpdate) -> Result<(), OrdersError> {
+    pub async fn on_status(&mut self, su: &StatusUpdate) -> Result<(), OrdersError> {
         tracing::debug!(order = %su.order_id, state = %su.state, "status from the platform");
         let Some(mut rec) = self.open.get(&su.order_id).cloned() else {
-            let known = store::load(&self.conn, su.order_id.as_str())?.is_some();
+            let id = su.order_id.to_string();
+            let known = self.store.read(move |s| s.order(&id)).await?.is_some();
             let counter = if known {
                 &self.stats.stale_status
             } else {
@@ -253,7 +284,8 @@ impl OrderEngine {
             }
             Moved::To(_, to) => {
                 let done = (to == OrderState::Closed).then(|| rec.notice(su));
-                self.commit(rec, &format!("order.{to}"), false)?;
+                self.commit(rec, &format!("order.{to}"), false, None)
+                    .await?;
                 if let Some(n) = done {
                     self.feedback.notice(&n);
                 }
@@ -266,7 +298,7 @@ impl OrderEngine {
     ///
     /// # Errors
     /// [`OrdersError`].
-    pub fn supervise(&mut self) -> Result<(), OrdersError> {
+    pub async fn supervise(&mut self) -> Result<(), OrdersError> {
         let now = self.clock.now_ms();
         let esc = self.policy.escalation;
         let mut changed = Vec::new();
@@ -295,40 +327,44 @@ impl OrderEngine {
             } else {
                 "order.card"
             };
-            self.commit(rec, event, escalated)?;
+            self.commit(rec, event, escalated, None).await?;
         }
         Ok(())
     }
 
-    /// Commits `rec` (+ its outbox row if `publish`) and its audit record in
-    /// one transaction, then updates memory, KPIs and feedback.
-    fn commit(&mut self, rec: OrderRecord, event: &str, publish: bool) -> Result<(), OrdersError> {
+    /// Commits `rec` (+ its outbox row if `publish`, + the order number
+    /// taken for a new order) and its audit record in one transaction, then
+    /// updates memory, KPIs and feedback.
+    async fn commit(
+        &mut self,
+        rec: OrderRecord,
+        event: &str,
+        publish: bool,
+        number: Option<u64>,
+    ) -> Result<(), OrdersError> {
         let now = self.clock.now_ms();
         let feed = rec.feed();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        store::save(&tx, &rec)?;
-        if publish {
+        let outbox = publish.then(|| {
             let class = Policy::class(rec.up.kind, rec.up.severity, rec.up.urgency);
-            self.outbox
-                .enqueue(&tx, now, &OutMsg::order(&rec.up, class))?;
-        }
-        let body = serde_json::to_value(&feed).unwrap_or_default();
-        crate::audit::chain::append_in(&tx, now, event, rec.up.order_id.as_str(), &body)?;
-        let kpi = super::kpi::compute(
-            &rec.up.grid.cell,
-            &store::kpi_rows(&tx, &rec.up.grid.cell)?,
-            now,
-        );
-        store::save_kpi(&tx, &kpi)?;
-        tx.commit()?;
+            OutMsg::order(&rec.up, class)
+        });
+        let done = self
+            .store
+            .commit_order(OrderCommit {
+                at: now,
+                row: row(&rec),
+                number,
+                outbox,
+                audit_kind: event.to_string(),
+                audit_body: serde_json::to_value(&feed).unwrap_or_default(),
+                kpi: super::kpi::compute,
+            })
+            .await?;
         if publish {
             self.stats.revisions.fetch_add(1, Ordering::Relaxed);
-            self.outbox.wake();
         }
         self.feedback.order(&feed);
-        self.feedback.kpi(&kpi);
+        self.feedback.kpi(&done.kpi);
         let id = rec.up.order_id.clone();
         if rec.is_final() {
             self.open.remove(&id);

@@ -1,6 +1,6 @@
 //! Why the order engine could not start or stopped.
 
-use super::store::StoreError;
+use crate::store::StoreError;
 
 /// Why the engine could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -9,15 +9,17 @@ pub enum OrdersError {
     #[error("invalid [orders]: {}", .0.join("; "))]
     Config(Vec<String>),
     /// The tables could not be read or written.
-    #[error(transparent)]
+    #[error("orders: {0}")]
     Store(#[from] StoreError),
+    /// A stored record does not decode (written by another version?).
+    #[error("order {id}: stored record does not decode: {source}")]
+    Decode {
+        /// The order.
+        id: String,
+        /// Why.
+        source: serde_json::Error,
+    },
     /// An order id could not be formed (gateway id too long?).
     #[error("order id {0:?} is not a valid identifier")]
     Id(String),
-}
-
-impl From<rusqlite::Error> for OrdersError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Store(StoreError::Db(e))
-    }
 }

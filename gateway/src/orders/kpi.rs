@@ -4,22 +4,7 @@
 use protocol::feed::CellKpi;
 use protocol::{Name, OrderState};
 
-/// The columns of one order that KPIs need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KpiRow {
-    /// Where it stands.
-    pub state: OrderState,
-    /// Opened, ms.
-    pub opened_at: u64,
-    /// First accepted, ms.
-    pub acked_at: Option<u64>,
-    /// Final, ms.
-    pub ended_at: Option<u64>,
-    /// Yellow cards.
-    pub yellow: u32,
-    /// Red cards.
-    pub red: u32,
-}
+pub use crate::store::KpiRow;
 
 /// Mean and nearest-rank 90th percentile of `v` (sorted in place).
 pub fn mean_p90(v: &mut [u64]) -> (Option<u64>, Option<u64>) {

@@ -6,7 +6,6 @@
 //! - [`triage`]: the policy as a pure function of an alarm (轻重缓急);
 //! - [`record`]: one order's state, supervision (yellow and red cards,
 //!   escalation) and status moves, all pure;
-//! - [`store`]: the `orders`, `order_meta` and `kpi` tables;
 //! - [`kpi`]: closure figures per grid cell;
 //! - [`feedback`]: where order changes, completion notices and KPIs go;
 //! - [`webhook`]: completion notices to an HTTP endpoint, with retries;
@@ -18,7 +17,6 @@ pub mod error;
 pub mod feedback;
 pub mod kpi;
 pub mod record;
-pub mod store;
 pub mod triage;
 pub mod webhook;
 

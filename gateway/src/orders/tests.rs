@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::{ChannelFeedback, FeedbackEvent, OrderEngine, OrdersConfig};
 use crate::clock::ManualClock;
-use crate::uplink::Outbox;
+use crate::store::{Store, StoreConfig, StoreHandle, spawn_writer};
 
 const T0: u64 = 1_763_900_000_000;
 
@@ -52,32 +52,40 @@ struct Rig {
     engine: OrderEngine,
     clock: Arc<ManualClock>,
     events: mpsc::UnboundedReceiver<FeedbackEvent>,
+    /// The store the engine writes through; dropping the rig stops it.
+    _store: StoreHandle,
 }
 
-fn rig(db: &Path, clock: Arc<ManualClock>) -> Rig {
-    let conn = crate::sqlite::open(db).expect("db");
-    let outbox = Outbox::open(&conn, 1 << 30).expect("outbox");
+async fn rig(db: &Path, clock: Arc<ManualClock>) -> Rig {
+    let (store, _join) = spawn_writer(
+        Store::open(db).expect("db"),
+        StoreConfig::default(),
+        clock.clone(),
+    )
+    .expect("writer");
     let (tx, events) = mpsc::unbounded_channel();
     let engine = OrderEngine::new(
         &OrdersConfig::default(),
         name("gw01"),
         name("lianhua-garden"),
-        db,
+        store.clone(),
         clock.clone(),
-        outbox,
         Arc::new(ChannelFeedback(tx)),
     )
+    .await
     .expect("engine");
     Rig {
         engine,
         clock,
         events,
+        _store: store,
     }
 }
 
 fn queued(db: &Path) -> Vec<OrderUp> {
-    let conn = crate::sqlite::open(db).expect("db");
-    let mut stmt = conn
+    let store = Store::open(db).expect("db");
+    let mut stmt = store
+        .conn()
         .prepare("SELECT payload FROM outbox ORDER BY seq")
         .expect("query");
     stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
@@ -97,22 +105,23 @@ fn status(id: &str, state: UpstreamState) -> StatusUpdate {
     }
 }
 
-#[test]
-fn one_alarm_makes_one_order_and_its_changes_make_revisions() {
+#[tokio::test]
+async fn one_alarm_makes_one_order_and_its_changes_make_revisions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
-    let mut r = rig(&db, Arc::new(ManualClock::new(T0)));
+    let mut r = rig(&db, Arc::new(ManualClock::new(T0))).await;
     let mut a = alarm(AlarmKind::Fire, AlarmState::Active);
-    r.engine.on_alarm(&a).expect("alarm");
-    r.engine.on_alarm(&a).expect("same again");
+    r.engine.on_alarm(&a).await.expect("alarm");
+    r.engine.on_alarm(&a).await.expect("same again");
     a.state = AlarmState::Acknowledged;
     r.engine
         .on_alarm(&a)
+        .await
         .expect("acknowledged: nothing upstream");
     a.devices.push(DeviceId::new("smoke-b3-0703").expect("id"));
-    r.engine.on_alarm(&a).expect("second detector");
+    r.engine.on_alarm(&a).await.expect("second detector");
     a.state = AlarmState::Cancelled;
-    r.engine.on_alarm(&a).expect("false alarm");
+    r.engine.on_alarm(&a).await.expect("false alarm");
     let q = queued(&db);
     let revs: Vec<_> = q
         .iter()
@@ -136,36 +145,43 @@ fn one_alarm_makes_one_order_and_its_changes_make_revisions() {
     let mut test = alarm(AlarmKind::Fire, AlarmState::Active);
     test.id = protocol::AlarmId::new("gw01-a2").expect("id");
     test.test = true;
-    r.engine.on_alarm(&test).expect("test alarm");
+    r.engine.on_alarm(&test).await.expect("test alarm");
     assert_eq!(queued(&db).len(), 3, "test alarms never become orders");
 }
 
-#[test]
-fn ids_continue_and_known_alarms_stay_single_after_a_restart() {
+#[tokio::test]
+async fn ids_continue_and_known_alarms_stay_single_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
     let clock = Arc::new(ManualClock::new(T0));
     let a = alarm(AlarmKind::Gas, AlarmState::Active);
-    rig(&db, clock.clone()).engine.on_alarm(&a).expect("alarm");
-    let mut r = rig(&db, clock);
-    r.engine.on_alarm(&a).expect("redelivered alarm");
+    rig(&db, clock.clone())
+        .await
+        .engine
+        .on_alarm(&a)
+        .await
+        .expect("alarm");
+    let mut r = rig(&db, clock).await;
+    r.engine.on_alarm(&a).await.expect("redelivered alarm");
     let mut b = alarm(AlarmKind::WaterLeak, AlarmState::Active);
     b.id = protocol::AlarmId::new("gw01-a2").expect("id");
-    r.engine.on_alarm(&b).expect("new alarm");
+    r.engine.on_alarm(&b).await.expect("new alarm");
     let ids: Vec<_> = queued(&db).iter().map(|u| u.order_id.to_string()).collect();
     assert_eq!(ids, ["gw01-1", "gw01-2"]);
 }
 
-#[test]
-fn statuses_move_orders_forward_only_and_closing_tells_the_reporter() {
+#[tokio::test]
+async fn statuses_move_orders_forward_only_and_closing_tells_the_reporter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
-    let mut r = rig(&db, Arc::new(ManualClock::new(T0)));
+    let mut r = rig(&db, Arc::new(ManualClock::new(T0))).await;
     r.engine
         .on_alarm(&alarm(AlarmKind::Fire, AlarmState::Active))
+        .await
         .expect("alarm");
     let e = &mut r.engine;
     e.on_status(&status("gw01-1", UpstreamState::Received))
+        .await
         .expect("received");
     assert_eq!(
         e.open_order("gw01-1").expect("open").state,
@@ -173,10 +189,13 @@ fn statuses_move_orders_forward_only_and_closing_tells_the_reporter() {
     );
     r.clock.advance(30_000);
     e.on_status(&status("gw01-1", UpstreamState::Dispatched))
+        .await
         .expect("dispatched");
     e.on_status(&status("gw01-1", UpstreamState::Accepted))
+        .await
         .expect("backward");
     e.on_status(&status("gw01-1", UpstreamState::Received))
+        .await
         .expect("late receipt");
     assert_eq!(e.stats().stale_status.load(Ordering::Relaxed), 1);
     let rec = e.open_order("gw01-1").expect("open");
@@ -186,11 +205,13 @@ fn statuses_move_orders_forward_only_and_closing_tells_the_reporter() {
     );
     r.clock.advance(600_000);
     e.on_status(&status("gw01-1", UpstreamState::Closed))
+        .await
         .expect("closed");
     e.on_status(&status("gw01-1", UpstreamState::Resolved))
+        .await
         .expect("after close");
     assert_eq!(e.stats().stale_status.load(Ordering::Relaxed), 2);
-    let done = e.load("gw01-1").expect("load").expect("stored");
+    let done = e.load("gw01-1").await.expect("load").expect("stored");
     assert_eq!(done.state, OrderState::Closed);
     let mut notices = Vec::new();
     let mut last_kpi = None;
@@ -211,48 +232,53 @@ fn statuses_move_orders_forward_only_and_closing_tells_the_reporter() {
     );
 }
 
-#[test]
-fn yellow_then_red_cards_escalate_at_the_right_virtual_times_across_a_restart() {
+#[tokio::test]
+async fn yellow_then_red_cards_escalate_at_the_right_virtual_times_across_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
     let clock = Arc::new(ManualClock::new(T0));
-    let mut r = rig(&db, clock.clone());
+    let mut r = rig(&db, clock.clone()).await;
     r.engine
         .on_alarm(&alarm(AlarmKind::Fire, AlarmState::Active))
+        .await
         .expect("alarm");
-    let cards = |e: &OrderEngine| {
-        let o = e.load("gw01-1").expect("load").expect("order");
+    async fn cards(e: &OrderEngine) -> (u32, u32, Tier, u32) {
+        let o = e.load("gw01-1").await.expect("load").expect("order");
         (o.yellow_cards, o.red_cards, o.up.tier, o.up.revision)
-    };
+    }
     clock.set(T0 + 119_999);
-    r.engine.supervise().expect("supervise");
-    assert_eq!(cards(&r.engine), (0, 0, Tier::Grid, 1));
+    r.engine.supervise().await.expect("supervise");
+    assert_eq!(cards(&r.engine).await, (0, 0, Tier::Grid, 1));
     clock.set(T0 + 120_000);
-    r.engine.supervise().expect("supervise");
-    assert_eq!(cards(&r.engine), (1, 0, Tier::Grid, 1), "yellow at ack_by");
-    drop(r);
-    let mut r = rig(&db, clock.clone());
-    clock.set(T0 + 239_999);
-    r.engine.supervise().expect("supervise");
+    r.engine.supervise().await.expect("supervise");
     assert_eq!(
-        cards(&r.engine),
+        cards(&r.engine).await,
+        (1, 0, Tier::Grid, 1),
+        "yellow at ack_by"
+    );
+    drop(r);
+    let mut r = rig(&db, clock.clone()).await;
+    clock.set(T0 + 239_999);
+    r.engine.supervise().await.expect("supervise");
+    assert_eq!(
+        cards(&r.engine).await,
         (1, 0, Tier::Grid, 1),
         "no second yellow after a restart"
     );
     clock.set(T0 + 240_000);
-    r.engine.supervise().expect("supervise");
+    r.engine.supervise().await.expect("supervise");
     assert_eq!(
-        cards(&r.engine),
+        cards(&r.engine).await,
         (1, 1, Tier::Community, 2),
         "red and escalation at ack_by + interval"
     );
     clock.set(T0 + 360_000);
-    r.engine.supervise().expect("supervise");
-    assert_eq!(cards(&r.engine), (1, 2, Tier::Street, 3));
+    r.engine.supervise().await.expect("supervise");
+    assert_eq!(cards(&r.engine).await, (1, 2, Tier::Street, 3));
     clock.set(T0 + 3_000_000);
-    r.engine.supervise().expect("supervise");
+    r.engine.supervise().await.expect("supervise");
     assert_eq!(
-        cards(&r.engine),
+        cards(&r.engine).await,
         (1, 2, Tier::Street, 3),
         "the street is the top"
     );
@@ -261,29 +287,31 @@ fn yellow_then_red_cards_escalate_at_the_right_virtual_times_across_a_restart() 
         tiers,
         [(1, Tier::Grid), (2, Tier::Community), (3, Tier::Street)]
     );
-    let conn = crate::sqlite::open(&db).expect("db");
-    let v = crate::audit::verify(&conn).expect("read").expect("intact");
+    let store = Store::open(&db).expect("db");
+    let v = store.verify_audit().expect("read").expect("intact");
     assert_eq!(v.records, 4, "created, yellow, two escalations");
 }
 
-#[test]
-fn acceptance_moves_supervision_to_the_close_deadline() {
+#[tokio::test]
+async fn acceptance_moves_supervision_to_the_close_deadline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("gw.db");
     let clock = Arc::new(ManualClock::new(T0));
-    let mut r = rig(&db, clock.clone());
+    let mut r = rig(&db, clock.clone()).await;
     r.engine
         .on_alarm(&alarm(AlarmKind::Fire, AlarmState::Active))
+        .await
         .expect("alarm");
     clock.set(T0 + 60_000);
     r.engine
         .on_status(&status("gw01-1", UpstreamState::Accepted))
+        .await
         .expect("accepted");
     clock.set(T0 + 3_599_999);
-    r.engine.supervise().expect("supervise");
+    r.engine.supervise().await.expect("supervise");
     assert_eq!(r.engine.open_order("gw01-1").expect("open").yellow_cards, 0);
     clock.set(T0 + 3_600_000);
-    r.engine.supervise().expect("supervise");
+    r.engine.supervise().await.expect("supervise");
     assert_eq!(
         r.engine.open_order("gw01-1").expect("open").yellow_cards,
         1,

@@ -9,6 +9,7 @@ mod csvfile;
 mod import_devices;
 mod import_site;
 mod profiles;
+mod reload;
 mod site;
 mod snapshot;
 
@@ -21,5 +22,6 @@ pub use csvfile::{ImportError, RowError};
 pub use import_devices::{DeviceFields, add_device, import_devices};
 pub use import_site::import_sites;
 pub use profiles::{Profiles, load_file};
+pub use reload::reload;
 pub use site::{Level, SiteNode};
 pub use snapshot::{DeviceInfo, Registry};

@@ -6,11 +6,12 @@ use protocol::DeviceId;
 use protocol::feed::{AlarmFeed, AlarmState};
 use rusqlite::Transaction;
 
-use super::{Store, StoreError};
-use crate::linkage::LinkageRecord;
-use crate::presence::Entry;
+use super::orders::{OrderCommit, OrderCommitted};
+use super::outbox::{Enqueued, OutMsg, Shared};
+use super::{LinkageRecord, Store, StoreError};
 
-/// A write the analysis stage asks for.
+/// A write a stage asks for; each is applied inside the writer's batch
+/// transaction and answered after the commit.
 #[derive(Debug, Clone)]
 pub enum Write {
     /// An alarm as it now stands, and when it changed; also appended to the
@@ -20,6 +21,27 @@ pub enum Write {
     Linkage(LinkageRecord),
     /// A closed aggregate window.
     Aggregate(protocol::feed::Aggregate),
+    /// A work order's change with its outbox row, audit record and KPIs.
+    Order(Box<OrderCommit>),
+    /// Messages for the district platform, queued at a time.
+    Enqueue(u64, Vec<OutMsg>),
+    /// The platform's receipts: `(order id, revision)`.
+    OutboxAck(Vec<(String, u32)>),
+    /// Routine outbox rows handed to a connected client.
+    OutboxRemove(Vec<i64>),
+}
+
+/// What a committed [`Write`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// Nothing to report.
+    Stored,
+    /// An order change: the cell's KPIs after it.
+    Order(Box<OrderCommitted>),
+    /// Outbox rows: what happened to each.
+    Enqueued(Vec<Enqueued>),
+    /// Outbox rows removed.
+    Removed(u64),
 }
 
 /// A stored aggregate: (field, from ms, to ms, avg, count).
@@ -37,12 +59,16 @@ fn ms(v: u64) -> i64 {
 }
 
 /// Applies one write inside the writer's transaction.
-pub(super) fn write(tx: &Transaction<'_>, w: &Write) -> Result<(), rusqlite::Error> {
+pub(super) fn write(
+    tx: &Transaction<'_>,
+    outbox: &Shared,
+    w: &Write,
+) -> Result<Done, rusqlite::Error> {
     match w {
         Write::Alarm(a, at) => {
             let json = serde_json::to_string(a).unwrap_or_default();
             let value = serde_json::to_value(a.as_ref()).unwrap_or_default();
-            crate::audit::chain::append_in(tx, *at, "alarm", &a.id, &value)?;
+            super::audit::append_in(tx, *at, "alarm", &a.id, &value)?;
             tx.prepare_cached(
                 "INSERT INTO alarms (id, number, kind, state, final, raised_ms, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json",
@@ -61,8 +87,35 @@ pub(super) fn write(tx: &Transaction<'_>, w: &Write) -> Result<(), rusqlite::Err
             )?
             .execute((&r.alarm, r.device.as_str(), r.cmd.as_str(), ms(r.sent_ms), ms(r.acked_ms), r.attempts, r.ok))?;
         }
+        Write::Order(c) => {
+            return Ok(Done::Order(Box::new(super::orders::commit(tx, outbox, c)?)));
+        }
+        Write::Enqueue(now, msgs) => {
+            let mut done = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                done.push(super::outbox::enqueue(tx, outbox, *now, m)?);
+            }
+            return Ok(Done::Enqueued(done));
+        }
+        Write::OutboxAck(receipts) => {
+            return Ok(Done::Removed(super::outbox::ack(tx, outbox, receipts)?));
+        }
+        Write::OutboxRemove(seqs) => {
+            return Ok(Done::Removed(super::outbox::remove(tx, outbox, seqs)?));
+        }
     }
-    Ok(())
+    Ok(Done::Stored)
+}
+
+impl Write {
+    /// Whether committing it queues rows for the district platform.
+    pub(super) fn queues_upstream(&self) -> bool {
+        match self {
+            Self::Order(c) => c.outbox.is_some(),
+            Self::Enqueue(_, msgs) => !msgs.is_empty(),
+            _ => false,
+        }
+    }
 }
 
 fn state_str(s: AlarmState) -> String {
@@ -163,25 +216,5 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Every device's stored availability.
-    ///
-    /// # Errors
-    /// As [`Self::presence_list`].
-    pub fn presence_entries(&self) -> Result<Vec<(DeviceId, Entry)>, StoreError> {
-        Ok(self
-            .presence_list()?
-            .into_iter()
-            .filter_map(|p| {
-                Some((
-                    DeviceId::new(&p.device).ok()?,
-                    Entry {
-                        status: p.status,
-                        since_ms: p.at_ms,
-                    },
-                ))
-            })
-            .collect())
     }
 }

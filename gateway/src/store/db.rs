@@ -1,7 +1,7 @@
 //! [`Store`]: one SQLite connection, its settings and migrations, and the
 //! read queries used by the command line and tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -18,6 +18,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     /// The connection; the writer thread owns it on the hot path.
     conn: Connection,
+    /// The file, so the writer can open its reader beside it.
+    path: PathBuf,
 }
 
 /// A stored event, as read back.
@@ -85,7 +87,26 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A second connection to the same file for the store's reader thread:
+    /// it may only query (`query_only`), so every write still goes through
+    /// the writer.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be opened.
+    pub(super) fn open_reader(&self) -> Result<Self, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(Self {
+            conn,
+            path: self.path.clone(),
+        })
     }
 
     /// Opens an existing database read-only, e.g. to list devices while the
@@ -103,7 +124,10 @@ impl Store {
                 known: schema::SCHEMA_VERSION,
             });
         }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The connection, for queries of other modules (the registry).

@@ -6,7 +6,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use protocol::{DeviceId, Status};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Commit, EventRecord, QuarantineRecord, Shed, StoreError, TelemetryRecord};
+use super::outbox::{Outbox, Shared};
+use super::{
+    Commit, Done, EventRecord, LinkageRecord, QuarantineRecord, Shed, Store, StoreError,
+    TelemetryRecord, Write,
+};
+
+/// A query for the reader thread: runs on its connection, answers itself.
+pub(super) type ReadJob = Box<dyn FnOnce(&Store) + Send>;
 
 /// What the priority queue carries.
 #[derive(Debug)]
@@ -22,8 +29,8 @@ pub(super) enum Job {
     ),
     /// Count a rejected message; nobody waits.
     Quarantine(QuarantineRecord),
-    /// Record an alarm change or linkage command, then answer.
-    Write(super::Write, oneshot::Sender<Result<(), StoreError>>),
+    /// Apply a write (alarm, linkage, aggregate, order, outbox), then answer.
+    Write(Write, oneshot::Sender<Result<Done, StoreError>>),
     /// Answer once everything queued before is committed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
     /// Run retention now; answer with the rows deleted.
@@ -103,6 +110,10 @@ pub struct StoreHandle {
     pub(super) counters: Arc<Counters>,
     /// Most quarantine jobs queued at once.
     pub(super) quarantine_cap: usize,
+    /// Queries, to the reader thread.
+    pub(super) reads: mpsc::Sender<ReadJob>,
+    /// The outbox's counters and wake-up.
+    pub(super) outbox: Arc<Shared>,
 }
 
 impl StoreHandle {
@@ -191,19 +202,17 @@ impl StoreHandle {
         feed: &protocol::feed::AlarmFeed,
         at_ms: u64,
     ) -> Result<(), StoreError> {
-        self.write(super::Write::Alarm(Box::new(feed.clone()), at_ms))
+        self.write(Write::Alarm(Box::new(feed.clone()), at_ms))
             .await
+            .map(drop)
     }
 
     /// Records a finished linkage command; resolves after it is committed.
     ///
     /// # Errors
     /// As [`Self::commit_event`].
-    pub async fn record_linkage(
-        &self,
-        rec: &crate::linkage::LinkageRecord,
-    ) -> Result<(), StoreError> {
-        self.write(super::Write::Linkage(rec.clone())).await
+    pub async fn record_linkage(&self, rec: &LinkageRecord) -> Result<(), StoreError> {
+        self.write(Write::Linkage(rec.clone())).await.map(drop)
     }
 
     /// Stores a closed aggregate window; resolves after it is committed.
@@ -211,13 +220,59 @@ impl StoreHandle {
     /// # Errors
     /// As [`Self::commit_event`].
     pub async fn save_aggregate(&self, a: &protocol::feed::Aggregate) -> Result<(), StoreError> {
-        self.write(super::Write::Aggregate(a.clone())).await
+        self.write(Write::Aggregate(a.clone())).await.map(drop)
     }
 
-    async fn write(&self, w: super::Write) -> Result<(), StoreError> {
+    /// Commits a work order's change with its outbox row, audit record and
+    /// the cell's KPIs in one transaction; resolves after the commit.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn commit_order(
+        &self,
+        c: super::OrderCommit,
+    ) -> Result<super::OrderCommitted, StoreError> {
+        match self.write(Write::Order(Box::new(c))).await? {
+            Done::Order(done) => Ok(*done),
+            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Applies `w` in the writer's next transaction; resolves after the commit.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn write(&self, w: Write) -> Result<Done, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Write(w, tx)).await?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `query` on the store's reader thread (its own query-only
+    /// connection, so reads never wait behind the writer's batches) and
+    /// returns its answer. Sees everything committed before the call.
+    ///
+    /// # Errors
+    /// [`StoreError::Closed`] when the reader has stopped; whatever `query` returns.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |s| {
+            let _ = tx.send(query(s));
+        });
+        self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The outbox: queue, drain and receipts through this store.
+    pub fn outbox(&self) -> Outbox {
+        Outbox {
+            store: self.clone(),
+            shared: self.outbox.clone(),
+        }
     }
 
     /// The writer's counters.

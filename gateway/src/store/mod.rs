@@ -1,16 +1,26 @@
 //! The gateway's durable state in one SQLite file (WAL, `synchronous=FULL`):
-//! events, telemetry, quarantine, presence and the registry's tables.
+//! events, telemetry, quarantine, presence, the registry's tables, alarms,
+//! linkage, aggregates, work orders and their KPIs, the outbox and the
+//! audit chain. Every table is created by the one migration chain
+//! ([`schema`]), and every statement of the running gateway runs on the
+//! store's own threads, never on the async runtime.
 //!
-//! [`Store`] is one connection with its migrations and read queries. On the
-//! hot path a single writer thread ([`spawn_writer`]) owns the connection and
-//! batches everything it is sent into one transaction per batch; callers
-//! hold a cloneable [`StoreHandle`].
+//! [`Store`] is one connection with its migrations and read queries (the
+//! command line and tests use it directly). In the running gateway
+//! [`spawn_writer`] starts two threads: the writer owns the read-write
+//! connection and batches everything it is sent into one transaction per
+//! batch, answering each waiter after the commit; the reader answers
+//! queries on a second, query-only connection. Callers hold a cloneable
+//! [`StoreHandle`] (and the outbox's users an [`Outbox`]).
 
 mod alarms;
+mod audit;
 mod config;
 mod db;
 mod error;
 mod handle;
+mod orders;
+mod outbox;
 mod records;
 mod retention;
 mod schema;
@@ -18,13 +28,19 @@ mod sql;
 mod writer;
 
 #[cfg(test)]
+mod outbox_tests;
+#[cfg(test)]
 mod tests;
 
-pub use alarms::{AggregateRow, Write};
+pub use alarms::{AggregateRow, Done, Write};
 pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
-pub use records::{Commit, EventRecord, QuarantineRecord, StoreConfig, TelemetryRecord};
+pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
+pub use outbox::{Class, Enqueued, OutMsg, Outbox, OutboxStats, ROW_OVERHEAD, Row};
+pub use records::{
+    Commit, EventRecord, LinkageRecord, QuarantineRecord, StoreConfig, TelemetryRecord,
+};
 pub use schema::SCHEMA_VERSION;
 pub use writer::spawn_writer;

@@ -1,6 +1,6 @@
 //! What callers hand the store writer, and how it is configured.
 
-use protocol::{Cause, DeviceId, EventKind, FieldName};
+use protocol::{Cause, CommandKind, DeviceId, EventKind, FieldName};
 
 /// A node event to be committed before it is acknowledged to the node.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +52,26 @@ pub struct QuarantineRecord {
     pub detail: String,
 }
 
+/// A finished linkage command (door release, valve close), kept with the
+/// alarm that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkageRecord {
+    /// The alarm that caused it.
+    pub alarm: String,
+    /// The device.
+    pub device: DeviceId,
+    /// The command.
+    pub cmd: CommandKind,
+    /// First sent, ms.
+    pub sent_ms: u64,
+    /// Answered, ms.
+    pub acked_ms: u64,
+    /// How many times it was sent.
+    pub attempts: u32,
+    /// Whether the node carried it out.
+    pub ok: bool,
+}
+
 /// The outcome of [`super::StoreHandle::commit_event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
@@ -76,6 +96,9 @@ pub struct StoreConfig {
     /// Capacity of the priority queue (events, presence, quarantine);
     /// senders of events wait when it is full.
     pub event_queue: usize,
+    /// The outbox's bound in bytes: over it, routine rows are shed (order
+    /// rows never are).
+    pub outbox_max_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -86,6 +109,7 @@ impl Default for StoreConfig {
             batch_max: 1024,
             telemetry_queue: 8192,
             event_queue: 1024,
+            outbox_max_bytes: 2_048 << 20,
         }
     }
 }

@@ -115,6 +115,48 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX aggregates_scope ON aggregates (scope, scope_id, to_ms);
     ",
+    // 4: work orders, their KPIs, the outbox and the audit chain. Gateways
+    // before this migration created these tables outside the migration chain
+    // when the order engine first ran, so each is created only if missing and
+    // keeps its rows.
+    r"
+    CREATE TABLE IF NOT EXISTS orders (
+        order_id TEXT PRIMARY KEY,
+        alarm_id TEXT NOT NULL UNIQUE,
+        cell TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        acked_at INTEGER,
+        ended_at INTEGER,
+        yellow INTEGER NOT NULL,
+        red INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS orders_state ON orders (state);
+    CREATE INDEX IF NOT EXISTS orders_cell ON orders (cell);
+    CREATE TABLE IF NOT EXISTS order_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS kpi (cell TEXT PRIMARY KEY, body TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        class INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_drain ON outbox (class, seq);
+    CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key, revision);
+    CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        prev BLOB NOT NULL,
+        hash BLOB NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

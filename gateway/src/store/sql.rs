@@ -3,8 +3,9 @@
 
 use rusqlite::Transaction;
 
+use super::outbox::Shared;
 use super::writer::Batch;
-use super::{Commit, EventRecord, QuarantineRecord, Store};
+use super::{Commit, Done, EventRecord, QuarantineRecord, Store};
 
 /// Longest text kept per quarantine column, in bytes.
 const QUARANTINE_TEXT_MAX: usize = 256;
@@ -12,11 +13,16 @@ const QUARANTINE_TEXT_MAX: usize = 256;
 /// Rows written by one committed transaction.
 pub(super) struct Written {
     pub(super) commits: Vec<Commit>,
+    pub(super) done: Vec<Done>,
     pub(super) rows: u64,
 }
 
-/// One transaction: events, presence, quarantine, then telemetry.
-pub(super) fn write_tx(store: &mut Store, batch: &Batch) -> Result<Written, rusqlite::Error> {
+/// One transaction: events, presence, quarantine, writes, then telemetry.
+pub(super) fn write_tx(
+    store: &mut Store,
+    outbox: &Shared,
+    batch: &Batch,
+) -> Result<Written, rusqlite::Error> {
     let tx = store.conn_mut().transaction()?;
     let mut commits = Vec::with_capacity(batch.events.len());
     for (rec, _) in &batch.events {
@@ -33,8 +39,9 @@ pub(super) fn write_tx(store: &mut Store, batch: &Batch) -> Result<Written, rusq
     for q in &batch.quarantine {
         insert_quarantine(&tx, q)?;
     }
+    let mut done = Vec::with_capacity(batch.writes.len());
     for (w, _) in &batch.writes {
-        super::alarms::write(&tx, w)?;
+        done.push(super::alarms::write(&tx, outbox, w)?);
     }
     let mut rows = 0;
     {
@@ -55,7 +62,11 @@ pub(super) fn write_tx(store: &mut Store, batch: &Batch) -> Result<Written, rusq
         }
     }
     tx.commit()?;
-    Ok(Written { commits, rows })
+    Ok(Written {
+        commits,
+        done,
+        rows,
+    })
 }
 
 fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusqlite::Error> {

@@ -47,7 +47,7 @@ fn writer(
     cfg: StoreConfig,
     clock: SharedClock,
 ) -> (StoreHandle, std::thread::JoinHandle<()>) {
-    spawn_writer(Store::open(path).expect("open"), cfg, clock)
+    spawn_writer(Store::open(path).expect("open"), cfg, clock).expect("writer")
 }
 
 #[test]

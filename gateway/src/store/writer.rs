@@ -1,6 +1,7 @@
 //! The writer thread: owns the connection, takes everything queued (priority
 //! queue first, up to `batch_max`), writes it in one transaction, commits,
 //! then answers each waiter. Between batches it runs retention by the clock.
+//! Beside it, the reader thread answers queries on its own connection.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,10 +12,13 @@ use protocol::{DeviceId, Status};
 use tokio::sync::{mpsc, oneshot};
 
 use super::TelemetryRecord;
-use super::handle::{Counters, Job};
+use super::handle::{Counters, Job, ReadJob};
+use super::outbox::Shared;
 use super::retention::Retention;
 use super::sql::write_tx;
-use super::{Commit, EventRecord, QuarantineRecord, Store, StoreConfig, StoreError, StoreHandle};
+use super::{
+    Commit, Done, EventRecord, QuarantineRecord, Store, StoreConfig, StoreError, StoreHandle,
+};
 use crate::clock::SharedClock;
 
 /// How long the writer sleeps with nothing to do before it looks at the
@@ -23,7 +27,16 @@ const IDLE_TICK: Duration = Duration::from_millis(500);
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// Starts the writer thread over `store`.
+/// Most queries queued for the reader at once; askers wait beyond it.
+const READ_QUEUE: usize = 256;
+
+/// Starts the writer thread over `store`, and the reader thread on a second
+/// connection to the same file. The returned join handle is the writer's;
+/// the reader ends when the last handle is dropped.
+///
+/// # Errors
+/// [`StoreError`] when the reader's connection cannot be opened or the
+/// outbox cannot be counted.
 ///
 /// # Panics
 /// When the operating system refuses to start a thread (at start-up only).
@@ -31,29 +44,46 @@ pub fn spawn_writer(
     store: Store,
     cfg: StoreConfig,
     clock: SharedClock,
-) -> (StoreHandle, JoinHandle<()>) {
+) -> Result<(StoreHandle, JoinHandle<()>), StoreError> {
     let (prio_tx, prio) = mpsc::channel(cfg.event_queue.max(1));
     let (tel_tx, tel) = mpsc::channel(cfg.telemetry_queue.max(1));
+    let (reads_tx, reads) = mpsc::channel(READ_QUEUE);
+    let reader = store.open_reader()?;
+    let outbox = Arc::new(Shared::count(&store, cfg.outbox_max_bytes)?);
     let counters = Arc::new(Counters::default());
     let handle = StoreHandle {
         prio: prio_tx,
         tel: tel_tx,
         counters: counters.clone(),
         quarantine_cap: (cfg.event_queue / 4).max(1),
+        reads: reads_tx,
+        outbox: outbox.clone(),
     };
     let writer = Writer {
         store,
         cfg,
         clock,
         counters,
+        outbox,
         prio,
         tel,
     };
+    std::thread::Builder::new()
+        .name("store-reader".into())
+        .spawn(move || serve_reads(&reader, reads))
+        .expect("the OS refused to start the store reader thread");
     let join = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || writer.run())
         .expect("the OS refused to start the store writer thread");
-    (handle, join)
+    Ok((handle, join))
+}
+
+/// The reader thread: one query at a time until every handle is gone.
+fn serve_reads(store: &Store, mut reads: mpsc::Receiver<ReadJob>) {
+    while let Some(job) = reads.blocking_recv() {
+        job(store);
+    }
 }
 
 /// Records of one transaction and who waits for them.
@@ -63,7 +93,7 @@ pub(super) struct Batch {
     pub(super) presence: Vec<(DeviceId, Status, u64, Reply<()>)>,
     pub(super) quarantine: Vec<QuarantineRecord>,
     pub(super) telemetry: Vec<TelemetryRecord>,
-    pub(super) writes: Vec<(super::Write, Reply<()>)>,
+    pub(super) writes: Vec<(super::Write, Reply<Done>)>,
     flushes: Vec<Reply<()>>,
     retention: Vec<Reply<u64>>,
 }
@@ -105,6 +135,7 @@ struct Writer {
     cfg: StoreConfig,
     clock: SharedClock,
     counters: Arc<Counters>,
+    outbox: Arc<Shared>,
     prio: mpsc::Receiver<Job>,
     tel: mpsc::Receiver<TelemetryRecord>,
 }
@@ -212,8 +243,12 @@ impl Writer {
         self.counters
             .quarantine_queued
             .fetch_sub(quarantined, Ordering::AcqRel);
-        match write_tx(&mut self.store, batch) {
+        let upstream = batch.writes.iter().any(|(w, _)| w.queues_upstream());
+        match write_tx(&mut self.store, &self.outbox, batch) {
             Ok(w) => {
+                if upstream {
+                    self.outbox.wake();
+                }
                 let c = &self.counters;
                 Counters::add(&c.batches, 1);
                 Counters::add(&c.telemetry_rows, w.rows);
@@ -229,8 +264,8 @@ impl Writer {
                 for (_, _, _, reply) in batch.presence.drain(..) {
                     let _ = reply.send(Ok(()));
                 }
-                for (_, reply) in batch.writes.drain(..) {
-                    let _ = reply.send(Ok(()));
+                for ((_, reply), done) in batch.writes.drain(..).zip(w.done) {
+                    let _ = reply.send(Ok(done));
                 }
             }
             Err(e) => {

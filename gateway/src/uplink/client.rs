@@ -3,13 +3,11 @@
 //! resends rows whose receipt does not come.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
-use rusqlite::Connection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,24 +16,8 @@ use protocol::{Name, StatusUpdate, Topic, UpstreamState};
 use super::config::UplinkConfig;
 pub use super::error::UplinkError;
 use super::network::{Net, no_delay, poll};
-use super::outbox::{Class, Outbox, Row};
-
-/// Counters of the uplink, shared with whoever wants to read them.
-#[derive(Debug, Default)]
-pub struct UplinkStats {
-    /// Rows handed to the MQTT client (resends included).
-    pub published: AtomicU64,
-    /// Rows removed on a `received`.
-    pub received: AtomicU64,
-    /// Rows sent again after `resend_after_ms` without a receipt.
-    pub resent: AtomicU64,
-    /// Connections made (first one included).
-    pub connects: AtomicU64,
-    /// Status messages that did not decode or did not match their topic.
-    pub bad_status: AtomicU64,
-    /// Status messages for orders of other gateways (ignored).
-    pub foreign_status: AtomicU64,
-}
+pub use super::stats::UplinkStats;
+use crate::store::{Class, Outbox, Row};
 
 /// A row sent and waiting for its receipt.
 #[derive(Debug)]
@@ -49,24 +31,18 @@ struct Flight {
 pub struct Uplink {
     cfg: UplinkConfig,
     options: MqttOptions,
-    conn: Connection,
     outbox: Outbox,
     prefix: String,
     stats: Arc<UplinkStats>,
 }
 
 impl Uplink {
-    /// Validates `cfg`, loads TLS files and opens its own connection to the
-    /// outbox's SQLite file `db`.
+    /// Validates `cfg` and loads TLS files; the outbox is drained through
+    /// the store's threads.
     ///
     /// # Errors
     /// [`UplinkError`] naming what is wrong.
-    pub fn new(
-        cfg: &UplinkConfig,
-        gateway: &Name,
-        db: &Path,
-        outbox: Outbox,
-    ) -> Result<Self, UplinkError> {
+    pub fn new(cfg: &UplinkConfig, gateway: &Name, outbox: Outbox) -> Result<Self, UplinkError> {
         cfg.validate().map_err(UplinkError::Config)?;
         let client_id = cfg.client_id.clone().unwrap_or_else(|| gateway.to_string());
         let mut o = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
@@ -85,7 +61,6 @@ impl Uplink {
         Ok(Self {
             cfg: cfg.clone(),
             options: o,
-            conn: crate::sqlite::open(db)?,
             outbox,
             prefix: format!("{gateway}-"),
             stats: Arc::default(),
@@ -184,7 +159,7 @@ impl Drain {
                 c = outbox.woken() => self.rewind_for(c),
                 _ = tick.tick() => self.expire(),
             }
-            self.apply_receipts()?;
+            self.apply_receipts().await?;
             self.fill().await?;
         }
     }
@@ -267,12 +242,12 @@ impl Drain {
         }
     }
 
-    fn apply_receipts(&mut self) -> Result<(), UplinkError> {
+    async fn apply_receipts(&mut self) -> Result<(), UplinkError> {
         if self.receipts.is_empty() {
             return Ok(());
         }
         let receipts = std::mem::take(&mut self.receipts);
-        let n = self.up.outbox.ack(&mut self.up.conn, &receipts)?;
+        let n = self.up.outbox.ack(receipts.clone()).await?;
         self.up.stats.received.fetch_add(n, Ordering::Relaxed);
         for (key, rev) in &receipts {
             let Some(seqs) = self.keys.get_mut(key) else {
@@ -297,7 +272,7 @@ impl Drain {
         let max = self.up.cfg.max_inflight;
         while self.connected && self.inflight.len() < max {
             let want = self.up.cfg.batch.min(max - self.inflight.len());
-            let rows = self.up.outbox.fetch(&self.up.conn, self.cursor, want)?;
+            let rows = self.up.outbox.fetch(self.cursor, want).await?;
             if rows.is_empty() {
                 return Ok(());
             }
@@ -321,7 +296,7 @@ impl Drain {
                 }
             }
             if !handed.is_empty() {
-                self.up.outbox.remove(&mut self.up.conn, &handed)?;
+                self.up.outbox.remove(handed).await?;
             }
         }
         Ok(())

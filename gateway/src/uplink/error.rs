@@ -11,5 +11,5 @@ pub enum UplinkError {
     Tls(#[from] super::tls::TlsError),
     /// The outbox could not be read or written.
     #[error("outbox: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] crate::store::StoreError),
 }

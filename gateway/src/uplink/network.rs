@@ -10,7 +10,7 @@ use rumqttc::{Event, EventLoop, Packet};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::client::UplinkStats;
+use super::stats::UplinkStats;
 
 /// What the network task tells the drain.
 #[derive(Debug)]

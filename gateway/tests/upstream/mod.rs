@@ -111,22 +111,30 @@ pub fn order(n: u64, severity: Severity) -> OrderUp {
     }
 }
 
-/// Queues orders `from..to` of `class` into the outbox of `db` in one transaction.
-pub fn fill(db: &Path, outbox: &Outbox, from: u64, to: u64, class: Class) {
-    let mut conn = gateway::sqlite::open(db).expect("db");
-    let tx = conn.transaction().expect("tx");
+/// Queues orders `from..to` of `class` into `outbox` in one transaction.
+pub async fn fill(outbox: &Outbox, from: u64, to: u64, class: Class) {
     let sev = if class == Class::Alarm {
         Severity::Critical
     } else {
         Severity::Minor
     };
-    for n in from..to {
-        outbox
-            .enqueue(&tx, 0, &OutMsg::order(&order(n, sev), class))
-            .expect("enqueue");
-    }
-    tx.commit().expect("commit");
-    outbox.wake();
+    let msgs = (from..to)
+        .map(|n| OutMsg::order(&order(n, sev), class))
+        .collect();
+    outbox.enqueue(0, msgs).await.expect("enqueue");
+}
+
+/// The outbox of the store at `db`, through a store writer of its own
+/// (it stops when the last handle is dropped).
+pub fn open_outbox(db: &Path) -> Outbox {
+    let store = gateway::store::Store::open(db).expect("db");
+    let clock = Arc::new(gateway::clock::SystemClock);
+    let cfg = gateway::store::StoreConfig {
+        outbox_max_bytes: 1 << 30,
+        ..gateway::store::StoreConfig::default()
+    };
+    let (handle, _join) = gateway::store::spawn_writer(store, cfg, clock).expect("writer");
+    handle.outbox()
 }
 
 /// Polls `cond` every 10 ms until it holds or `secs` pass.

@@ -1,0 +1,412 @@
+//! The outbox: every message for the district platform is a row in SQLite
+//! before it is sent, and stays there until the platform says `received`
+//! for its `(key, revision)`. A broker's PUBACK is not enough: it means
+//! "routed", not "stored".
+//!
+//! Rows are drained by `class` (alarm orders first), then by age (`seq`).
+//! The table is bounded by bytes: over the bound, the oldest routine rows are
+//! shed (counted); order rows are never shed.
+//!
+//! The SQL runs on the store's threads: writes ([`enqueue`], [`ack`],
+//! [`remove`]) in the writer's transactions, [`fetch`] on the reader. The
+//! uplink and the order engine hold an [`Outbox`]: the counters, the
+//! drain's wake-up, and the way to the store.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
+
+use protocol::OrderUp;
+
+use super::{Store, StoreError, StoreHandle, Write};
+
+/// Bytes counted per row on top of its topic and payload (keys, index entries).
+pub const ROW_OVERHEAD: u64 = 64;
+
+/// Drain priority of a row; lower goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Class {
+    /// Orders from life-safety or critical/immediate alarms.
+    Alarm = 0,
+    /// Every other order and order revision.
+    Order = 1,
+    /// Reports that may be shed when the disk bound is reached; removed when
+    /// handed to a connected client (at most once), not on a receipt.
+    Routine = 2,
+}
+
+impl Class {
+    fn from_i64(v: i64) -> Self {
+        match v {
+            0 => Self::Alarm,
+            1 => Self::Order,
+            _ => Self::Routine,
+        }
+    }
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutMsg {
+    /// Drain priority.
+    pub class: Class,
+    /// What the platform's receipt names: the order id.
+    pub key: String,
+    /// Which revision of `key` this is.
+    pub revision: u32,
+    /// MQTT topic.
+    pub topic: String,
+    /// Encoded payload.
+    pub payload: Vec<u8>,
+}
+
+impl OutMsg {
+    /// An order revision on `grid/v1/{district}/{street}/{community}/{cell}/order`.
+    pub fn order(up: &OrderUp, class: Class) -> Self {
+        let topic = protocol::Topic::OrderUp {
+            cell: (&up.grid).into(),
+        };
+        Self {
+            class,
+            key: up.order_id.to_string(),
+            revision: up.revision,
+            topic: topic.to_string(),
+            payload: protocol::codec::encode(up),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        (self.topic.len() + self.payload.len()) as u64 + ROW_OVERHEAD
+    }
+}
+
+/// A queued row, as read by the drain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Position in the table; rises with age.
+    pub seq: i64,
+    /// Drain priority.
+    pub class: Class,
+    /// Receipt key.
+    pub key: String,
+    /// Receipt revision.
+    pub revision: u32,
+    /// MQTT topic.
+    pub topic: String,
+    /// Encoded payload.
+    pub payload: Vec<u8>,
+}
+
+/// A snapshot of the outbox counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Rows queued.
+    pub rows: u64,
+    /// Their counted bytes.
+    pub bytes: u64,
+    /// Routine rows shed over the bound since start.
+    pub shed: u64,
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued (after shedding this many older routine rows).
+    Queued {
+        /// Routine rows shed to make room.
+        shed: u64,
+    },
+    /// A routine row that did not fit: dropped and counted.
+    Dropped,
+}
+
+/// Counters and the drain's wake-up, shared by the writer thread and every
+/// [`Outbox`] handle.
+#[derive(Debug)]
+pub(super) struct Shared {
+    max_bytes: u64,
+    rows: AtomicU64,
+    bytes: AtomicU64,
+    shed: AtomicU64,
+    /// Lowest class queued since the drain last looked (`u8::MAX`: none).
+    woken: AtomicU8,
+    wake: Notify,
+}
+
+impl Shared {
+    /// Counts what the table holds.
+    pub(super) fn count(store: &Store, max_bytes: u64) -> Result<Self, StoreError> {
+        let (rows, bytes): (i64, i64) = store.conn().query_row(
+            "SELECT count(*), coalesce(sum(length(topic) + length(payload)), 0) FROM outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let rows = rows.unsigned_abs();
+        Ok(Self {
+            max_bytes,
+            rows: AtomicU64::new(rows),
+            bytes: AtomicU64::new(bytes.unsigned_abs() + rows * ROW_OVERHEAD),
+            shed: AtomicU64::new(0),
+            woken: AtomicU8::new(u8::MAX),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Tells the drain that rows were committed.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn forget(&self, sizes: &[i64]) {
+        let bytes: u64 = sizes.iter().map(|b| b.unsigned_abs() + ROW_OVERHEAD).sum();
+        self.rows.fetch_sub(sizes.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_sub(
+            bytes.min(self.bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Queues `msg` inside the writer's transaction (so an order's state and its
+/// outbox row commit together), shedding routine rows when over the bound.
+pub(super) fn enqueue(
+    conn: &Connection,
+    s: &Shared,
+    now: u64,
+    msg: &OutMsg,
+) -> rusqlite::Result<Enqueued> {
+    let size = msg.size();
+    let mut shed = 0;
+    if s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
+        shed = shed_routine(conn, s, size)?;
+        if msg.class == Class::Routine && s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
+            s.shed.fetch_add(1, Ordering::Relaxed);
+            return Ok(Enqueued::Dropped);
+        }
+        if s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
+            tracing::warn!(key = %msg.key, "outbox over its bound with order rows only; queued anyway");
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO outbox (class, key, revision, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        msg.class as u8,
+        msg.key,
+        msg.revision,
+        msg.topic,
+        msg.payload,
+        super::sql::at_i64(now)
+    ])?;
+    s.rows.fetch_add(1, Ordering::Relaxed);
+    s.bytes.fetch_add(size, Ordering::Relaxed);
+    s.woken.fetch_min(msg.class as u8, Ordering::Relaxed);
+    Ok(Enqueued::Queued { shed })
+}
+
+/// Deletes the oldest routine rows until `need` more bytes fit; returns how many.
+fn shed_routine(conn: &Connection, s: &Shared, need: u64) -> rusqlite::Result<u64> {
+    let mut shed = 0;
+    loop {
+        let excess = (s.bytes.load(Ordering::Relaxed) + need).saturating_sub(s.max_bytes);
+        if excess == 0 {
+            break;
+        }
+        let oldest: Vec<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT seq, length(topic) + length(payload) FROM outbox WHERE class = 2 ORDER BY seq LIMIT 64",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        if oldest.is_empty() {
+            break;
+        }
+        let mut freed = Vec::new();
+        let mut delete = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+        for (seq, size) in oldest {
+            delete.execute([seq])?;
+            freed.push(size);
+            if freed
+                .iter()
+                .map(|b| b.unsigned_abs() + ROW_OVERHEAD)
+                .sum::<u64>()
+                >= excess
+            {
+                break;
+            }
+        }
+        s.forget(&freed);
+        shed += freed.len() as u64;
+    }
+    s.shed.fetch_add(shed, Ordering::Relaxed);
+    Ok(shed)
+}
+
+/// Removes the rows the platform has received: for each `(key, revision)`,
+/// every non-routine row of `key` up to that revision (the platform keeps
+/// the highest revision, so older ones are moot).
+pub(super) fn ack(
+    conn: &Connection,
+    s: &Shared,
+    receipts: &[(String, u32)],
+) -> rusqlite::Result<u64> {
+    let mut sizes = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM outbox WHERE key = ?1 AND revision <= ?2 AND class < 2
+         RETURNING length(topic) + length(payload)",
+    )?;
+    for (key, rev) in receipts {
+        for size in stmt.query_map(params![key, rev], |r| r.get::<_, i64>(0))? {
+            sizes.push(size?);
+        }
+    }
+    s.forget(&sizes);
+    Ok(sizes.len() as u64)
+}
+
+/// Removes routine rows handed to a connected client.
+pub(super) fn remove(conn: &Connection, s: &Shared, seqs: &[i64]) -> rusqlite::Result<u64> {
+    let mut sizes = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM outbox WHERE seq = ?1 RETURNING length(topic) + length(payload)",
+    )?;
+    for seq in seqs {
+        for size in stmt.query_map([seq], |r| r.get::<_, i64>(0))? {
+            sizes.push(size?);
+        }
+    }
+    s.forget(&sizes);
+    Ok(sizes.len() as u64)
+}
+
+impl Store {
+    /// Up to `limit` outbox rows after `(class, seq)` in drain order: the
+    /// rest of that class, then the classes after it (two index range scans;
+    /// SQLite would not use the index for the whole row-value comparison).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn outbox_fetch(&self, after: (i64, i64), limit: usize) -> Result<Vec<Row>, StoreError> {
+        let conn = self.conn();
+        let mut rows = Vec::with_capacity(limit);
+        let same = conn.prepare_cached(
+            "SELECT seq, class, key, revision, topic, payload FROM outbox
+             WHERE class = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let later = conn.prepare_cached(
+            "SELECT seq, class, key, revision, topic, payload FROM outbox
+             WHERE class > ?1 ORDER BY class, seq LIMIT ?3",
+        )?;
+        for mut stmt in [same, later] {
+            let left = limit - rows.len();
+            if left == 0 {
+                break;
+            }
+            let found = stmt.query_map(
+                params![after.0, after.1, i64::try_from(left).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(Row {
+                        seq: r.get(0)?,
+                        class: Class::from_i64(r.get(1)?),
+                        key: r.get(2)?,
+                        revision: r.get(3)?,
+                        topic: r.get(4)?,
+                        payload: r.get(5)?,
+                    })
+                },
+            )?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The outbox as its users see it: queue, drain, receipts, counters. Every
+/// operation is a request to the store's threads.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pub(super) store: StoreHandle,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Outbox {
+    /// Queues `msgs` in one transaction; resolves after the commit, and
+    /// wakes the drain.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the transaction failed: nothing was queued.
+    pub async fn enqueue(&self, now: u64, msgs: Vec<OutMsg>) -> Result<Vec<Enqueued>, StoreError> {
+        match self.store.write(Write::Enqueue(now, msgs)).await? {
+            super::Done::Enqueued(e) => Ok(e),
+            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Up to `limit` rows after `(class, seq)` in drain order (read on the
+    /// store's reader thread).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn fetch(&self, after: (i64, i64), limit: usize) -> Result<Vec<Row>, StoreError> {
+        self.store.read(move |s| s.outbox_fetch(after, limit)).await
+    }
+
+    /// Removes what `receipts` name (see [`ack`]); returns the rows removed.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn ack(&self, receipts: Vec<(String, u32)>) -> Result<u64, StoreError> {
+        match self.store.write(Write::OutboxAck(receipts)).await? {
+            super::Done::Removed(n) => Ok(n),
+            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Removes routine rows handed to a connected client.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn remove(&self, seqs: Vec<i64>) -> Result<(), StoreError> {
+        self.store.write(Write::OutboxRemove(seqs)).await.map(drop)
+    }
+
+    /// Wakes the drain (the writer does it after every commit that queued rows).
+    pub fn wake(&self) {
+        self.shared.wake();
+    }
+
+    /// Waits for a wake-up; returns the lowest class queued since the last
+    /// call (`None` if only a spurious wake-up).
+    pub async fn woken(&self) -> Option<Class> {
+        self.shared.wake.notified().await;
+        self.take_woken()
+    }
+
+    /// The lowest class queued since the last call, if any.
+    pub fn take_woken(&self) -> Option<Class> {
+        match self.shared.woken.swap(u8::MAX, Ordering::Relaxed) {
+            u8::MAX => None,
+            c => Some(Class::from_i64(i64::from(c))),
+        }
+    }
+
+    /// The store this outbox lives in.
+    pub fn store(&self) -> StoreHandle {
+        self.store.clone()
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> OutboxStats {
+        let s = &self.shared;
+        OutboxStats {
+            rows: s.rows.load(Ordering::Relaxed),
+            bytes: s.bytes.load(Ordering::Relaxed),
+            shed: s.shed.load(Ordering::Relaxed),
+        }
+    }
+}
