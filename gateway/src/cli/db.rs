@@ -32,13 +32,10 @@ impl DbArgs {
                 None,
             ));
         };
+        // `Config::load` has made the file's paths relative to the file.
         let cfg = Config::load(path).map_err(|e| e.to_string())?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let db = self
-            .db
-            .clone()
-            .unwrap_or_else(|| base.join(&cfg.store.path));
-        Ok((db, cfg.gateway.profiles_dir.map(|d| base.join(d))))
+        let db = self.db.clone().unwrap_or(cfg.store.path);
+        Ok((db, cfg.gateway.profiles_dir))
     }
 
     /// Opens the database for writing, with the profiles directory.
@@ -74,5 +71,27 @@ pub fn finish(r: Result<String, String>) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_in_the_config_are_relative_to_it_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sub = dir.path().join("deploy");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let path = sub.join("gw.toml");
+        let src = "[gateway]\nid = \"gw01\"\nsite = \"x\"\nprofiles_dir = \"profiles\"\n\n[store]\npath = \"gw.db\"\n";
+        std::fs::write(&path, src).expect("write");
+        let args = DbArgs {
+            db: None,
+            config: Some(path),
+        };
+        let (db, profiles) = args.resolve().expect("resolved");
+        assert_eq!(db, sub.join("gw.db"));
+        assert_eq!(profiles, Some(sub.join("profiles")));
     }
 }
