@@ -24,13 +24,13 @@ use crate::config::Config;
 use crate::config::validate::{self, FieldProblem};
 use crate::ingest::{self, Ingest, Lanes, Rejects};
 use crate::registry::{Profiles, RegistryCell};
-use crate::sources::modbus::ModbusSource;
 use crate::store::{self, StoreHandle};
+use modbus::ModbusSource;
 
 mod analysis;
 mod governance;
-mod modbus;
 mod restore;
+mod sources;
 mod spine;
 
 /// Why the gateway could not start.
@@ -50,7 +50,7 @@ pub enum StartError {
     Governance(String),
     /// The `[modbus]` section does not fit the profiles.
     #[error("{0}")]
-    Modbus(#[from] crate::sources::modbus::ConfigError),
+    Modbus(#[from] modbus::ConfigError),
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),

@@ -26,7 +26,7 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
-//! - [`sources`]: readings from polled devices ([`sources::modbus`]: the Modbus poller);
+//! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file

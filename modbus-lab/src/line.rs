@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serialport::{SerialPort, TTYPort};
 
 use crate::fault::{Fault, FaultBook, FaultRule};
-pub use crate::settings::LineSettings;
+use modbus::timing::LineTiming;
 
 /// What the emulator has seen so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl LineEmulator {
     ///
     /// # Errors
     /// A pty could not be opened or a thread not spawned.
-    pub fn start(settings: LineSettings) -> io::Result<Self> {
+    pub fn start(settings: LineTiming) -> io::Result<Self> {
         let (master_pty, master_end) = TTYPort::pair().map_err(io::Error::other)?;
         let (bus_pty, bus_end) = TTYPort::pair().map_err(io::Error::other)?;
         let name = |p: &TTYPort| p.name().ok_or_else(|| io::Error::other("pty has no name"));
@@ -193,7 +193,7 @@ fn read_loop(side: Side, mut pty: TTYPort, tx: &Sender<Chunk>, stop: &AtomicBool
 
 /// The pacing thread's state: the line and the frames waiting for it.
 struct Pacer {
-    settings: LineSettings,
+    settings: LineTiming,
     master: TTYPort,
     bus: TTYPort,
     faults: FaultBook,
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn relays_a_frame_at_line_rate() -> io::Result<()> {
-        let line = LineEmulator::start(LineSettings::even(9600))?;
+        let line = LineEmulator::start(LineTiming::even(9600))?;
         let mut master = serialport::new(line.master_path(), 9600)
             .open_native()
             .map_err(io::Error::other)?;

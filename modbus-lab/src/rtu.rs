@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bank::Bank;
 use crate::fault::FaultRule;
-use crate::line::{LineEmulator, LineSettings, LineStats};
+use crate::line::{LineEmulator, LineStats};
+use modbus::timing::LineTiming;
 
 /// A running bus; the server and the emulator stop when it is dropped.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub struct RtuBus {
     /// The units on the bus.
     pub bank: Bank,
     /// The line's framing.
-    pub settings: LineSettings,
+    pub settings: LineTiming,
     stop: CancellationToken,
 }
 
@@ -28,7 +29,7 @@ impl RtuBus {
     ///
     /// # Errors
     /// A pty could not be opened.
-    pub fn start(bank: Bank, settings: LineSettings) -> io::Result<Self> {
+    pub fn start(bank: Bank, settings: LineTiming) -> io::Result<Self> {
         let line = LineEmulator::start(settings)?;
         let server = Server::new_from_path(line.bus_path(), settings.baud)?;
         let stop = CancellationToken::new();

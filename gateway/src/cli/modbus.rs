@@ -29,7 +29,7 @@ pub enum ModbusCommand {
 
 /// Runs `modbus ...`.
 pub fn main(cmd: &ModbusCommand) -> ExitCode {
-    use crate::sources::modbus::scan;
+    use ::modbus::scan;
     let ModbusCommand::Scan {
         line,
         first,

@@ -37,7 +37,7 @@ pub struct Config {
     pub api: crate::api::ApiSection,
     /// Modbus lines and the devices polled on them.
     #[serde(default)]
-    pub modbus: Option<crate::sources::modbus::ModbusConfig>,
+    pub modbus: Option<modbus::ModbusConfig>,
     /// Which alarms become work orders, their deadlines and escalation.
     #[serde(default)]
     pub orders: crate::orders::OrdersConfig,

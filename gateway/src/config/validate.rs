@@ -124,7 +124,7 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     })?;
     let mut problems = rule_problems(cfg, &profiles);
     if let Some(m) = &cfg.modbus
-        && let Err(e) = crate::sources::modbus::ModbusSource::build(m, &by_name(&profiles))
+        && let Err(e) = modbus::ModbusSource::build(m, &by_name(&profiles))
     {
         problems.extend(e.problems.into_iter().map(FieldProblem::from_line));
     }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bus::{Outgoing, Publisher};
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
-use crate::sources::modbus::{WriteRequest, WriteValue};
+use modbus::{WriteRequest, WriteValue};
 
 /// What linkage does to a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,14 @@ struct Pending {
 const WRITE_ATTEMPTS: u32 = 5;
 /// First retry after this long; doubles up to [`MAX_BACKOFF_MS`].
 const FIRST_RETRY_MS: u64 = 500;
+/// Longest wait between two tries of a command or a write.
 const MAX_BACKOFF_MS: u64 = 5_000;
+
+/// The wait after a command or a write has been tried `attempts` times:
+/// doubles with each try, never more than [`MAX_BACKOFF_MS`].
+fn retry_delay_ms(attempts: u32) -> u64 {
+    (FIRST_RETRY_MS << attempts.min(8)).min(MAX_BACKOFF_MS)
+}
 
 /// Linkage state: commands awaiting acknowledgement.
 #[derive(Debug)]
@@ -194,7 +201,7 @@ impl Linkage {
                 if done || attempts >= WRITE_ATTEMPTS {
                     break done;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(FIRST_RETRY_MS << attempts))
+                tokio::time::sleep(std::time::Duration::from_millis(retry_delay_ms(attempts)))
                     .await;
             };
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -252,8 +259,7 @@ impl Linkage {
                 continue;
             };
             p.attempts += 1;
-            let backoff = (FIRST_RETRY_MS << p.attempts.min(8)).min(MAX_BACKOFF_MS);
-            p.next_ms = now + backoff;
+            p.next_ms = now + retry_delay_ms(p.attempts);
             let p = p.clone();
             tracing::warn!(alarm = %p.alarm, device = %p.device, attempt = p.attempts, "linkage command not acknowledged; repeating");
             self.send(&p);
@@ -263,5 +269,24 @@ impl Linkage {
     /// Commands still waiting for an acknowledgement.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_and_never_wait_longer_than_the_cap() {
+        let waits: Vec<u64> = (1..=5).map(retry_delay_ms).collect();
+        assert_eq!(waits, [1000, 2000, 4000, 5000, 5000]);
+        for attempts in 0..=u32::from(u8::MAX) {
+            assert!(retry_delay_ms(attempts) <= MAX_BACKOFF_MS, "{attempts}");
+        }
+        let tries_waited: u64 = (1..WRITE_ATTEMPTS).map(retry_delay_ms).sum();
+        assert_eq!(
+            tries_waited, 12_000,
+            "a failed write is reported within 12 s"
+        );
     }
 }

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use modbus::ModbusEvent;
 use protocol::{DeviceId, DeviceState, FieldName, Status, Telemetry};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::modbus::ModbusEvent;
 use crate::message::{Body, Ingested};
 use crate::registry::RegistryCell;
 use crate::store::{StoreHandle, TelemetryRecord};

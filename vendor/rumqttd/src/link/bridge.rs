@@ -211,7 +211,13 @@ pub async fn tls_connect<P: AsRef<Path>>(
         return Err(BridgeError::NoValidCertInChain);
     }
 
-    let config = ClientConfig::builder().with_root_certificates(root_cert_store);
+    // GridSense patch: rustls 0.23 with the ring provider named, not the
+    // process default (the workspace builds rustls with ring only).
+    let config = ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(root_cert_store);
 
     let config = if let Some(ClientAuth {
         certs: certs_path,

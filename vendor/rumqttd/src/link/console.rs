@@ -44,14 +44,15 @@ pub async fn start(console: Arc<ConsoleLink>) {
         .await
         .unwrap();
 
+    // GridSense patch: axum 0.8 path captures are `{name}` (were `:name`).
     let app = Router::new()
         .route("/", get(root))
         .route("/config", get(config))
         .route("/router", get(router))
-        .route("/device/:device_id", get(device_with_id))
+        .route("/device/{device_id}", get(device_with_id))
         .route("/subscriptions", get(subscriptions))
-        .route("/subscriptions/:filter", get(subscriptions_with_filter))
-        .route("/waiters/:filter", get(waiters_with_filter))
+        .route("/subscriptions/{filter}", get(subscriptions_with_filter))
+        .route("/waiters/{filter}", get(waiters_with_filter))
         .route("/readyqueue", get(readyqueue))
         .route("/logs", post(logs))
         .with_state(console);

@@ -1,3 +1,4 @@
+// GridSense patch: rand 0.9 (`rng`, `random_range`; were `thread_rng`, `gen_range`).
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +50,7 @@ impl SharedGroup {
                 self.current_client_index = (self.current_client_index + 1) % self.clients.len();
             }
             Strategy::Random => {
-                self.current_client_index = rand::thread_rng().gen_range(0..self.clients.len());
+                self.current_client_index = rand::rng().random_range(0..self.clients.len());
             }
             Strategy::Sticky => {}
         }

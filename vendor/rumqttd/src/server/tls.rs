@@ -210,7 +210,12 @@ impl TLSAcceptor {
             (certs, key)
         };
 
-        let builder = ServerConfig::builder();
+        // GridSense patch: rustls 0.23 with the ring provider named, not the
+        // process default (the workspace builds rustls with ring only).
+        let builder = ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?;
 
         // client authentication with a CA. CA isn't required otherwise
         #[cfg(feature = "verify-client-cert")]
@@ -230,9 +235,13 @@ impl TLSAcceptor {
             // This will only return an error if no trust anchors are provided or invalid CRLs are
             // provided. We always provide a trust anchor, and don't provide any CRLs, so it is safe
             // to unwrap.
-            let verifier = WebPkiClientVerifier::builder(Arc::new(store))
-                .build()
-                .unwrap();
+            // GridSense patch: the ring provider named, as for the server config.
+            let verifier = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(store),
+                Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()),
+            )
+            .build()
+            .unwrap();
             builder.with_client_cert_verifier(verifier)
         };
 

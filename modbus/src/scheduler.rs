@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::BackoffConfig;
+use crate::config::BackoffConfig;
 
 /// A poll to run now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +136,7 @@ impl Scheduler {
             });
         }
         dev.failures = dev.failures.saturating_add(1);
-        let shift = (dev.failures - 1).min(20);
-        let wait = u64::from(self.backoff.initial_ms)
-            .saturating_mul(1 << shift)
-            .min(u64::from(self.backoff.max_ms));
-        dev.hold_until = Some(now + Duration::from_millis(wait));
+        dev.hold_until = Some(now + self.backoff.delay(dev.failures));
         (dev.failures >= self.offline_after && dev.online != Some(false)).then(|| {
             dev.online = Some(false);
             Availability::Offline
@@ -233,5 +229,55 @@ mod tests {
         assert!(!s.is_held(0, t3), "capped at max_ms");
         let j = run(&s, t3);
         assert_eq!(s.done(j, true, t3), Some(Availability::Online));
+    }
+
+    #[test]
+    fn a_failing_device_is_never_held_longer_than_max_ms() {
+        let t0 = Instant::now();
+        let mut s = sched(t0);
+        let mut now = t0;
+        for failure in 1..=100 {
+            let j = run(&s, now);
+            assert_eq!(j.device, 0, "failure {failure}");
+            s.done(j, false, now);
+            assert!(s.is_held(0, now), "failure {failure}");
+            assert!(
+                !s.is_held(0, now + 400 * MS),
+                "failure {failure}: over max_ms"
+            );
+            now += 400 * MS;
+            // Keep device 1 out of the way: it polls fine.
+            while let Next::Run(j) = s.next(now) {
+                if j.device == 0 {
+                    break;
+                }
+                s.done(j, true, now);
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_delay_doubles_up_to_the_cap_whatever_the_settings() {
+        let b = BackoffConfig {
+            initial_ms: 500,
+            max_ms: 30_000,
+        };
+        let waits: Vec<u64> = (0..=8)
+            .map(|n| u64::try_from(b.delay(n).as_millis()).expect("ms"))
+            .collect();
+        assert_eq!(
+            waits,
+            [0, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]
+        );
+        for (initial_ms, max_ms) in [(1, 1), (400, 100), (u32::MAX, 7), (3, u32::MAX), (0, 0)] {
+            let b = BackoffConfig { initial_ms, max_ms };
+            for failures in [1, 2, 20, 21, 32, 64, u32::MAX] {
+                let d = b.delay(failures);
+                assert!(
+                    d <= Duration::from_millis(u64::from(max_ms)),
+                    "{b:?} after {failures}: {d:?}"
+                );
+            }
+        }
     }
 }

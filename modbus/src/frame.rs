@@ -2,7 +2,7 @@
 //! against the request it answers (unit, function code, byte count, echo,
 //! CRC) before a single value is believed.
 
-use super::transport::{Exception, Op, Reply, TransportError};
+use crate::transport::{Exception, Op, Reply, TransportError};
 
 /// Modbus CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF); sent low byte first.
 #[must_use]

@@ -9,7 +9,7 @@ use protocol::FieldName;
 use protocol::modbus::{RegisterSpec, Table};
 use protocol::profile::ModbusMap;
 
-use super::transport::Op;
+use crate::transport::Op;
 
 /// Most registers one read may ask for (FC 3/4).
 pub const MAX_REGISTERS: u16 = 125;

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use protocol::DeviceId;
 
-use super::event::FaultKind;
+use crate::event::FaultKind;
 
 /// Counters of one device.
 #[derive(Debug, Clone, PartialEq, Eq)]

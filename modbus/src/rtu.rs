@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{SerialPort, SerialPortBuilderExt, SerialStream};
 
-use super::config::{Parity, RtuLink};
-use super::frame::{self, Decoded};
-use super::transport::{Op, Outcome, Transport, TransportError};
+use crate::config::{Parity, RtuLink};
+use crate::frame::{self, Decoded};
+use crate::transport::{Op, Outcome, Transport, TransportError};
 
 /// A request to a unit whose reply may still arrive late.
 #[derive(Debug, Clone, Copy)]
@@ -153,8 +153,8 @@ impl RtuTransport {
     }
 
     async fn exchange(&mut self, unit: u8, op: Op) -> Outcome {
-        let gap = self.link.gap();
-        let ct = self.link.char_time();
+        let timing = self.link.timing();
+        let (gap, ct) = (timing.gap(), timing.char_time());
         let port = self
             .port
             .as_mut()
@@ -226,7 +226,8 @@ impl Transport for RtuTransport {
             match (e, self.port.as_mut()) {
                 (TransportError::Io(_), _) => self.port = None,
                 (_, Some(port)) => {
-                    self.quiet_at = Self::drain(port, self.link.gap(), self.late_window).await;
+                    self.quiet_at =
+                        Self::drain(port, self.link.timing().gap(), self.late_window).await;
                 }
                 (_, None) => {}
             }

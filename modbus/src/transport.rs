@@ -10,7 +10,7 @@ use std::future::Future;
 
 use protocol::modbus::Table;
 
-use super::event::FaultKind;
+use crate::event::FaultKind;
 
 /// One Modbus request, independent of the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

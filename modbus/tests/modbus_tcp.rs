@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{
     assert_all_values_belong, config, devices_toml, has_availability, readings_of, start,
 };
-use gateway::sources::modbus::{WriteError, WriteValue};
+use modbus::{WriteError, WriteValue};
 use modbus_lab::{Bank, TcpSlaves};
 
 fn tcp_config(addr: std::net::SocketAddr, units: &[u8], extra: &str) -> String {
@@ -154,9 +154,8 @@ async fn scan_lists_the_units_that_answer() {
     let bank = Bank::with_units([2, 5, 9]);
     bank.set_address_limit(9, Some(0));
     let slaves = TcpSlaves::start(bank).await.expect("server");
-    let link =
-        gateway::sources::modbus::scan::parse_line(&format!("tcp:{}", slaves.addr)).expect("spec");
-    let hits = gateway::sources::modbus::scan::scan(
+    let link = modbus::scan::parse_line(&format!("tcp:{}", slaves.addr)).expect("spec");
+    let hits = modbus::scan::scan(
         &link,
         1..=10,
         protocol::modbus::Table::Holding,

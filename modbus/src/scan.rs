@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use protocol::modbus::Table;
 
-use super::config::{LinkConfig, Parity, RtuLink};
-use super::rtu::RtuTransport;
-use super::tcp::TcpTransport;
-use super::transport::{Exception, Op, Reply, Transport, TransportError};
+use crate::config::{LinkConfig, Parity, RtuLink};
+use crate::rtu::RtuTransport;
+use crate::tcp::TcpTransport;
+use crate::transport::{Exception, Op, Reply, Transport, TransportError};
 
 /// A unit that answered.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,13 +9,13 @@ use std::time::Duration;
 use common::{
     assert_all_values_belong, config, devices_toml, has_availability, readings_of, start,
 };
-use gateway::sources::modbus::{ModbusEvent, WriteValue};
-use modbus_lab::{Bank, Fault, FaultRule, LineSettings, RtuBus};
+use modbus::{ModbusEvent, WriteValue};
+use modbus_lab::{Bank, Fault, FaultRule, LineTiming, RtuBus};
 
 fn bus(units: &[u8]) -> RtuBus {
     RtuBus::start(
         Bank::with_units(units.iter().copied()),
-        LineSettings::even(19_200),
+        LineTiming::even(19_200),
     )
     .expect("bus")
 }
@@ -180,9 +180,8 @@ async fn rtu_dead_slave_is_isolated_and_writes_are_confirmed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtu_scan_lists_the_units_on_the_bus() {
     let bus = bus(&[2, 4]);
-    let link = gateway::sources::modbus::scan::parse_line(&format!("rtu:{}:19200:8E1", bus.path()))
-        .expect("spec");
-    let hits = gateway::sources::modbus::scan::scan(
+    let link = modbus::scan::parse_line(&format!("rtu:{}:19200:8E1", bus.path())).expect("spec");
+    let hits = modbus::scan::scan(
         &link,
         1..=5,
         protocol::modbus::Table::Holding,

@@ -1,6 +1,6 @@
 //! Modbus source throughput, printed as figures (run in release):
 //!
-//! `cargo bench -p gridsense-gateway --bench modbus`
+//! `cargo bench -p gridsense-modbus --bench modbus`
 //!
 //! 1. TCP: requests/s of the source polling 200 lab devices as fast as their
 //!    profile allows (saturating the connection), as a ratio of a bare
@@ -15,8 +15,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use gateway::sources::modbus::StatsHandle;
-use modbus_lab::{Bank, LineSettings, RtuBus, TcpSlaves};
+use modbus::StatsHandle;
+use modbus_lab::{Bank, LineTiming, RtuBus, TcpSlaves};
 use protocol::modbus::Table;
 use tokio_modbus::client::Reader;
 use tokio_modbus::prelude::SlaveContext;
@@ -30,7 +30,7 @@ fn total_requests(stats: &StatsHandle) -> u64 {
 /// The blocks the source reads for one lab device, as (table, address, count).
 fn lab_blocks() -> Vec<(Table, u16, u16)> {
     let map = common::lab_profile(10).modbus.expect("map");
-    let plan = gateway::sources::modbus::plan::DevicePlan::new(&map, 4);
+    let plan = modbus::plan::DevicePlan::new(&map, 4);
     plan.alarm
         .iter()
         .chain(&plan.telemetry)
@@ -115,7 +115,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 async fn rtu_bench(scale: u32) {
-    let settings = LineSettings::even(19_200);
+    let settings = LineTiming::even(19_200);
     let bus = RtuBus::start(Bank::with_units([1, 2, 3, 4]), settings).expect("bus");
     // A device of one input block of two registers: every transaction is an
     // 8-byte request and a 9-byte reply.
@@ -136,7 +136,7 @@ async fn rtu_bench(scale: u32) {
         "[[lines]]\nrtu = {{ path = \"{}\", baud = 19200 }}\n{devices}",
         bus.path()
     ));
-    let source = gateway::sources::modbus::ModbusSource::build(&cfg, &profiles).expect("config");
+    let source = modbus::ModbusSource::build(&cfg, &profiles).expect("config");
     let stats = source.stats();
     let (out, mut events) = tokio::sync::mpsc::channel(1024);
     let (_writes, wrx) = tokio::sync::mpsc::channel(1);
@@ -162,7 +162,7 @@ async fn rtu_bench(scale: u32) {
         stats
             .snapshot()
             .iter()
-            .map(gateway::sources::modbus::DeviceStats::transport_errors)
+            .map(modbus::DeviceStats::transport_errors)
             .sum::<u64>()
     );
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use protocol::profile::{BUILTIN, Profile};
 
-use super::{LinkConfig, ModbusConfig, ModbusSource, Parity};
+use crate::{LineTiming, LinkConfig, ModbusConfig, ModbusSource, Parity};
 
 fn builtin() -> HashMap<String, Profile> {
     BUILTIN
@@ -33,7 +33,7 @@ fn a_line_takes_defaults_and_one_link() {
         (line.timeout_ms, line.retries, line.late_window_ms),
         (200, 1, 800)
     );
-    assert_eq!(rtu.bits_per_char(), 11);
+    assert_eq!(rtu.timing().bits_per_char(), 11);
     let e = parse("[[lines]]\ntcp = { addr = \"127.0.0.1:502\" }\nrtu = { path = \"/dev/x\" }\n");
     assert!(
         e.expect_err("two links")
@@ -42,6 +42,27 @@ fn a_line_takes_defaults_and_one_link() {
     );
     let e = parse("[[lines]]\ntcp = { addr = \"127.0.0.1:502\" }\ncolour = 1\n");
     assert!(e.expect_err("unknown key").to_string().contains("colour"));
+}
+
+#[test]
+fn an_rtu_link_times_the_line_by_its_framing() {
+    let src = "[[lines]]\nrtu = { path = \"/dev/ttyUSB0\", baud = 9600, parity = \"none\", stop_bits = 2 }\n";
+    let cfg = parse(src).expect("parses");
+    let LinkConfig::Rtu(rtu) = &cfg.lines[0].link else {
+        panic!("rtu")
+    };
+    let timing = LineTiming {
+        baud: 9600,
+        data_bits: 8,
+        parity: false,
+        stop_bits: 2,
+    };
+    assert_eq!(rtu.timing(), timing);
+    let odd = parse("[[lines]]\nrtu = { path = \"/dev/x\", parity = \"odd\" }\n").expect("parses");
+    let LinkConfig::Rtu(rtu) = &odd.lines[0].link else {
+        panic!("rtu")
+    };
+    assert_eq!(rtu.timing(), LineTiming::even(19_200), "odd and even alike");
 }
 
 #[test]

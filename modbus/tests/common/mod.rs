@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use gateway::sources::modbus::{
+use modbus::{
     ModbusConfig, ModbusEvent, ModbusSource, StatsHandle, WriteError, WriteRequest, WriteValue,
 };
 use modbus_lab::expected_word;

@@ -24,6 +24,8 @@ use std::time::Duration;
 use protocol::{DeviceId, KindName};
 use serde::Deserialize;
 
+use crate::timing::LineTiming;
+
 /// The `[modbus]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,28 +114,15 @@ pub enum Parity {
 }
 
 impl RtuLink {
-    /// Bits on the wire per character: start + data + parity + stop.
+    /// The line's framing, from which its character time and inter-frame
+    /// gap follow.
     #[must_use]
-    pub fn bits_per_char(&self) -> u32 {
-        1 + u32::from(self.data_bits)
-            + u32::from(self.parity != Parity::None)
-            + u32::from(self.stop_bits)
-    }
-
-    /// Time one character takes on the wire.
-    #[must_use]
-    pub fn char_time(&self) -> Duration {
-        let ns = u64::from(self.bits_per_char()) * 1_000_000_000 / u64::from(self.baud.max(1));
-        Duration::from_nanos(ns)
-    }
-
-    /// The silence that separates frames: 3.5 characters, 1.75 ms above 19,200 baud.
-    #[must_use]
-    pub fn gap(&self) -> Duration {
-        if self.baud > 19_200 {
-            Duration::from_micros(1750)
-        } else {
-            self.char_time() * 7 / 2
+    pub fn timing(&self) -> LineTiming {
+        LineTiming {
+            baud: self.baud,
+            data_bits: self.data_bits,
+            parity: self.parity != Parity::None,
+            stop_bits: self.stop_bits,
         }
     }
 }
@@ -148,6 +137,23 @@ pub struct BackoffConfig {
     /// Longest wait between polls of a failing device, in ms.
     #[serde(default = "default_backoff_max")]
     pub max_ms: u32,
+}
+
+impl BackoffConfig {
+    /// The wait after `failures` failed polls in a row: `initial_ms` after
+    /// the first, doubling with each further failure, never more than
+    /// `max_ms` (and nothing before a failure).
+    #[must_use]
+    pub fn delay(&self, failures: u32) -> Duration {
+        let Some(doublings) = failures.checked_sub(1) else {
+            return Duration::ZERO;
+        };
+        // 2^20 × any u32 fits in a u64; beyond that the cap has long won.
+        let ms = u64::from(self.initial_ms)
+            .saturating_mul(1 << doublings.min(20))
+            .min(u64::from(self.max_ms));
+        Duration::from_millis(ms)
+    }
 }
 
 impl Default for BackoffConfig {

@@ -14,7 +14,7 @@ use tokio_modbus::Slave;
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::prelude::SlaveContext;
 
-use super::transport::{Exception, Op, Outcome, Reply, Transport, TransportError};
+use crate::transport::{Exception, Op, Outcome, Reply, Transport, TransportError};
 
 /// One TCP endpoint, one transaction at a time.
 #[derive(Debug)]

@@ -9,11 +9,11 @@ use protocol::{DeviceId, FieldName};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{FaultKind, ModbusEvent, WriteError, WriteRequest, WriteValue};
-use super::plan::DevicePlan;
-use super::scheduler::{Availability, Job, Next, Scheduler};
-use super::stats::StatsHandle;
-use super::transport::{Exception, Op, Outcome, Reply, Transport};
+use crate::event::{FaultKind, ModbusEvent, WriteError, WriteRequest, WriteValue};
+use crate::plan::DevicePlan;
+use crate::scheduler::{Availability, Job, Next, Scheduler};
+use crate::stats::StatsHandle;
+use crate::transport::{Exception, Op, Outcome, Reply, Transport};
 
 /// A device as its line sees it.
 #[derive(Debug, Clone)]

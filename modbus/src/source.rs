@@ -10,15 +10,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{LineConfig, LinkConfig, ModbusConfig};
-use super::event::{ModbusEvent, WriteError, WriteRequest};
-use super::plan::DevicePlan;
-use super::poller::{Line, LineDevice};
-use super::rtu::RtuTransport;
-use super::scheduler::Scheduler;
-use super::stats::StatsHandle;
-use super::tcp::TcpTransport;
-use super::validate::{ConfigError, validate};
+use crate::config::{LineConfig, LinkConfig, ModbusConfig};
+use crate::event::{ModbusEvent, WriteError, WriteRequest};
+use crate::plan::DevicePlan;
+use crate::poller::{Line, LineDevice};
+use crate::rtu::RtuTransport;
+use crate::scheduler::Scheduler;
+use crate::stats::StatsHandle;
+use crate::tcp::TcpTransport;
+use crate::validate::{ConfigError, validate};
 
 /// Write requests queued per line before the router waits.
 const LINE_WRITE_QUEUE: usize = 16;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use protocol::profile::Profile;
 
-use super::config::{LineConfig, LinkConfig, ModbusConfig};
+use crate::config::{LineConfig, LinkConfig, ModbusConfig};
 
 /// Everything wrong with a `[modbus]` section.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

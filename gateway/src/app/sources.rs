@@ -8,7 +8,7 @@ use super::spine::Feeds;
 use crate::analysis::AnalysisOut;
 use crate::linkage::{Linkage, ModbusLink};
 use crate::sources::bridge::Bridge;
-use crate::sources::modbus::ModbusSource;
+use modbus::ModbusSource;
 
 impl Wiring<'_> {
     /// Linkage, with the Modbus source and its bridge into the spine when
