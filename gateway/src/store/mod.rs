@@ -15,7 +15,9 @@
 
 mod alarms;
 mod audit;
+mod batch;
 mod config;
+mod convert;
 mod db;
 mod error;
 mod handle;
