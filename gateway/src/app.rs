@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::Control;
@@ -25,6 +24,7 @@ use crate::config::validate::{self, FieldProblem};
 use crate::ingest::{self, Ingest, Lanes, Rejects};
 use crate::registry::{Profiles, RegistryCell};
 use crate::store::{self, StoreHandle};
+use crate::tasks::Tasks;
 use modbus::ModbusSource;
 
 mod analysis;
@@ -88,7 +88,7 @@ pub struct Gateway {
     pub api_addr: SocketAddr,
     /// The gateway's clock.
     pub clock: SharedClock,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -102,7 +102,7 @@ struct Wiring<'a> {
     publisher: Publisher,
     rejects: Arc<Rejects>,
     shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -122,12 +122,15 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
     let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
     let lanes = Lanes::subscribe(&bus)?;
-    let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
+    let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
     let mqtt_tls_addr = bound.get("lan-tls").copied();
     tracing::info!(%mqtt_addr, devices = registry.get().devices().count(), profiles = profiles.len(), "MQTT broker listening");
 
+    let shutdown = CancellationToken::new();
+    // A failed start stops what it already spawned.
+    let started = shutdown.clone().drop_guard();
     let mut w = Wiring {
         cfg,
         clock,
@@ -136,27 +139,27 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         store: restored.store.clone(),
         publisher,
         rejects,
-        shutdown: CancellationToken::new(),
-        tasks: JoinSet::new(),
+        tasks: Tasks::new(shutdown.clone()),
+        shutdown,
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
-    w.tasks.spawn(refusals.run(store.clone(), shutdown.clone()));
-    w.tasks.spawn(crate::registry::reload(
-        store.clone(),
-        w.registry.clone(),
-        shutdown.clone(),
-    ));
+    w.tasks.spawn(
+        "record-denied",
+        refusals.run(store.clone(), shutdown.clone()),
+    );
+    w.tasks.spawn(
+        "reload-registry",
+        crate::registry::reload(store.clone(), w.registry.clone(), shutdown.clone()),
+    );
     let (spine, ingest, feeds) = w.spine(lanes, restored.dedupe, restored.presence);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
     let control = w.analysis(spine, linkage, restored.open_alarms, out_tx);
     let orders = w.governance().await?;
-    w.tasks.spawn(crate::commit::run(
-        out_rx,
-        store.clone(),
-        w.clock.clone(),
-        orders,
-    ));
+    w.tasks.spawn(
+        "record",
+        crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders),
+    );
 
     let state = ApiState {
         control: control.clone(),
@@ -164,8 +167,9 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;
-    w.tasks.spawn(api.run(shutdown.clone()));
+    w.tasks.spawn("api", api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");
+    started.disarm();
     Ok(Gateway {
         mqtt_addr,
         mqtt_tls_addr,
@@ -188,7 +192,7 @@ impl Gateway {
     /// Stops every task, then lets the store writer commit what it holds and exit.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        self.tasks.wait().await;
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }
@@ -197,5 +201,12 @@ impl Gateway {
         if let Some(w) = writer {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
+    }
+}
+
+impl Drop for Gateway {
+    /// A gateway dropped without [`Gateway::stop`] still stops its tasks.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }

@@ -41,8 +41,10 @@ impl Wiring<'_> {
             changes: out,
         };
         let (control, control_rx) = mpsc::channel(64);
-        self.tasks
-            .spawn(analysis.run(spine, control_rx, self.shutdown.clone()));
+        self.tasks.spawn(
+            "analysis",
+            analysis.run(spine, control_rx, self.shutdown.clone()),
+        );
         control
     }
 }

@@ -27,17 +27,18 @@ impl Wiring<'_> {
         let (writes_tx, writes_rx) = mpsc::channel(64);
         let stop = &self.shutdown;
         self.tasks
-            .spawn(source.run(events_tx, writes_rx, stop.clone()));
+            .spawn("modbus", source.run(events_tx, writes_rx, stop.clone()));
         let bridge = Bridge {
             registry: self.registry.clone(),
             store: self.store.clone(),
             telemetry: feeds.telemetry,
             states: feeds.states,
         };
-        self.tasks.spawn(bridge.run(events_rx, stop.clone()));
+        self.tasks
+            .spawn("modbus-bridge", bridge.run(events_rx, stop.clone()));
         let (records, mut records_rx) = mpsc::unbounded_channel();
         let out = out.clone();
-        self.tasks.spawn(async move {
+        self.tasks.spawn("linkage-records", async move {
             while let Some(r) = records_rx.recv().await {
                 let _ = out.send(AnalysisOut::Linkage(r));
             }
@@ -45,6 +46,8 @@ impl Wiring<'_> {
         linkage.with_modbus(ModbusLink {
             writes: writes_tx,
             records,
+            tasks: self.tasks.clone(),
+            clock: self.clock.clone(),
         })
     }
 }

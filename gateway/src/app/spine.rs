@@ -46,11 +46,18 @@ impl Wiring<'_> {
                 telemetry: telemetry_tx.clone(),
                 states: states_tx.clone(),
             },
+            tasks: self.tasks.clone(),
         });
         let stop = &self.shutdown;
-        let tasks = &mut self.tasks;
-        tasks.spawn(ingest.clone().run_priority(lanes.priority, stop.clone()));
-        tasks.spawn(ingest.clone().run_telemetry(lanes.telemetry, stop.clone()));
+        let tasks = &self.tasks;
+        tasks.spawn(
+            "ingest-priority",
+            ingest.clone().run_priority(lanes.priority, stop.clone()),
+        );
+        tasks.spawn(
+            "ingest-telemetry",
+            ingest.clone().run_telemetry(lanes.telemetry, stop.clone()),
+        );
         let presence_task = PresenceTask {
             presence,
             site: self.cfg.gateway.site.clone(),
@@ -63,7 +70,10 @@ impl Wiring<'_> {
             changes: changes_tx,
             sweep_every: Duration::from_secs(1),
         };
-        tasks.spawn(presence::run(presence_task, states_rx, stop.clone()));
+        tasks.spawn(
+            "presence",
+            presence::run(presence_task, states_rx, stop.clone()),
+        );
         let spine = SpineOutputs {
             events,
             telemetry,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use protocol::codec::{decode, encode};
+use protocol::codec::decode;
 use protocol::topic::DeviceChannel;
 use protocol::{
     CommandAck, DecodeError, DeviceState, EvtAck, Message, NodeEvent, Telemetry, Topic,
@@ -19,6 +19,7 @@ use crate::message::{Body, Ingested};
 use crate::presence::LastSeen;
 use crate::registry::{DeviceInfo, RegistryCell};
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
+use crate::tasks::Tasks;
 
 /// Feeds every message of `sub` to `handle`, one at a time, until shutdown
 /// or until the broker is gone.
@@ -80,6 +81,7 @@ struct Inner {
     dedupe: Mutex<Dedupe>,
     last_seen: Arc<LastSeen>,
     out: Outputs,
+    tasks: Tasks,
     stats: IngestStats,
 }
 
@@ -102,6 +104,8 @@ pub struct IngestParts {
     pub last_seen: Arc<LastSeen>,
     /// Where accepted messages go.
     pub out: Outputs,
+    /// Runs the commit tasks, so shutdown waits for them.
+    pub tasks: Tasks,
 }
 
 impl Ingest {
@@ -117,6 +121,7 @@ impl Ingest {
                 dedupe: Mutex::new(p.dedupe),
                 last_seen: p.last_seen,
                 out: p.out,
+                tasks: p.tasks,
                 stats: IngestStats::default(),
             }),
         }
@@ -285,7 +290,9 @@ impl Ingest {
             payload: payload.to_vec(),
         };
         let me = self.clone();
-        tokio::spawn(async move { me.commit_and_ack(dev, now, ev, rec, fresh).await });
+        self.inner.tasks.spawn("ingest-commit", async move {
+            me.commit_and_ack(dev, now, ev, rec, fresh).await;
+        });
     }
 
     /// Commits an event, then acknowledges it to the node.
@@ -322,11 +329,8 @@ impl Ingest {
                 return;
             }
         }
-        self.inner.publisher.urgent(Outgoing {
-            topic: Topic::dev(&dev.id, DeviceChannel::EvtAck).to_string(),
-            payload: Bytes::from(encode(&EvtAck { seq })),
-            retain: false,
-        });
+        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &EvtAck { seq });
+        self.inner.publisher.urgent(ack);
         self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
     }
 
