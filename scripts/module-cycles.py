@@ -12,7 +12,8 @@ builds two graphs:
   `Name` from).
 
 Prints every circle (strongly connected component with more than one
-member) and exits 1 if there is one. `--graph` prints the module graph.
+member) and exits 1 if there is one. `--graph` prints the module graph;
+`--modules-only` reports circles among files without failing on them.
 """
 
 import os
@@ -189,11 +190,14 @@ def main():
 
     circles = [("modules", c) for c in sccs(graph)]
     circles += [("files", c) for c in sccs(file_graph)]
+    fatal = [c for c in circles if c[0] == "modules" or "--modules-only" not in sys.argv]
     for kind, c in circles:
-        print(f"import circle among {kind}: {', '.join(c)}")
-    if circles:
+        note = "" if (kind, c) in fatal else " (not fatal with --modules-only)"
+        print(f"import circle among {kind}: {', '.join(c)}{note}")
+    if fatal:
         sys.exit(1)
-    print(f"{src_dir}: no import circles ({len(modules)} modules, {len(files)} files)")
+    what = "modules" if circles else "modules or files"
+    print(f"{src_dir}: no import circle among {what} ({len(modules)} modules, {len(files)} files)")
 
 
 if __name__ == "__main__":

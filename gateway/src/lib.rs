@@ -12,7 +12,6 @@
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
-//! - [`upstream_sim`]: a district-platform simulator for demos and tests;
 //! - [`config`]: the configuration file: composes the sections each stage
 //!   owns, and the one validation `check`, `run` and reloads use;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
@@ -28,10 +27,12 @@
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
-//! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
 //!   per command group.
+//!
+//! The closed-loop demo and the district platform simulator are not here:
+//! they are the `gridsense-demo` crate, so this library links no simulator.
 
 pub mod alarms;
 pub mod analysis;
@@ -43,7 +44,6 @@ pub mod cli;
 pub mod clock;
 pub mod commit;
 pub mod config;
-pub mod demo;
 pub mod ingest;
 pub mod linkage;
 pub mod message;
@@ -58,4 +58,3 @@ pub mod tasks;
 #[cfg(test)]
 mod testutil;
 pub mod uplink;
-pub mod upstream_sim;

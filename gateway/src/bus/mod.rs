@@ -17,16 +17,3 @@ pub use acl::{AllowAll, Authenticator, Role};
 pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};
 pub use config::{MqttSection, MqttTls};
 pub use publisher::{Outgoing, Publisher};
-
-/// Starts an open broker on `listen` standing in for the district platform's
-/// (demo and tests only: anyone may connect, without credentials, and publish).
-///
-/// # Errors
-/// [`BusError`] when it cannot listen.
-pub fn district_broker(listen: std::net::SocketAddr) -> Result<std::net::SocketAddr, BusError> {
-    let cfg = MqttSection {
-        listen,
-        ..MqttSection::default()
-    };
-    Bus::new_open(&cfg).start()
-}

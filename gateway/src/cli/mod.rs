@@ -5,7 +5,7 @@
 //! - [`run`]: run the gateway until a signal, reload on SIGHUP;
 //! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
 //! - [`profiles`], [`modbus`], [`audit`]: tools;
-//! - [`demo`]: the closed loop on one machine and the district simulator.
+//! - [`demo`]: where `demo` and `upstream-sim` went (`gridsense-demo`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,13 +47,15 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// The closed loop on one machine: gateway, district platform and a
-    /// simulated compound; a fire is confirmed, doors released, an order
-    /// dispatched and closed.
+    /// Moved: the demo is the separate `gridsense-demo` binary.
+    ///
+    /// Prints how to run it and exits with status 2 (this binary links no
+    /// simulator).
+    #[command(disable_help_flag = true)]
     Demo {
-        /// Keep the demo's files here (default: a temporary directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
+        /// Whatever followed `demo`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
     },
     /// Validate device profile files.
     Profiles {
@@ -87,8 +89,15 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
-    /// Run a simulated district grid-management platform against a broker.
-    UpstreamSim(demo::SimArgs),
+    /// Moved: now `gridsense-demo upstream-sim`.
+    ///
+    /// Prints how to run it and exits with status 2.
+    #[command(disable_help_flag = true)]
+    UpstreamSim {
+        /// Whatever followed `upstream-sim`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -101,10 +110,10 @@ pub fn main() -> ExitCode {
         Command::Device { cmd } => device::main(cmd),
         Command::Creds { cmd } => creds::main(cmd),
         Command::Run { config } => run::main(&config),
-        Command::Demo { dir } => demo::demo(dir),
+        Command::Demo { args } => demo::moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus::main(&cmd),
         Command::Audit { command } => audit::main(&command),
-        Command::UpstreamSim(args) => demo::upstream_sim(args),
+        Command::UpstreamSim { args } => demo::moved_to_demo("upstream-sim", &args),
     }
 }
 
