@@ -2,7 +2,8 @@
 //! (before anything starts) and a reload on SIGHUP all call [`file`]; the
 //! gateway's own start calls [`config`], the same checks without a file.
 //! Every problem is collected, none stops the others, and each points at
-//! its file, line and column (in file order) (`toml::Spanned`, through [`Locator`]).
+//! its file, line and column (`toml::Spanned`, through [`Locator`]); they
+//! are reported in file order.
 
 use std::collections::HashMap;
 use std::fmt;
