@@ -36,7 +36,7 @@ mod tests;
 
 pub use alarms::{AggregateRow, Done, Write};
 pub use config::StoreSection;
-pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
+pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
