@@ -12,12 +12,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::{Effect, Engine, OperatorAction, OperatorError};
-use crate::app::SpineOutputs;
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
-use crate::ingest::{Body, Ingested, RegistryCell};
 use crate::linkage::{Action, Linkage, LinkageRecord};
+use crate::message::{Body, Ingested};
 use crate::presence::Change;
+use crate::registry::RegistryCell;
 use crate::rules::{Rules, RulesOutput};
 
 /// Requests from operators and tools to the analysis task.
@@ -46,6 +46,17 @@ pub enum Control {
         /// Where to send them.
         reply: oneshot::Sender<Vec<AlarmFeed>>,
     },
+}
+
+/// What flows out of the spine (ingest, the source bridge, presence) into analysis.
+#[derive(Debug)]
+pub struct SpineOutputs {
+    /// Events and command acks (never shed).
+    pub events: mpsc::Receiver<Ingested>,
+    /// Telemetry.
+    pub telemetry: mpsc::Receiver<Ingested>,
+    /// Availability changes.
+    pub presence: mpsc::Receiver<Change>,
 }
 
 /// Everything analysis needs.

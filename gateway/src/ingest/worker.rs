@@ -12,10 +12,12 @@ use protocol::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Body, Dedupe, Ingested, LastSeen, RegistryCell, Rejects};
+use super::{Dedupe, Rejects};
 use crate::bus::{Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
-use crate::registry::DeviceInfo;
+use crate::message::{Body, Ingested};
+use crate::presence::LastSeen;
+use crate::registry::{DeviceInfo, RegistryCell};
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
 use crate::tasks::Tasks;
 
@@ -40,7 +42,7 @@ where
 /// Where ingest sends what it accepted.
 #[derive(Debug, Clone)]
 pub struct Outputs {
-    /// Events, commits and command acks, in arrival order; never shed.
+    /// Events and command acks, in arrival order; never shed.
     pub events: mpsc::Sender<Ingested>,
     /// Telemetry; shed (counted) when full.
     pub telemetry: mpsc::Sender<Ingested>,
@@ -328,12 +330,6 @@ impl Ingest {
                     };
                     let _ = self.inner.out.events.send(msg).await;
                 }
-                let msg = Ingested {
-                    device: dev.clone(),
-                    at_ms: now,
-                    body: Body::Committed { seq },
-                };
-                let _ = self.inner.out.events.send(msg).await;
             }
             Ok(Commit::Duplicate) => {
                 self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
