@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use protocol::{DeviceId, Status};
 use tokio::sync::{mpsc, oneshot};
 
-use super::outbox::{Outbox, Shared};
+use super::outbox::Shared;
 use super::{
     Commit, Done, EventRecord, LinkageRecord, QuarantineRecord, Shed, Store, StoreError,
     TelemetryRecord, Write,
@@ -268,14 +268,6 @@ impl StoreHandle {
         });
         self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// The outbox: queue, drain and receipts through this store.
-    pub fn outbox(&self) -> Outbox {
-        Outbox {
-            store: self.clone(),
-            shared: self.outbox.clone(),
-        }
     }
 
     /// The writer's counters.
