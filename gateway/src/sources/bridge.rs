@@ -122,5 +122,6 @@ fn state(status: Status) -> Body {
         status,
         fw: None,
         heartbeat_s: None,
+        boot: None,
     })
 }

@@ -27,6 +27,8 @@ mod sql;
 mod writer;
 
 #[cfg(test)]
+mod boot_tests;
+#[cfg(test)]
 mod outbox_tests;
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: events, telemetry, quarantine, presence, registry.
     r"
     CREATE TABLE events (
@@ -156,6 +156,30 @@ const MIGRATIONS: &[&str] = &[
         prev BLOB NOT NULL,
         hash BLOB NOT NULL
     );
+    ",
+    // 5: the boot identity. Events are unique on (device, boot, seq): `boot`
+    // is the node's boot counter (from 1), or for a node that sends none the
+    // gateway's sequence epoch for the device (0, then -1, -2 ... one down per
+    // sequence reset seen). SQLite cannot drop a table constraint in place, so
+    // the table is rebuilt; earlier rows keep their ids, with boot 0.
+    r"
+    CREATE TABLE events_boot (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        boot INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        cause TEXT,
+        value REAL,
+        node_ts INTEGER,
+        received_ms INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        UNIQUE (device, boot, seq)
+    );
+    INSERT INTO events_boot (id, device, boot, seq, kind, cause, value, node_ts, received_ms, payload)
+        SELECT id, device, 0, seq, kind, cause, value, node_ts, received_ms, payload FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_boot RENAME TO events;
     ",
 ];
 

@@ -13,7 +13,7 @@ fn run(n: &mut SimNode, from: u64, ticks: u64) -> Vec<(EventKind, Option<Cause>)
             if let Outgoing::Event(e) = m
                 && e.kind != EventKind::Heartbeat
             {
-                n.evt_ack(EvtAck { seq: e.seq });
+                n.evt_ack(EvtAck::of(&e));
                 out.push((e.kind, e.cause));
             }
         }

@@ -152,7 +152,7 @@ fn record(
     {
         p.urgent(Outgoing {
             topic: Topic::dev(&device, DeviceChannel::EvtAck).to_string(),
-            payload: Bytes::from(encode(&EvtAck { seq: e.seq })),
+            payload: Bytes::from(encode(&EvtAck::of(&e))),
             retain: false,
         });
     }
