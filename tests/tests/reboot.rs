@@ -14,7 +14,7 @@ const ID: &str = "smoke-b2-101a";
 
 /// The district's broker, and a client on it that sees every upstream message.
 async fn district() -> (std::net::SocketAddr, Client) {
-    let addr = gateway::bus::district_broker("127.0.0.1:0".parse().expect("addr"))
+    let addr = demo::upstream_sim::district_broker("127.0.0.1:0".parse().expect("addr"))
         .expect("district broker");
     let mut o = MqttOptions::new("district-watch", "127.0.0.1", addr.port());
     o.set_keep_alive(Duration::from_secs(5));
