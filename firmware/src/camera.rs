@@ -182,7 +182,7 @@ mod tests {
         let mut evs = events(&c.tick(now));
         evs.retain(|e| e.kind != EventKind::Heartbeat);
         for e in &evs {
-            c.evt_ack(EvtAck::of(&e));
+            c.evt_ack(EvtAck::of(e));
         }
         evs
     }
