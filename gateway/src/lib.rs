@@ -6,6 +6,7 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - [`clock`]: the time seam (real, compressed, hand-moved);
+//! - [`tasks`]: the one tracker of every spawned task;
 //! - [`orders`]: work orders from alarms: policy, triage, SLA, cards,
 //!   escalation, closure, KPIs, completion notices (`docs/governance.md`);
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
@@ -45,6 +46,7 @@ pub mod registry;
 pub mod rules;
 pub mod sources;
 pub mod store;
+pub mod tasks;
 #[cfg(test)]
 mod testutil;
 pub mod uplink;
