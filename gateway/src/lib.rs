@@ -44,6 +44,7 @@ pub mod cli;
 pub mod clock;
 pub mod commit;
 pub mod config;
+pub mod health;
 pub mod ingest;
 pub mod linkage;
 pub mod message;

@@ -31,6 +31,8 @@ pub struct Tasks {
     shutdown: CancellationToken,
     /// The first failure, and its signal.
     failure: Arc<Failure>,
+    /// Stages running, by name.
+    stages: Arc<Mutex<std::collections::BTreeMap<&'static str, usize>>>,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +68,30 @@ impl Tasks {
             tracker: TaskTracker::new(),
             shutdown,
             failure: Arc::default(),
+            stages: Arc::default(),
+        }
+    }
+
+    /// Stages running now, by name, with how many of each.
+    pub fn stages(&self) -> Vec<(String, usize)> {
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), *v))
+            .collect()
+    }
+
+    fn stage_count(&self, name: &'static str, up: bool) {
+        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let n = stages.entry(name).or_default();
+        if up {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                stages.remove(name);
+            }
         }
     }
 
@@ -103,8 +129,10 @@ impl Tasks {
         F::Output: TaskOutcome,
     {
         let me = self.clone();
+        self.stage_count(name, true);
         self.spawn(name, async move {
             let out = fut.await;
+            me.stage_count(name, false);
             let error = out.failure();
             if !me.shutdown.is_cancelled() {
                 let why = error.unwrap_or_else(|| "it returned".into());
