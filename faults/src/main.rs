@@ -64,24 +64,34 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async {
-        match cli.cmd {
-            Cmd::Kill { kills, common } => run::run(&common, run::Fault::Kill, kills).await,
-            Cmd::Stop {
-                stops,
-                hold_ms,
-                common,
-            } => {
-                let hold = Duration::from_millis(hold_ms);
-                run::run(&common, run::Fault::Stop { hold }, stops).await
+        let run = async {
+            match cli.cmd {
+                Cmd::Kill { kills, common } => run::run(&common, run::Fault::Kill, kills).await,
+                Cmd::Stop {
+                    stops,
+                    hold_ms,
+                    common,
+                } => {
+                    let hold = Duration::from_millis(hold_ms);
+                    run::run(&common, run::Fault::Stop { hold }, stops).await
+                }
+                Cmd::UplinkCut {
+                    cuts,
+                    hold_ms,
+                    common,
+                } => {
+                    let hold = Duration::from_millis(hold_ms);
+                    run::run(&common, run::Fault::UplinkCut { hold }, cuts).await
+                }
             }
-            Cmd::UplinkCut {
-                cuts,
-                hold_ms,
-                common,
-            } => {
-                let hold = Duration::from_millis(hold_ms);
-                run::run(&common, run::Fault::UplinkCut { hold }, cuts).await
-            }
+        };
+        // On SIGINT or SIGTERM the run is dropped, and with it every process it started.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("SIGTERM handler: {e}"))?;
+        tokio::select! {
+            r = run => r,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+            _ = term.recv() => Err("terminated".to_owned()),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(1));

@@ -57,7 +57,7 @@ pub struct Common {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Fire alarms (one detector each, "alarm at once" zones) released between two faults.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 4)]
     pub fires: usize,
     /// Sensor faults released between two faults.
     #[arg(long, default_value_t = 1)]
@@ -75,13 +75,13 @@ pub struct Common {
     #[arg(long, default_value_t = 100)]
     pub min_up_ms: u64,
     /// Longest time between a (re)start and the next fault, ms.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 3_000)]
     pub max_up_ms: u64,
     /// A node repeats an unacknowledged event this often, ms.
     #[arg(long, default_value_t = 500)]
     pub repeat_ms: u64,
     /// A restarted gateway must re-assert door release within this long, ms.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 1_500)]
     pub linkage_ms: u64,
     /// After the last fault: how long everything may take to settle, s.
     #[arg(long, default_value_t = 60)]
@@ -92,6 +92,8 @@ pub struct Common {
 #[derive(Debug, Default)]
 struct Counts {
     faults: usize,
+    store_checks: usize,
+    held_orders: usize,
     integrity_failures: Vec<String>,
     audit_failures: Vec<String>,
     linkage_judged: usize,
@@ -232,15 +234,21 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
     let mut restart: Option<(usize, Instant)> = None;
     for i in 1..=count {
         let up = Duration::from_millis(rng.range(c.min_up_ms, c.max_up_ms));
+        // Events keep coming while a stopped gateway or a cut uplink holds.
+        let window = match fault {
+            Fault::Kill => up,
+            Fault::Stop { hold } | Fault::UplinkCut { hold } => up + hold,
+        };
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         for _ in 0..c.fires {
             if let Some(d) = fires.next() {
-                let at = Duration::from_millis(rng.range(0, up.as_millis() as u64));
+                let at = Duration::from_millis(rng.range(0, window_ms));
                 release(d, at, (EventKind::Alarm, Cause::Smoke), rng.chance(0.5));
             }
         }
         for _ in 0..c.sensor_faults {
             if let Some(d) = sensor_faults.next() {
-                let at = Duration::from_millis(rng.range(0, up.as_millis() as u64));
+                let at = Duration::from_millis(rng.range(0, window_ms));
                 release(
                     d,
                     at,
@@ -275,6 +283,7 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
                 })
                 .await
                 .map_err(|e| e.to_string())?;
+                n.store_checks += 1;
                 if let Err(e) = ig {
                     n.integrity_failures.push(format!("after kill {i}: {e}"));
                 }
@@ -299,11 +308,11 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
             Fault::UplinkCut { hold } => {
                 let p = proxy.as_ref().ok_or("no proxy")?;
                 p.set_cut(true);
+                let cut_at = Instant::now();
                 tokio::time::sleep(hold).await;
-                let before = district.lock().tickets.len();
                 p.set_cut(false);
                 let back = Instant::now();
-                drain_order(&district, back, before, i, &mut n).await;
+                drain_order(&district, cut_at, back, i, &mut n).await;
             }
         }
         if let Some(st) = gw.exited() {
@@ -370,6 +379,7 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
     })
     .await
     .map_err(|e| e.to_string())?;
+    n.store_checks += 1;
     if let Err(e) = ig {
         n.integrity_failures.push(format!("at the end: {e}"));
     }
@@ -442,16 +452,35 @@ fn judge_linkage(
 }
 
 /// After an uplink outage: orders created during it must drain life-safety first.
-async fn drain_order(district: &District, back: Instant, before: usize, i: usize, n: &mut Counts) {
+/// Orders that reached the platform while the link was cut are a harness
+/// failure (the cut did not hold); the backlog is what arrived in the first
+/// seconds after it, before new events are released.
+async fn drain_order(
+    district: &District,
+    cut_at: Instant,
+    back: Instant,
+    i: usize,
+    n: &mut Counts,
+) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let d = district.lock();
-    let _ = before;
+    let during = d
+        .arrivals
+        .iter()
+        .filter(|(t, ..)| *t > cut_at + Duration::from_millis(200) && *t < back)
+        .count();
+    if during > 0 {
+        n.restart_failures.push(format!(
+            "uplink cut {i}: {during} order deliveries arrived while the link was cut"
+        ));
+    }
     let mut firsts: Vec<(&Instant, &str, protocol::kinds::AlarmKind)> = d
         .tickets
         .iter()
         .filter(|(_, t)| t.first_at >= back)
         .map(|(id, t)| (&t.first_at, id.as_str(), t.kind))
         .collect();
+    n.held_orders += firsts.len();
     firsts.sort();
     let mut seen_other = None;
     for (_, id, kind) in firsts {
@@ -496,6 +525,13 @@ fn report(f: &Findings, n: &Counts, ledger: &Ledger, start: Instant) -> bool {
         n.linkage_judged,
         n.linkage_failures.len()
     );
+    println!(
+        "  store checks (integrity + audit verify) {}",
+        n.store_checks
+    );
+    if n.held_orders > 0 {
+        println!("  orders held by uplink cuts {}", n.held_orders);
+    }
     println!("  lost                       {}", f.lost);
     println!("  duplicated                 {}", f.duplicated);
     println!(

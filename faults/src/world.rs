@@ -150,7 +150,7 @@ impl World {
             &format!(
                 "[gateway]\nid = \"{GATEWAY_ID}\"\nsite = \"{SITE}\"\n\n\
                  [mqtt]\nlisten = \"{mqtt}\"\nmax_connections = 20000\n\n\
-                 [store]\npath = \"{db}\"\n\n\
+                 [store]\npath = \"{db}\"\nmax_telemetry_rows = 100000\n\n\
                  [alarms]\nimmediate_zones = [{zones}]\n\n\
                  [rules]\nmax_rate_per_device = {rate:.1}\n\n\
                  [api]\nlisten = \"127.0.0.1:{api}\"\n\n\
