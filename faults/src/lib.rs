@@ -4,6 +4,7 @@
 //! the wire contract (the protocol crate) and the store file's SQL.
 
 pub mod checker;
+pub mod disk;
 pub mod district;
 pub mod nodes;
 pub mod proxy;

@@ -48,6 +48,20 @@ enum Cmd {
         #[command(flatten)]
         common: run::Common,
     },
+    /// Fill the store's file system (a small tmpfs; needs root), hold, free it.
+    DiskFull {
+        /// How many times.
+        #[arg(long, default_value_t = 1)]
+        fills: usize,
+        /// How long the disk stays full, ms.
+        #[arg(long, default_value_t = 10_000)]
+        hold_ms: u64,
+        /// Size of the tmpfs, MiB.
+        #[arg(long, default_value_t = 64)]
+        size_mib: u64,
+        #[command(flatten)]
+        common: run::Common,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +96,17 @@ fn main() -> ExitCode {
                 } => {
                     let hold = Duration::from_millis(hold_ms);
                     run::run(&common, run::Fault::UplinkCut { hold }, cuts).await
+                }
+                Cmd::DiskFull {
+                    fills,
+                    hold_ms,
+                    size_mib,
+                    mut common,
+                } => {
+                    let hold = Duration::from_millis(hold_ms);
+                    // One lock per fill: each fill raises a fire in a lock zone.
+                    common.locks = common.locks.max(fills);
+                    run::run(&common, run::Fault::DiskFull { hold, size_mib }, fills).await
                 }
             }
         };

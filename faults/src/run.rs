@@ -32,6 +32,13 @@ pub enum Fault {
         /// How long the link stays down.
         hold: Duration,
     },
+    /// The store's file system (a small tmpfs) filled for `hold`, then freed.
+    DiskFull {
+        /// How long the disk stays full.
+        hold: Duration,
+        /// Size of the tmpfs, MiB.
+        size_mib: u64,
+    },
 }
 
 impl Fault {
@@ -40,6 +47,7 @@ impl Fault {
             Self::Kill => "kill -9",
             Self::Stop { .. } => "SIGSTOP/SIGCONT",
             Self::UplinkCut { .. } => "uplink cut",
+            Self::DiskFull { .. } => "disk full",
         }
     }
 }
@@ -83,6 +91,10 @@ pub struct Common {
     /// A restarted gateway must re-assert door release within this long, ms.
     #[arg(long, default_value_t = 1_500)]
     pub linkage_ms: u64,
+    /// Stop injecting after this many seconds even if fewer faults were made
+    /// (the figures say how many); 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub budget_s: u64,
     /// After the last fault: how long everything may take to settle, s.
     #[arg(long, default_value_t = 60)]
     pub settle_s: u64,
@@ -94,6 +106,7 @@ struct Counts {
     faults: usize,
     store_checks: usize,
     held_orders: usize,
+    disk_filled_mib: u64,
     integrity_failures: Vec<String>,
     audit_failures: Vec<String>,
     linkage_judged: usize,
@@ -135,7 +148,17 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
             0
         },
     };
+    // Disk full: the store lives on its own small tmpfs.
+    let disk = match fault {
+        Fault::DiskFull { size_mib, .. } => {
+            Some(crate::disk::Tmpfs::mount(&dir.join("disk"), size_mib)?)
+        }
+        _ => None,
+    };
     let knobs = ConfigKnobs {
+        store_dir: disk.as_ref().map(|d| d.path.clone()),
+        // Telemetry rows unbounded on the small disk, so that the store must grow.
+        max_telemetry_rows: if disk.is_some() { None } else { Some(100_000) },
         uplink_port: proxy.as_ref().map_or(district_port, |p| p.port),
         resend_after_ms: 5_000,
         max_rate_per_device: 100_000.0,
@@ -146,7 +169,8 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
         fault.name(),
         match fault {
             Fault::Kill => "SIGKILL".to_owned(),
-            Fault::Stop { hold } | Fault::UplinkCut { hold } => format!("{} ms", hold.as_millis()),
+            Fault::Stop { hold } | Fault::UplinkCut { hold } | Fault::DiskFull { hold, .. } =>
+                format!("{} ms", hold.as_millis()),
         },
         c.seed,
         w.devices.len(),
@@ -224,20 +248,33 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
             });
         };
     // The lock zones' fires first, so that every restart has linkage to re-assert.
+    // (With a full disk, they come one per fault, while the disk is full.)
+    let mut lock_fires = Vec::new();
     for _ in 0..c.locks {
         if let Some(d) = fires.next() {
-            release(d, Duration::ZERO, (EventKind::Alarm, Cause::Smoke), false);
+            if disk.is_some() {
+                lock_fires.push(d);
+            } else {
+                release(d, Duration::ZERO, (EventKind::Alarm, Cause::Smoke), false);
+            }
         }
     }
+    let mut lock_fires = lock_fires.into_iter();
     let mut n = Counts::default();
     let mut fault_times = Vec::new();
     let mut restart: Option<(usize, Instant)> = None;
     for i in 1..=count {
+        if c.budget_s > 0 && start.elapsed() > Duration::from_secs(c.budget_s) {
+            println!("  budget of {} s spent after {} faults", c.budget_s, i - 1);
+            break;
+        }
         let up = Duration::from_millis(rng.range(c.min_up_ms, c.max_up_ms));
         // Events keep coming while a stopped gateway or a cut uplink holds.
         let window = match fault {
             Fault::Kill => up,
-            Fault::Stop { hold } | Fault::UplinkCut { hold } => up + hold,
+            Fault::Stop { hold } | Fault::UplinkCut { hold } | Fault::DiskFull { hold, .. } => {
+                up + hold
+            }
         };
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         for _ in 0..c.fires {
@@ -312,7 +349,48 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
                 tokio::time::sleep(hold).await;
                 p.set_cut(false);
                 let back = Instant::now();
-                drain_order(&district, cut_at, back, i, &mut n).await;
+                drain_order(&district, Some(cut_at), back, i, &mut n).await;
+            }
+            Fault::DiskFull { hold, .. } => {
+                let d = disk.as_ref().ok_or("no tmpfs")?;
+                let log = dir.join("gateway.log");
+                let log_from = std::fs::metadata(&log).map_or(0, |m| m.len());
+                let filled = d.fill()?;
+                let full_at = Instant::now();
+                n.disk_filled_mib += filled >> 20;
+                // A fire in a lock zone while the disk is full: its door must open at once.
+                let lock = lock_fires.next().map(|f| {
+                    let lock = lock_of_zone.get(&f.zone).cloned();
+                    release(f, Duration::ZERO, (EventKind::Alarm, Cause::Smoke), false);
+                    lock
+                });
+                tokio::time::sleep(hold).await;
+                if let Some(Some(lock)) = lock {
+                    n.linkage_judged += 1;
+                    let deadline = full_at + Duration::from_millis(c.linkage_ms);
+                    let released = ledger.lock().cmds.iter().any(|x| {
+                        x.device == lock
+                            && x.cmd == CommandKind::Unlock
+                            && x.reason == CommandReason::Fire
+                            && x.at >= full_at
+                            && x.at <= deadline
+                    });
+                    if !released {
+                        n.linkage_failures.push(format!(
+                            "disk full {i}: a fire in {lock}'s zone did not release it within {} ms",
+                            c.linkage_ms
+                        ));
+                    }
+                }
+                if !crate::disk::log_says_full(&log, log_from) {
+                    n.restart_failures.push(format!(
+                        "disk full {i}: no gateway log line says the disk is full ({})",
+                        log.display()
+                    ));
+                }
+                d.free()?;
+                let back = Instant::now();
+                drain_order(&district, None, back, i, &mut n).await;
             }
         }
         if let Some(st) = gw.exited() {
@@ -457,18 +535,19 @@ fn judge_linkage(
 /// seconds after it, before new events are released.
 async fn drain_order(
     district: &District,
-    cut_at: Instant,
+    cut_at: Option<Instant>,
     back: Instant,
     i: usize,
     n: &mut Counts,
 ) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let d = district.lock();
-    let during = d
-        .arrivals
-        .iter()
-        .filter(|(t, ..)| *t > cut_at + Duration::from_millis(200) && *t < back)
-        .count();
+    let during = cut_at.map_or(0, |cut_at| {
+        d.arrivals
+            .iter()
+            .filter(|(t, ..)| *t > cut_at + Duration::from_millis(200) && *t < back)
+            .count()
+    });
     if during > 0 {
         n.restart_failures.push(format!(
             "uplink cut {i}: {during} order deliveries arrived while the link was cut"
@@ -529,8 +608,11 @@ fn report(f: &Findings, n: &Counts, ledger: &Ledger, start: Instant) -> bool {
         "  store checks (integrity + audit verify) {}",
         n.store_checks
     );
+    if n.disk_filled_mib > 0 {
+        println!("  filler written to full    {} MiB", n.disk_filled_mib);
+    }
     if n.held_orders > 0 {
-        println!("  orders held by uplink cuts {}", n.held_orders);
+        println!("  orders in a backlog drained {}", n.held_orders);
     }
     println!("  lost                       {}", f.lost);
     println!("  duplicated                 {}", f.duplicated);

@@ -91,6 +91,10 @@ pub struct ConfigKnobs {
     pub resend_after_ms: u64,
     /// `rules.max_rate_per_device`.
     pub max_rate_per_device: f64,
+    /// Directory of the store file [default: the work directory].
+    pub store_dir: Option<PathBuf>,
+    /// `store.max_telemetry_rows` [default: the gateway's].
+    pub max_telemetry_rows: Option<u64>,
 }
 
 fn fire_id(i: usize) -> String {
@@ -102,7 +106,11 @@ impl World {
     /// real binary.
     pub fn create(bin: &Path, dir: PathBuf, sizes: Sizes, knobs: &ConfigKnobs) -> Res<Self> {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let db = dir.join("gridsense.db");
+        let db = knobs
+            .store_dir
+            .as_ref()
+            .unwrap_or(&dir)
+            .join("gridsense.db");
         let mqtt: SocketAddr = format!("127.0.0.1:{}", free_port()?)
             .parse()
             .map_err(|e| format!("{e}"))?;
@@ -150,7 +158,7 @@ impl World {
             &format!(
                 "[gateway]\nid = \"{GATEWAY_ID}\"\nsite = \"{SITE}\"\n\n\
                  [mqtt]\nlisten = \"{mqtt}\"\nmax_connections = 20000\n\n\
-                 [store]\npath = \"{db}\"\nmax_telemetry_rows = 100000\n\n\
+                 [store]\npath = \"{db}\"\n{rows}\n\
                  [alarms]\nimmediate_zones = [{zones}]\n\n\
                  [rules]\nmax_rate_per_device = {rate:.1}\n\n\
                  [api]\nlisten = \"127.0.0.1:{api}\"\n\n\
@@ -158,6 +166,9 @@ impl World {
                  [uplink]\nhost = \"127.0.0.1\"\nport = {up}\nclient_id = \"{GATEWAY_ID}-faults\"\n\
                  resend_after_ms = {resend}\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n",
                 db = db.display(),
+                rows = knobs
+                    .max_telemetry_rows
+                    .map_or(String::new(), |r| format!("max_telemetry_rows = {r}\n")),
                 zones = zones.join(", "),
                 rate = knobs.max_rate_per_device,
                 kinds = ticketed
