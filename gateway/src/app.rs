@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::Engine;
@@ -31,6 +30,7 @@ use crate::registry::Registry;
 use crate::rules::Rules;
 use crate::sources::bridge::Bridge;
 use crate::store::{self, Store, StoreConfig, StoreHandle};
+use crate::tasks::Tasks;
 use crate::uplink::Uplink;
 use modbus::ModbusSource;
 
@@ -103,7 +103,8 @@ pub struct Gateway {
     pub api_addr: SocketAddr,
     /// The gateway's clock.
     pub clock: SharedClock,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
+    _cancel_on_drop: tokio_util::sync::DropGuard,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -163,7 +164,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         ],
     )?;
     let telemetry = bus.subscribe("gridsense-telemetry", &[protocol::topic::filter::TELEMETRY])?;
-    let publisher = Publisher::spawn(bus.link("gridsense-publisher")?)?;
+    let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
     let mqtt_tls_addr = bound.get("lan-tls").copied();
@@ -174,6 +175,10 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let (states_tx, states_rx) = mpsc::channel(1024);
     let (changes_tx, changes_rx) = mpsc::channel(1024);
     let last_seen = Arc::new(LastSeen::default());
+    let shutdown = CancellationToken::new();
+    let tasks = Tasks::new(shutdown.clone());
+    // A failed start, or a gateway dropped without stop, stops every task.
+    let cancel_on_drop = shutdown.clone().drop_guard();
     let ingest = Ingest::new(IngestParts {
         registry: registry.clone(),
         store: store.clone(),
@@ -187,11 +192,9 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
             telemetry: telemetry_tx.clone(),
             states: states_tx.clone(),
         },
+        tasks: tasks.clone(),
     });
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    tasks.spawn(ingest.clone().run_priority(priority, shutdown.clone()));
-    tasks.spawn(ingest.clone().run_telemetry(telemetry, shutdown.clone()));
+    ingest.spawn(priority, telemetry);
     let presence_task = PresenceTask {
         presence,
         site: cfg.gateway.site.clone(),
@@ -204,13 +207,12 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         changes: changes_tx,
         sweep_every: Duration::from_secs(1),
     };
-    tasks.spawn(presence::run(presence_task, states_rx, shutdown.clone()));
-    tasks.spawn(reload_registry(
-        store.clone(),
-        registry.clone(),
-        shutdown.clone(),
-    ));
-    tasks.spawn(record_denied(denied, store.clone(), shutdown.clone()));
+    let run = presence::run(presence_task, states_rx, shutdown.clone());
+    tasks.spawn("presence", run);
+    let run = reload_registry(store.clone(), registry.clone(), shutdown.clone());
+    tasks.spawn("reload-registry", run);
+    let run = record_denied(denied, store.clone(), shutdown.clone());
+    tasks.spawn("record-denied", run);
 
     let spine = SpineOutputs {
         events,
@@ -223,21 +225,23 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     if let Some(source) = modbus {
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (writes_tx, writes_rx) = mpsc::channel(64);
-        tasks.spawn(source.run(events_tx, writes_rx, shutdown.clone()));
+        tasks.spawn("modbus", source.run(events_tx, writes_rx, shutdown.clone()));
         let bridge = Bridge {
             registry: registry.clone(),
             store: store.clone(),
             telemetry: telemetry_tx,
             states: states_tx,
         };
-        tasks.spawn(bridge.run(events_rx, shutdown.clone()));
+        tasks.spawn("modbus-bridge", bridge.run(events_rx, shutdown.clone()));
         let (records, mut records_rx) = mpsc::unbounded_channel();
         linkage = linkage.with_modbus(ModbusLink {
             writes: writes_tx,
             records,
+            tasks: tasks.clone(),
+            clock: clock.clone(),
         });
         let out = out_tx.clone();
-        tasks.spawn(async move {
+        tasks.spawn("linkage-records", async move {
             while let Some(r) = records_rx.recv().await {
                 let _ = out.send(AnalysisOut::Linkage(r));
             }
@@ -255,9 +259,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         site: cfg.gateway.site.clone(),
         changes: out_tx,
     };
-    tasks.spawn(analysis.run(spine, control_rx, shutdown.clone()));
-    let orders = start_governance(cfg, &clock, &publisher, &store, &mut tasks, &shutdown).await?;
-    tasks.spawn(record(out_rx, store.clone(), clock.clone(), orders));
+    tasks.spawn(
+        "analysis",
+        analysis.run(spine, control_rx, shutdown.clone()),
+    );
+    let orders = start_governance(cfg, &clock, &publisher, &store, &tasks, &shutdown).await?;
+    let run = record(out_rx, store.clone(), clock.clone(), orders);
+    tasks.spawn("record", run);
 
     let listener = tokio::net::TcpListener::bind(cfg.api.listen).await?;
     let api_addr = listener.local_addr()?;
@@ -266,7 +274,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects: rejects.clone(),
     });
     let stop = shutdown.clone();
-    tasks.spawn(async move {
+    tasks.spawn("api", async move {
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
@@ -289,6 +297,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         api_addr,
         clock: clock.clone(),
         tasks,
+        _cancel_on_drop: cancel_on_drop,
         writer: Some(writer),
     };
     Ok(gw)
@@ -329,7 +338,7 @@ async fn start_governance(
     clock: &SharedClock,
     publisher: &Publisher,
     store: &StoreHandle,
-    tasks: &mut JoinSet<()>,
+    tasks: &Tasks,
     shutdown: &CancellationToken,
 ) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
     let mut sinks: Vec<Arc<dyn Feedback>> = vec![Arc::new(BusFeedback {
@@ -357,7 +366,7 @@ async fn start_governance(
         let uplink = Uplink::new(u, &cfg.gateway.id, store.outbox())
             .map_err(|e| StartError::Governance(e.to_string()))?;
         let stop = shutdown.clone();
-        tasks.spawn(async move {
+        tasks.spawn("uplink", async move {
             if let Err(e) = uplink.run(status_tx, stop).await {
                 tracing::error!(error = %e, "uplink stopped");
             }
@@ -367,7 +376,7 @@ async fn start_governance(
         drop(status_tx);
     }
     let stop = shutdown.clone();
-    tasks.spawn(async move {
+    tasks.spawn("order-engine", async move {
         if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
             tracing::error!(error = %e, "order engine stopped");
         }
@@ -379,7 +388,7 @@ impl Gateway {
     /// Stops every task, then lets the store writer commit what it holds and exit.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        self.tasks.wait().await;
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }
@@ -419,25 +428,7 @@ fn denied_sink(
     let (rejects, clock) = (rejects.clone(), clock.clone());
     let sink: bus::DeniedSink = Arc::new(move |d: Denied| {
         let now = clock.now_ms();
-        let (reason, source, topic) = match d {
-            Denied::Auth {
-                client_id,
-                username,
-            } => ("auth", username, format!("(connect as client {client_id})")),
-            Denied::Topic {
-                username,
-                action,
-                topic,
-                ..
-            } => {
-                let reason = if action == bus::acl::Action::Publish {
-                    "acl-publish"
-                } else {
-                    "acl-subscribe"
-                };
-                (reason, username.unwrap_or_else(|| "?".into()), topic)
-            }
-        };
+        let (reason, source, topic) = d.into_parts();
         rejects.record(now, reason, &source, &topic);
         let _ = tx.try_send(store::QuarantineRecord {
             at_ms: now,

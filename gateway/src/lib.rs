@@ -6,12 +6,12 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - [`clock`]: the time seam (real, compressed, hand-moved);
+//! - [`tasks`]: the one tracker of every spawned task;
 //! - [`orders`]: work orders from alarms: policy, triage, SLA, cards,
 //!   escalation, closure, KPIs, completion notices (`docs/governance.md`);
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
-//! - [`upstream_sim`]: a district-platform simulator for demos and tests;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -24,8 +24,10 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
-//! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
+//!
+//! The closed-loop demo and the district platform simulator are not here:
+//! they are the `gridsense-demo` crate, so this library links no simulator.
 
 pub mod alarms;
 pub mod analysis;
@@ -36,7 +38,6 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod ingest;
 pub mod linkage;
 pub mod orders;
@@ -45,7 +46,7 @@ pub mod registry;
 pub mod rules;
 pub mod sources;
 pub mod store;
+pub mod tasks;
 #[cfg(test)]
 mod testutil;
 pub mod uplink;
-pub mod upstream_sim;

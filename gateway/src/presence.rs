@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use protocol::feed::Availability;
-use protocol::{DeviceId, Feed, Name, Status, Topic};
+use protocol::{DeviceId, Feed, Name, Status};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -231,27 +230,16 @@ async fn publish(t: &PresenceTask, c: &Change) {
 
 /// Publishes a device's availability, retained, for integrators.
 fn publish_retained(t: &PresenceTask, c: &Change) {
-    let topic = Topic::Site {
-        site: t.site.clone(),
-        feed: Feed::Device,
-        id: protocol::Ident::new(&c.device).unwrap_or_else(|_| unreachable_id()),
-    };
     let payload = Availability {
         device: c.device.clone(),
         status: c.status,
         since: c.at_ms,
         reason: c.reason.to_string(),
     };
-    t.publisher.feed(Outgoing {
-        topic: topic.to_string(),
-        payload: Bytes::from(protocol::codec::encode(&payload)),
-        retain: true,
-    });
-}
-
-/// Device ids (32) always fit topic ids (48); this is never reached.
-fn unreachable_id() -> protocol::topic::TopicId {
-    protocol::Ident::new("invalid").unwrap_or_else(|_| unreachable!())
+    // Device ids (32 characters) always fit topic ids (48): never `None`.
+    if let Some(m) = Outgoing::feed(&t.site, Feed::Device, &c.device, &payload) {
+        t.publisher.feed(m);
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// The embedded MQTT broker.
     #[serde(default)]
-    pub mqtt: MqttSection,
+    pub mqtt: crate::bus::MqttSection,
     /// The SQLite store.
     #[serde(default)]
     pub store: StoreSection,
@@ -77,55 +77,6 @@ pub struct GatewaySection {
     /// Directory of extra device profiles (`*.toml`), added to the built-in ones.
     #[serde(default)]
     pub profiles_dir: Option<PathBuf>,
-}
-
-/// `[mqtt]`: listeners of the embedded broker.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttSection {
-    /// Plain TCP listener for the compound LAN.
-    #[serde(default = "default_mqtt_listen")]
-    pub listen: SocketAddr,
-    /// Most simultaneous client connections.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// A TLS listener (rustls) beside the plain one, when a certificate is configured.
-    #[serde(default)]
-    pub tls: Option<MqttTls>,
-}
-
-/// `[mqtt.tls]`: the TLS listener; the same credentials and topic rules apply.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttTls {
-    /// Listen address.
-    #[serde(default = "default_tls_listen")]
-    pub listen: SocketAddr,
-    /// PEM certificate chain of the gateway.
-    pub cert: PathBuf,
-    /// PEM private key of the certificate.
-    pub key: PathBuf,
-}
-
-fn default_tls_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8883))
-}
-
-impl Default for MqttSection {
-    fn default() -> Self {
-        Self {
-            listen: default_mqtt_listen(),
-            max_connections: default_max_connections(),
-            tls: None,
-        }
-    }
-}
-
-fn default_mqtt_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 1883))
-}
-const fn default_max_connections() -> usize {
-    10_000
 }
 
 /// `[store]`: where and how long data is kept.
@@ -271,5 +222,17 @@ mod tests {
         )
         .expect_err("unknown key");
         assert!(e.to_string().contains("gw.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn broker_memory_settings_are_read_and_unknown_mqtt_keys_refused() {
+        let base = "[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n\n[mqtt]\n";
+        let src = format!("{base}max_segment_count = 8\nfeed_queue = 100\n");
+        let c = Config::parse(&src, "gw.toml").expect("ok");
+        assert_eq!(c.mqtt.max_segment_count.get(), 8);
+        assert_eq!(c.mqtt.feed_queue.get(), 100);
+        assert_eq!(c.mqtt.max_inflight_count.get(), 100, "default kept");
+        let e = Config::parse(&format!("{base}segments = 8\n"), "gw.toml").expect_err("unknown");
+        assert!(e.to_string().starts_with("gw.toml:6:"), "{e}");
     }
 }

@@ -29,6 +29,14 @@ pub enum Write {
     OutboxAck(Vec<(String, u32)>),
     /// Routine outbox rows handed to a connected client.
     OutboxRemove(Vec<i64>),
+    /// Analysis has evaluated the stored event with this row id: its
+    /// consequences are stored in the same transaction, then it is marked.
+    Evaluated {
+        /// The event's row id ([`super::Commit::New`]).
+        event: i64,
+        /// What evaluating it changed.
+        writes: Vec<Write>,
+    },
 }
 
 /// What a committed [`Write`] produced.
@@ -103,6 +111,13 @@ pub(super) fn write(
         Write::OutboxRemove(seqs) => {
             return Ok(Done::Removed(super::outbox::remove(tx, outbox, seqs)?));
         }
+        Write::Evaluated { event, writes } => {
+            for w in writes {
+                write(tx, outbox, w)?;
+            }
+            tx.prepare_cached("UPDATE events SET evaluated = 1 WHERE id = ?1")?
+                .execute([event])?;
+        }
     }
     Ok(Done::Stored)
 }
@@ -113,6 +128,7 @@ impl Write {
         match self {
             Self::Order(c) => c.outbox.is_some(),
             Self::Enqueue(_, msgs) => !msgs.is_empty(),
+            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
             _ => false,
         }
     }

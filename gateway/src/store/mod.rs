@@ -15,6 +15,8 @@
 
 mod alarms;
 mod audit;
+mod batch;
+mod convert;
 mod db;
 mod error;
 mod handle;
@@ -32,7 +34,7 @@ mod outbox_tests;
 mod tests;
 
 pub use alarms::{AggregateRow, Done, Write};
-pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
+pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};

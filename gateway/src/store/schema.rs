@@ -157,6 +157,15 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL
     );
     ",
+    // 5: which committed events analysis has evaluated. An event is stored
+    // unevaluated and marked in the transaction that stores its
+    // consequences (the alarm changes it caused), so a crash between the
+    // two leaves it unevaluated and it is replayed at start-up. Events
+    // stored before this migration were evaluated by the gateway of their day.
+    r"
+    ALTER TABLE events ADD COLUMN evaluated INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX events_unevaluated ON events (id) WHERE evaluated = 0;
+    ",
 ];
 
 /// The schema version this build writes.

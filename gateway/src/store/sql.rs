@@ -3,8 +3,9 @@
 
 use rusqlite::Transaction;
 
+use super::batch::Batch;
+use super::convert::at_i64;
 use super::outbox::Shared;
-use super::writer::Batch;
 use super::{Commit, Done, EventRecord, QuarantineRecord, Store};
 
 /// Longest text kept per quarantine column, in bytes.
@@ -72,8 +73,8 @@ pub(super) fn write_tx(
 fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusqlite::Error> {
     let n = tx
         .prepare_cached(
-            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, seq) DO NOTHING",
+            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload, evaluated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT (device, seq) DO NOTHING",
         )?
         .execute((
             rec.device.as_str(),
@@ -117,9 +118,4 @@ fn truncate(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Times are u64 ms; SQLite integers are i64 (good until the year 292 million).
-pub(super) fn at_i64(ms: u64) -> i64 {
-    i64::try_from(ms).unwrap_or(i64::MAX)
 }
