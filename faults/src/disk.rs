@@ -91,3 +91,19 @@ pub fn log_says_full(log: &Path, from: u64) -> bool {
     let text = String::from_utf8_lossy(tail).to_lowercase();
     text.contains("disk is full") || text.contains("no space left") || text.contains("disk full")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::log_says_full;
+
+    #[test]
+    fn only_log_lines_after_the_offset_count() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("gateway.log");
+        let early = "ERROR store: database or disk is full\n";
+        std::fs::write(&log, format!("{early}INFO ok\n")).expect("write");
+        assert!(log_says_full(&log, 0));
+        assert!(!log_says_full(&log, early.len() as u64));
+        assert!(!log_says_full(&dir.path().join("missing.log"), 0));
+    }
+}
