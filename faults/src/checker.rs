@@ -293,11 +293,17 @@ pub fn judge(
         }
     }
     for (oid, t) in &district.tickets {
-        if !store.alarms.iter().any(|a| a.id.as_str() == t.alarm_id) {
-            f.violations.push(format!(
+        match store.alarms.iter().find(|a| a.id.as_str() == t.alarm_id) {
+            None => f.violations.push(format!(
                 "order {oid} at the district names alarm {}, which the store does not hold",
                 t.alarm_id
-            ));
+            )),
+            // An alarm id given out twice (once before a crash, once after).
+            Some(a) if a.kind != t.kind => f.violations.push(format!(
+                "order {oid} at the district names alarm {} as {}, but the store's {} is a {} alarm",
+                t.alarm_id, t.kind, t.alarm_id, a.kind
+            )),
+            Some(_) => {}
         }
     }
     f.violations.extend(district.breaches.iter().cloned());

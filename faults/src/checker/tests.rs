@@ -227,3 +227,18 @@ fn an_event_never_acked_is_reported() {
             .any(|v| v.contains("event never acked: smk-0 seq 1"))
     );
 }
+
+#[test]
+fn an_order_naming_a_reused_alarm_id_of_another_kind_is_reported() {
+    let mut c = healthy();
+    c.district.tickets.get_mut("gw01-1").expect("ticket").kind =
+        protocol::kinds::AlarmKind::SensorFault;
+    let f = run(&c);
+    assert!(
+        f.violations.iter().any(|v| v.contains(
+            "names alarm gw01-a1 as sensor-fault, but the store's gw01-a1 is a fire alarm"
+        )),
+        "{:?}",
+        f.violations
+    );
+}
