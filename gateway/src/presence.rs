@@ -5,7 +5,7 @@
 //! retained on `gs/v1/site/{site}/device/{id}/availability` for integrators.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::feed::Availability;
@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
-use crate::ingest::{Body, Ingested, LastSeen, RegistryCell};
-use crate::registry::Profiles;
+use crate::message::{Body, Ingested};
+use crate::registry::{Profiles, RegistryCell};
 use crate::store::StoreHandle;
 
 /// Heartbeat intervals a device may miss before it is offline.
@@ -291,5 +291,28 @@ mod tests {
             },
         )]);
         assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Offline));
+    }
+}
+
+/// When each device was last heard from (any message): ingest touches it,
+/// presence's sweep reads it.
+#[derive(Debug, Default)]
+pub struct LastSeen(Mutex<HashMap<DeviceId, u64>>);
+
+impl LastSeen {
+    /// Records traffic from `device` at `at_ms`.
+    pub fn touch(&self, device: &DeviceId, at_ms: u64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(device) {
+            Some(t) => *t = (*t).max(at_ms),
+            None => {
+                map.insert(device.clone(), at_ms);
+            }
+        }
+    }
+
+    /// A copy of every entry.
+    pub fn snapshot(&self) -> HashMap<DeviceId, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

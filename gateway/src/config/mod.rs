@@ -1,11 +1,17 @@
-//! The gateway's configuration file (TOML): one section per stage, each field
-//! documented, unknown keys rejected, errors reported with line and column.
+//! The gateway's configuration file (TOML): one section per stage, each
+//! defined by the stage that reads it (this module only composes them, and
+//! owns `[gateway]`), each field documented, unknown keys rejected, errors
+//! reported with line and column. [`validate`] is the one validation.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use protocol::Name;
 use serde::Deserialize;
+
+pub mod locate;
+pub mod validate;
+
+pub use validate::{Problem, Valid};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,7 +24,7 @@ pub struct Config {
     pub mqtt: crate::bus::MqttSection,
     /// The SQLite store.
     #[serde(default)]
-    pub store: StoreSection,
+    pub store: crate::store::StoreSection,
     /// Alarm confirmation, chatter and maintenance.
     #[serde(default)]
     pub alarms: crate::alarms::AlarmPolicy,
@@ -27,7 +33,7 @@ pub struct Config {
     pub rules: crate::rules::RulesConfig,
     /// The operators' HTTP API.
     #[serde(default)]
-    pub api: ApiSection,
+    pub api: crate::api::ApiSection,
     /// Modbus lines and the devices polled on them.
     #[serde(default)]
     pub modbus: Option<modbus::ModbusConfig>,
@@ -45,27 +51,6 @@ pub struct Config {
     pub webhook: Option<crate::orders::WebhookConfig>,
 }
 
-/// `[api]`: the operators' HTTP API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiSection {
-    /// Listen address; loopback by default (put a TLS proxy in front).
-    #[serde(default = "default_api_listen")]
-    pub listen: SocketAddr,
-}
-
-impl Default for ApiSection {
-    fn default() -> Self {
-        Self {
-            listen: default_api_listen(),
-        }
-    }
-}
-
-fn default_api_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
-}
-
 /// `[gateway]`: identity of this gateway.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,41 +62,6 @@ pub struct GatewaySection {
     /// Directory of extra device profiles (`*.toml`), added to the built-in ones.
     #[serde(default)]
     pub profiles_dir: Option<PathBuf>,
-}
-
-/// `[store]`: where and how long data is kept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSection {
-    /// SQLite database file.
-    #[serde(default = "default_db")]
-    pub path: PathBuf,
-    /// Days of telemetry kept; events, alarms and orders are kept for good.
-    #[serde(default = "default_retention")]
-    pub telemetry_retention_days: u32,
-    /// Most telemetry rows kept (oldest deleted first): bounds the disk.
-    #[serde(default = "default_max_rows")]
-    pub max_telemetry_rows: u64,
-}
-
-impl Default for StoreSection {
-    fn default() -> Self {
-        Self {
-            path: default_db(),
-            telemetry_retention_days: default_retention(),
-            max_telemetry_rows: default_max_rows(),
-        }
-    }
-}
-
-fn default_db() -> PathBuf {
-    PathBuf::from("gridsense.db")
-}
-const fn default_retention() -> u32 {
-    30
-}
-const fn default_max_rows() -> u64 {
-    50_000_000
 }
 
 /// A configuration problem, with its place in the file.
@@ -145,11 +95,15 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file, line and column of the first problem.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let mut cfg = Self::parse(&src, &path.display().to_string())?;
+        Self::from_file(&read(path)?, path)
+    }
+
+    /// Parses `src`, the text of the file at `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with line and column.
+    pub fn from_file(src: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut cfg = Self::parse(src, &path.display().to_string())?;
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(dir) = &cfg.gateway.profiles_dir {
@@ -184,15 +138,15 @@ impl Config {
     }
 }
 
-/// The 1-based line of the `index`-th `[[header]]` table in `src`, so errors
-/// found after parsing can still point at a line.
-pub fn table_line(src: &str, header: &str, index: usize) -> Option<usize> {
-    let needle = format!("[[{header}]]");
-    src.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with(&needle))
-        .nth(index)
-        .map(|(n, _)| n + 1)
+/// The text of a configuration file.
+///
+/// # Errors
+/// [`ConfigError::Read`] when it cannot be read.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@ use protocol::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Body, Dedupe, Ingested, LastSeen, RegistryCell, Rejects};
+use super::{Dedupe, Rejects};
 use crate::bus::{Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
-use crate::registry::DeviceInfo;
+use crate::message::{Body, Ingested};
+use crate::presence::LastSeen;
+use crate::registry::{DeviceInfo, RegistryCell};
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
 use crate::tasks::Tasks;
 
@@ -40,7 +42,7 @@ where
 /// Where ingest sends what it accepted.
 #[derive(Debug, Clone)]
 pub struct Outputs {
-    /// Events, commits and command acks, in arrival order; never shed.
+    /// Events and command acks, in arrival order; never shed.
     pub events: mpsc::Sender<Ingested>,
     /// Telemetry; shed (counted) when full.
     pub telemetry: mpsc::Sender<Ingested>,
@@ -55,6 +57,9 @@ pub struct IngestStats {
     pub events: AtomicU64,
     /// Repeats of events already stored (acknowledged again, stored once).
     pub duplicates: AtomicU64,
+    /// Events of nodes without a boot counter taken as new after their
+    /// sequence was reset (also counted in `events`).
+    pub sequence_resets: AtomicU64,
     /// `evt/ack`s published.
     pub acks: AtomicU64,
     /// Telemetry messages accepted.
@@ -280,7 +285,7 @@ impl Ingest {
             .dedupe
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(&dev.id, ev.seq);
+            .observe(&dev.id, ev.boot, ev.seq);
         if fresh {
             self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
             let msg = Ingested {
@@ -292,6 +297,7 @@ impl Ingest {
         }
         let rec = EventRecord {
             device: dev.id.clone(),
+            boot: ev.boot,
             seq: ev.seq,
             kind: ev.kind,
             cause: ev.cause,
@@ -306,6 +312,17 @@ impl Ingest {
         });
     }
 
+    /// Tells analysis the event `seq` is committed (as row `id`), so the
+    /// consequences it holds for the event can be stored with its mark.
+    async fn committed(&self, dev: &Arc<DeviceInfo>, now: u64, seq: u32, id: Option<i64>) {
+        let msg = Ingested {
+            device: dev.clone(),
+            at_ms: now,
+            body: Body::Committed { seq, id },
+        };
+        let _ = self.inner.out.events.send(msg).await;
+    }
+
     /// Commits an event, then acknowledges it to the node.
     async fn commit_and_ack(
         &self,
@@ -315,9 +332,13 @@ impl Ingest {
         rec: EventRecord,
         forwarded: bool,
     ) {
+        let ack = EvtAck::of(&ev);
         let seq = ev.seq;
         match self.inner.store.commit_event(rec).await {
-            Ok(Commit::New(_)) => {
+            Ok(commit @ (Commit::New(_) | Commit::SequenceReset(_))) => {
+                if matches!(commit, Commit::SequenceReset(_)) {
+                    self.sequence_reset(&dev, &ev);
+                }
                 if !forwarded {
                     // A gap the window took for a repeat: new after all.
                     self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
@@ -328,15 +349,13 @@ impl Ingest {
                     };
                     let _ = self.inner.out.events.send(msg).await;
                 }
-                let msg = Ingested {
-                    device: dev.clone(),
-                    at_ms: now,
-                    body: Body::Committed { seq },
-                };
-                let _ = self.inner.out.events.send(msg).await;
+                self.committed(&dev, now, seq, commit.row()).await;
             }
             Ok(Commit::Duplicate) => {
                 self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                if forwarded {
+                    self.committed(&dev, now, seq, None).await;
+                }
             }
             Err(e) => {
                 // No ack: the node repeats the event until the store takes it.
@@ -346,9 +365,30 @@ impl Ingest {
                 return;
             }
         }
-        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &EvtAck { seq });
+        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &ack);
         self.inner.publisher.urgent(ack);
         self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A node without a boot counter reused a `seq` for a different
+    /// alarm-class event: it restarted. Logged, counted, and the window
+    /// follows the new sequence.
+    fn sequence_reset(&self, dev: &DeviceInfo, ev: &NodeEvent) {
+        self.inner
+            .stats
+            .sequence_resets
+            .fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .dedupe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restart(&dev.id, ev.boot, ev.seq);
+        tracing::warn!(
+            device = %dev.id,
+            seq = ev.seq,
+            kind = %ev.kind,
+            "sequence reset: the node reused a seq for a different event (it restarted without a boot counter); stored as a new event"
+        );
     }
 
     fn on_telemetry(&self, topic: &[u8], payload: &[u8]) {

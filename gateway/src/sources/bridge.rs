@@ -11,7 +11,8 @@ use protocol::{DeviceId, DeviceState, FieldName, Status, Telemetry};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::{Body, Ingested, RegistryCell};
+use crate::message::{Body, Ingested};
+use crate::registry::RegistryCell;
 use crate::store::{StoreHandle, TelemetryRecord};
 
 /// Where bridged inputs go.
@@ -122,5 +123,6 @@ fn state(status: Status) -> Body {
         status,
         fw: None,
         heartbeat_s: None,
+        boot: None,
     })
 }

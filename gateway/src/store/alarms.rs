@@ -6,51 +6,9 @@ use protocol::DeviceId;
 use protocol::feed::{AlarmFeed, AlarmState};
 use rusqlite::Transaction;
 
-use super::orders::{OrderCommit, OrderCommitted};
-use super::outbox::{Enqueued, OutMsg, Shared};
-use super::{LinkageRecord, Store, StoreError};
-
-/// A write a stage asks for; each is applied inside the writer's batch
-/// transaction and answered after the commit.
-#[derive(Debug, Clone)]
-pub enum Write {
-    /// An alarm as it now stands, and when it changed; also appended to the
-    /// audit chain in the same transaction.
-    Alarm(Box<AlarmFeed>, u64),
-    /// A finished linkage command.
-    Linkage(LinkageRecord),
-    /// A closed aggregate window.
-    Aggregate(protocol::feed::Aggregate),
-    /// A work order's change with its outbox row, audit record and KPIs.
-    Order(Box<OrderCommit>),
-    /// Messages for the district platform, queued at a time.
-    Enqueue(u64, Vec<OutMsg>),
-    /// The platform's receipts: `(order id, revision)`.
-    OutboxAck(Vec<(String, u32)>),
-    /// Routine outbox rows handed to a connected client.
-    OutboxRemove(Vec<i64>),
-    /// Analysis has evaluated the stored event with this row id: its
-    /// consequences are stored in the same transaction, then it is marked.
-    Evaluated {
-        /// The event's row id ([`super::Commit::New`]).
-        event: i64,
-        /// What evaluating it changed.
-        writes: Vec<Write>,
-    },
-}
-
-/// What a committed [`Write`] produced.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Done {
-    /// Nothing to report.
-    Stored,
-    /// An order change: the cell's KPIs after it.
-    Order(Box<OrderCommitted>),
-    /// Outbox rows: what happened to each.
-    Enqueued(Vec<Enqueued>),
-    /// Outbox rows removed.
-    Removed(u64),
-}
+use super::outbox::Shared;
+use super::write::{Done, Write};
+use super::{Store, StoreError};
 
 /// A stored aggregate: (field, from ms, to ms, avg, count).
 pub type AggregateRow = (String, i64, i64, f64, u32);
@@ -120,18 +78,6 @@ pub(super) fn write(
         }
     }
     Ok(Done::Stored)
-}
-
-impl Write {
-    /// Whether committing it queues rows for the district platform.
-    pub(super) fn queues_upstream(&self) -> bool {
-        match self {
-            Self::Order(c) => c.outbox.is_some(),
-            Self::Enqueue(_, msgs) => !msgs.is_empty(),
-            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
-            _ => false,
-        }
-    }
 }
 
 fn state_str(s: AlarmState) -> String {
@@ -215,20 +161,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The highest stored event `seq` of every device.
+    /// Where every device's sequence stands: the boot of its latest stored
+    /// event (`None`: a node without a boot counter) and the highest `seq`
+    /// stored within that boot (or sequence epoch).
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn max_event_seqs(&self) -> Result<Vec<(DeviceId, u32)>, StoreError> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT device, MAX(seq) FROM events GROUP BY device")?;
-        let rows = st.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+    pub fn max_event_seqs(&self) -> Result<Vec<(DeviceId, Option<u32>, u32)>, StoreError> {
+        let mut st = self.conn().prepare(
+            "SELECT e.device, e.boot,
+                    (SELECT max(x.seq) FROM events x WHERE x.device = e.device AND x.boot = e.boot)
+             FROM events e WHERE e.id IN (SELECT max(id) FROM events GROUP BY device)",
+        )?;
+        let rows = st.query_map((), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, u32>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (d, seq) = row?;
+            let (d, boot, seq) = row?;
             if let Ok(d) = DeviceId::new(&d) {
-                out.push((d, seq));
+                out.push((d, u32::try_from(boot).ok().filter(|&b| b > 0), seq));
             }
         }
         Ok(out)

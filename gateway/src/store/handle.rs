@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use protocol::{DeviceId, Status};
 use tokio::sync::{mpsc, oneshot};
 
-use super::outbox::{Outbox, Shared};
+use super::outbox::Shared;
 use super::{
     Commit, Done, EventRecord, LinkageRecord, QuarantineRecord, Shed, Store, StoreError,
     TelemetryRecord, Write,
@@ -45,6 +45,7 @@ pub(super) enum Job {
 pub(super) struct Counters {
     pub(super) events: AtomicU64,
     pub(super) duplicates: AtomicU64,
+    pub(super) sequence_resets: AtomicU64,
     pub(super) telemetry_rows: AtomicU64,
     pub(super) shed: AtomicU64,
     pub(super) quarantined: AtomicU64,
@@ -67,6 +68,7 @@ impl Counters {
         StoreStats {
             events: get(&self.events),
             duplicates: get(&self.duplicates),
+            sequence_resets: get(&self.sequence_resets),
             telemetry_rows: get(&self.telemetry_rows),
             shed: get(&self.shed),
             quarantined: get(&self.quarantined),
@@ -83,8 +85,11 @@ impl Counters {
 pub struct StoreStats {
     /// Events stored.
     pub events: u64,
-    /// Events not stored because `(device, seq)` was already there.
+    /// Events not stored because `(device, boot, seq)` was already there.
     pub duplicates: u64,
+    /// Events of nodes without a boot identity stored as new after their
+    /// sequence was reset (counted in `events` too).
+    pub sequence_resets: u64,
     /// Telemetry rows (readings) stored.
     pub telemetry_rows: u64,
     /// Telemetry records shed because the queue was full.
@@ -268,14 +273,6 @@ impl StoreHandle {
         });
         self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// The outbox: queue, drain and receipts through this store.
-    pub fn outbox(&self) -> Outbox {
-        Outbox {
-            store: self.clone(),
-            shared: self.outbox.clone(),
-        }
     }
 
     /// The writer's counters.

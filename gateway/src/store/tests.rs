@@ -23,6 +23,7 @@ fn dev(id: &str) -> DeviceId {
 fn event(device: &str, seq: u32) -> EventRecord {
     EventRecord {
         device: dev(device),
+        boot: None,
         seq,
         kind: EventKind::Alarm,
         cause: Some(Cause::Smoke),
@@ -249,6 +250,7 @@ async fn dropping_the_last_handle_drains_and_commits_everything() {
             at_ms: 10 + i,
             source: "?".into(),
             reason: "bad-payload",
+            // An independent wire string, written by hand on purpose.
             topic: "gs/v1/dev/x/evt".into(),
             detail: "x".repeat(1000),
         });

@@ -1,0 +1,109 @@
+//! Opens the store and restores what the stages resume from: the registry,
+//! each device's last event seq, presence and the open alarms; then hands
+//! the database to the store's threads.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use protocol::feed::AlarmFeed;
+
+use super::StartError;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::ingest::Dedupe;
+use crate::message::{Body, Ingested};
+use crate::presence::Presence;
+use crate::registry::{Registry, RegistryCell};
+use crate::store::{self, Store, StoreConfig, StoreHandle};
+use protocol::NodeEvent;
+
+/// The store, running, and what was restored from it.
+pub(super) struct Restored {
+    pub(super) store: StoreHandle,
+    pub(super) writer: JoinHandle<()>,
+    pub(super) registry: Arc<RegistryCell>,
+    pub(super) dedupe: Dedupe,
+    pub(super) presence: Presence,
+    /// The open alarms and the last alarm number given.
+    pub(super) open_alarms: (Vec<AlarmFeed>, u64),
+    /// Events committed (and acknowledged) but not evaluated before the
+    /// gateway stopped: replayed through analysis before live traffic.
+    pub(super) replay: Vec<Ingested>,
+}
+
+/// Each unevaluated event as analysis reads it: the event, then its commit.
+fn replay(db: &Store, registry: &Registry) -> Result<Vec<Ingested>, StartError> {
+    let mut out = Vec::new();
+    for row in db.unevaluated_events()? {
+        let Some(device) = registry.device(&row.device).cloned() else {
+            tracing::warn!(device = %row.device, event = row.id, "unevaluated event of an unknown device: not replayed");
+            continue;
+        };
+        let ev: NodeEvent = match protocol::codec::decode(&row.payload) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::warn!(device = %row.device, event = row.id, error = %e, "unevaluated event does not decode: not replayed");
+                continue;
+            }
+        };
+        let seq = ev.seq;
+        let at_ms = row.received_ms;
+        out.push(Ingested {
+            device: device.clone(),
+            at_ms,
+            body: Body::Event(ev),
+        });
+        out.push(Ingested {
+            device,
+            at_ms,
+            body: Body::Committed {
+                seq,
+                id: Some(row.id),
+            },
+        });
+    }
+    if !out.is_empty() {
+        tracing::warn!(
+            events = out.len() / 2,
+            "replaying events committed but not evaluated before the stop"
+        );
+    }
+    Ok(out)
+}
+
+/// Opens the database (creating the admin credential at first start) and
+/// starts the store's threads.
+pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartError> {
+    let db = Store::open(&cfg.store.path)?;
+    if let Some(password) = crate::registry::ensure_admin(&db)? {
+        // Printed once, at first start; never stored in clear.
+        println!(
+            "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
+        );
+    }
+    let loaded = Registry::load(&db)?;
+    let replay = replay(&db, &loaded)?;
+    let registry = Arc::new(RegistryCell::new(loaded));
+    let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
+    let presence = Presence::from_rows(db.presence_list()?);
+    let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let (store, writer) = store::spawn_writer(
+        db,
+        StoreConfig {
+            telemetry_retention_days: cfg.store.telemetry_retention_days,
+            max_telemetry_rows: cfg.store.max_telemetry_rows,
+            outbox_max_bytes: cfg.outbox.max_mib << 20,
+            ..StoreConfig::default()
+        },
+        clock.clone(),
+    )?;
+    Ok(Restored {
+        store,
+        writer,
+        registry,
+        dedupe,
+        presence,
+        open_alarms,
+        replay,
+    })
+}
