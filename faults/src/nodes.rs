@@ -129,6 +129,7 @@ pub fn spawn(
         status: Status::Offline,
         fw: None,
         heartbeat_s: None,
+        boot: None,
     })
     .map_err(|e| e.to_string())?;
     mo.set_last_will(LastWill::new(
@@ -175,6 +176,7 @@ pub fn spawn(
             status: Status::Online,
             fw: None,
             heartbeat_s: None,
+            boot: None,
         })
         .unwrap_or_default();
         let mut queue: VecDeque<NodeEvent> = VecDeque::new();
@@ -255,7 +257,7 @@ pub fn spawn(
                 },
                 Some((kind, cause)) = rx.recv() => {
                     let ev = NodeEvent {
-                        seq: next_seq, ts: Some(now_ms()), kind, cause,
+                        seq: next_seq, boot: None, ts: Some(now_ms()), kind, cause,
                         value: None, battery: Some(90), snapshot: None,
                     };
                     next_seq += 1;
