@@ -91,6 +91,8 @@ pub struct Gateway {
     pub api_addr: SocketAddr,
     /// The gateway's clock.
     pub clock: SharedClock,
+    /// Whether the pipeline is moving (`/healthz`, the watchdog).
+    pub health: crate::health::Health,
     tasks: Tasks,
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -106,6 +108,8 @@ struct Wiring<'a> {
     rejects: Arc<Rejects>,
     shutdown: CancellationToken,
     tasks: Tasks,
+    /// Analysis's heartbeat.
+    progress: Arc<crate::health::Progress>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -144,6 +148,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects,
         tasks: Tasks::new(shutdown.clone()),
         shutdown,
+        progress: Arc::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(
@@ -166,9 +171,15 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders, resume),
     );
 
+    let health = crate::health::Health {
+        tasks: w.tasks.clone(),
+        analysis: w.progress.clone(),
+        store: store.clone(),
+    };
     let state = ApiState {
         control: control.clone(),
         rejects: w.rejects.clone(),
+        health: health.clone(),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;
@@ -188,6 +199,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         control,
         api_addr,
         clock: w.clock,
+        health,
         tasks: w.tasks,
         writer: Some(restored.writer),
     })

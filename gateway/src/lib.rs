@@ -48,6 +48,7 @@ pub mod health;
 pub mod ingest;
 pub mod linkage;
 pub mod message;
+pub mod notify;
 pub mod orders;
 pub mod presence;
 pub mod registry;

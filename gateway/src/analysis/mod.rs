@@ -82,6 +82,8 @@ pub struct Analysis {
     pub changes: mpsc::UnboundedSender<AnalysisOut>,
     /// What acknowledged events changed, held until each is committed.
     pub gate: gate::Gate,
+    /// Its heartbeat, for `/healthz` and the watchdog.
+    pub progress: std::sync::Arc<crate::health::Progress>,
 }
 
 /// What analysis reports to the stages after it.
@@ -133,6 +135,7 @@ impl Analysis {
                 Some(m) = input.telemetry.recv() => self.on_telemetry(&m),
             }
             self.flush();
+            self.progress.beat(input.events.len());
         }
     }
 

@@ -21,6 +21,8 @@ pub struct ApiState {
     pub control: mpsc::Sender<Control>,
     /// Rejection counters.
     pub rejects: Arc<Rejects>,
+    /// Whether the pipeline is moving.
+    pub health: crate::health::Health,
 }
 
 /// The API's routes.
@@ -30,8 +32,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/alarms/{id}/{action}", post(act))
         .route("/api/maintenance", post(maintenance))
         .route("/api/rejects", get(rejects))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .with_state(state)
+}
+
+/// 200 with the report when every stage runs and moves; 503 with the same
+/// report (its `problems` say why) when not.
+async fn healthz(
+    State(s): State<ApiState>,
+) -> (axum::http::StatusCode, Json<crate::health::Report>) {
+    let report = s.health.check().await;
+    let code = if report.ok {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report))
 }
 
 async fn alarms(State(s): State<ApiState>) -> Result<Json<Vec<AlarmFeed>>, ApiError> {

@@ -40,6 +40,7 @@ impl Wiring<'_> {
             site: cfg.gateway.site.clone(),
             changes: out,
             gate: crate::analysis::gate::Gate::default(),
+            progress: self.progress.clone(),
         };
         let (control, control_rx) = mpsc::channel(64);
         self.tasks.spawn_stage(
