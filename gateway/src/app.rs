@@ -140,6 +140,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
     let presence = Presence::from_rows(db.presence_list()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let maintenance = db.maintenance_in_force(clock.now_ms())?;
     let (store, writer) = store::spawn_writer(
         db,
         StoreConfig {
@@ -245,6 +246,10 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     }
     let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
     engine.resume(open_alarms.0);
+    for w in maintenance {
+        tracing::info!(window = %w.target, until = w.until, by = %w.by, "maintenance in force");
+        engine.maintenance_mut().start(w);
+    }
     let analysis = Analysis {
         engine,
         rules: Rules::new(profiles.clone(), cfg.rules.clone(), clock.now_ms()),
@@ -264,6 +269,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let router = crate::api::router(crate::api::ApiState {
         control: control.clone(),
         rejects: rejects.clone(),
+        operators: crate::api::Operators::new(&store, &registry, &clock, &cfg.alarms),
     });
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -311,12 +317,21 @@ async fn record(
             AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
             AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
             AnalysisOut::Aggregate(a) => store.save_aggregate(a).await,
+            AnalysisOut::MaintenanceExpired(w) => store
+                .write(store::Write::Maintenance(
+                    store::MaintenanceWrite::Expired {
+                        target: w.target.clone(),
+                        until: w.until,
+                    },
+                ))
+                .await
+                .map(drop),
         };
         match (r, out) {
             (Ok(()), AnalysisOut::Alarm(feed)) => {
                 let _ = orders.send(*feed).await;
             }
-            (Ok(()), AnalysisOut::Linkage(_) | AnalysisOut::Aggregate(_)) => {}
+            (Ok(()), _) => {}
             (Err(e), _) => tracing::error!(error = %e, "alarm record not stored"),
         }
     }

@@ -3,14 +3,17 @@
 //!
 //! - [`policy`]: the site's alarm policy (confirmation, chatter, maintenance);
 //! - [`engine`]: the pure state machine, `input → effects`;
-//! - [`incident`]: one alarm and how signals join it.
+//! - [`incident`]: one alarm and how signals join it;
+//! - [`maintenance`]: test mode windows (who, why, until, which subtree).
 
 mod engine;
 mod incident;
+pub mod maintenance;
 pub mod policy;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{Effect, Engine, OperatorAction, OperatorError};
 pub use incident::Alarm;
+pub use maintenance::{Maintenance, MaintenanceError, Scope, Window};
 pub use policy::AlarmPolicy;

@@ -4,7 +4,9 @@
 //! authentication in front of it to reach it from the guard room).
 
 mod error;
+mod operators;
 mod routes;
 
 pub use error::ApiError;
+pub use operators::Operators;
 pub use routes::{ApiState, router};

@@ -29,6 +29,10 @@ pub enum Write {
     OutboxAck(Vec<(String, u32)>),
     /// Routine outbox rows handed to a connected client.
     OutboxRemove(Vec<i64>),
+    /// A maintenance window starts, ends or expires; audited.
+    Maintenance(super::MaintenanceWrite),
+    /// An operator's action on an alarm, done or refused; audited.
+    Operator(super::OperatorRecord),
 }
 
 /// What a committed [`Write`] produced.
@@ -42,6 +46,8 @@ pub enum Done {
     Enqueued(Vec<Enqueued>),
     /// Outbox rows removed.
     Removed(u64),
+    /// Maintenance windows ended (early, replaced or expired).
+    Ended(u64),
 }
 
 /// A stored aggregate: (field, from ms, to ms, avg, count).
@@ -103,6 +109,8 @@ pub(super) fn write(
         Write::OutboxRemove(seqs) => {
             return Ok(Done::Removed(super::outbox::remove(tx, outbox, seqs)?));
         }
+        Write::Maintenance(m) => return super::operators::write_maintenance(tx, m),
+        Write::Operator(r) => return super::operators::write_operator(tx, r),
     }
     Ok(Done::Stored)
 }

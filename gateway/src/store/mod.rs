@@ -1,7 +1,7 @@
 //! The gateway's durable state in one SQLite file (WAL, `synchronous=FULL`):
 //! events, telemetry, quarantine, presence, the registry's tables, alarms,
-//! linkage, aggregates, work orders and their KPIs, the outbox and the
-//! audit chain. Every table is created by the one migration chain
+//! linkage, aggregates, work orders and their KPIs, the outbox, maintenance
+//! windows and the audit chain. Every table is created by the one migration chain
 //! ([`schema`]), and every statement of the running gateway runs on the
 //! store's own threads, never on the async runtime.
 //!
@@ -18,6 +18,7 @@ mod audit;
 mod db;
 mod error;
 mod handle;
+mod operators;
 mod orders;
 mod outbox;
 mod records;
@@ -35,6 +36,7 @@ pub use alarms::{AggregateRow, Done, Write};
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
+pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
 pub use outbox::{Class, Enqueued, OutMsg, Outbox, OutboxStats, ROW_OVERHEAD, Row};
 pub use records::{
