@@ -9,6 +9,8 @@
 mod engine;
 mod incident;
 pub mod maintenance;
+#[cfg(test)]
+mod maintenance_tests;
 pub mod policy;
 #[cfg(test)]
 mod tests;
