@@ -129,7 +129,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         }
         None => None,
     };
-    let db = Store::open(&cfg.store.path)?;
+    let mut db = Store::open(&cfg.store.path)?;
     if let Some(password) = crate::registry::ensure_admin(&db)? {
         // Printed once, at first start; never stored in clear.
         println!(
@@ -140,7 +140,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
     let presence = Presence::from_rows(db.presence_list()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
-    let maintenance = db.maintenance_in_force(clock.now_ms())?;
+    let maintenance = db.maintenance_at_start(clock.now_ms())?;
     let (store, writer) = store::spawn_writer(
         db,
         StoreConfig {
@@ -246,10 +246,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     }
     let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), open_alarms.1);
     engine.resume(open_alarms.0);
-    for w in maintenance {
-        tracing::info!(window = %w.target, until = w.until, by = %w.by, "maintenance in force");
-        engine.maintenance_mut().start(w);
-    }
+    crate::alarms::maintenance::resume(&mut engine, maintenance);
     let analysis = Analysis {
         engine,
         rules: Rules::new(profiles.clone(), cfg.rules.clone(), clock.now_ms()),
@@ -300,10 +297,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     Ok(gw)
 }
 
-/// Stores what analysis reports: alarm changes and linkage records. Runs
-/// until analysis ends (its sender dropped), so nothing it said is lost.
 /// Stores what analysis reports (alarm changes with their audit records,
-/// linkage records) and hands each alarm change to the order engine once it
+/// linkage records, expired maintenance windows) and hands each alarm change to the order engine once it
 /// is committed: the uplink acts on committed alarms only. Runs until
 /// analysis ends (its sender dropped), so nothing it said is lost.
 async fn record(
@@ -317,15 +312,7 @@ async fn record(
             AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
             AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
             AnalysisOut::Aggregate(a) => store.save_aggregate(a).await,
-            AnalysisOut::MaintenanceExpired(w) => store
-                .write(store::Write::Maintenance(
-                    store::MaintenanceWrite::Expired {
-                        target: w.target.clone(),
-                        until: w.until,
-                    },
-                ))
-                .await
-                .map(drop),
+            AnalysisOut::MaintenanceExpired(w) => store.maintenance_expired(w).await,
         };
         match (r, out) {
             (Ok(()), AnalysisOut::Alarm(feed)) => {

@@ -275,3 +275,11 @@ pub fn apply(
         }
     }
 }
+
+/// Puts back the windows stored before a restart.
+pub fn resume(engine: &mut super::Engine, windows: impl IntoIterator<Item = Window>) {
+    for w in windows {
+        tracing::info!(window = %w.target, until = w.until, by = %w.by, "maintenance in force");
+        engine.maintenance_mut().start(w);
+    }
+}

@@ -11,7 +11,7 @@ use super::*;
 use crate::registry::DeviceInfo;
 use crate::testutil::{device, name};
 
-fn smoke(seq: u32) -> NodeEvent {
+fn heat(seq: u32) -> NodeEvent {
     NodeEvent {
         seq,
         ts: None,
@@ -70,12 +70,12 @@ fn a_window_expires_at_its_until_by_the_clock() {
     let mut e = Engine::new(name("gw01"), AlarmPolicy::default(), 0);
     let d = in_room();
     e.maintenance_mut().start(window("b3", 100, 10_000));
-    e.on_event(&d, &smoke(1), 9_999);
+    e.on_event(&d, &heat(1), 9_999);
     assert!(is_test(&e, "gw01-a1"), "in force just before until");
     e.operator("gw01-a1", OperatorAction::Cancel, 9_999)
         .expect_err("a confirmed test fire in alarm is latched too");
     // At `until` the window is over, whether or not a tick pruned it.
-    let fx = e.on_event(&d, &smoke(2), 10_000);
+    let fx = e.on_event(&d, &heat(2), 10_000);
     let real = e.get("gw01-a2").expect("a new, real alarm");
     assert!(!real.feed.test);
     assert!(fx.iter().any(|f| matches!(f, Effect::Release { .. })));
@@ -88,7 +88,7 @@ fn a_window_expires_at_its_until_by_the_clock() {
 fn maintenance_is_refused_over_an_open_real_fire() {
     let mut e = Engine::new(name("gw01"), AlarmPolicy::default(), 0);
     let d = in_room();
-    e.on_event(&d, &smoke(1), 5);
+    e.on_event(&d, &heat(1), 5);
     assert_eq!(
         e.get("gw01-a1").map(|a| a.feed.state),
         Some(AlarmState::Active)

@@ -6,7 +6,7 @@
 use rusqlite::Transaction;
 
 use super::sql::at_i64;
-use super::{Done, Store, StoreError};
+use super::{Done, Store, StoreError, StoreHandle};
 use crate::alarms::{Scope, Window};
 
 /// A change to the maintenance windows.
@@ -59,9 +59,9 @@ pub struct MaintenanceRow {
     pub window: Window,
     /// When it ended early, replaced or expired (`None`: not recorded as ended).
     pub ended_at: Option<u64>,
-    /// Who ended it (`clock` for an expiry, `replaced` for a replacement).
+    /// Who ended it: the operator, the one who replaced it, or `clock`.
     pub ended_by: Option<String>,
-    /// Why.
+    /// Why: the operator's reason, `replaced` or `expired`.
     pub end_reason: Option<String>,
 }
 
@@ -157,6 +157,43 @@ fn ms(v: i64) -> u64 {
 }
 
 impl Store {
+    /// At start-up, before the writer thread takes the connection: records
+    /// as expired (and audits) every window whose `until` passed while the
+    /// gateway was not running, and returns the windows still in force.
+    ///
+    /// # Errors
+    /// As [`Self::maintenance_in_force`].
+    pub fn maintenance_at_start(&mut self, now: u64) -> Result<Vec<Window>, StoreError> {
+        let expired = self.expire_maintenance(now)?;
+        if expired > 0 {
+            tracing::info!(
+                expired,
+                "maintenance windows ended while the gateway was down"
+            );
+        }
+        self.maintenance_in_force(now)
+    }
+
+    fn expire_maintenance(&mut self, now: u64) -> Result<usize, StoreError> {
+        let due: Vec<(String, u64)> = self
+            .maintenance_where("ended_ms IS NULL AND until_ms <= ?1", now)?
+            .into_iter()
+            .map(|r| (r.window.target, r.window.until))
+            .collect();
+        let tx = self.conn_mut().transaction()?;
+        for (target, until) in &due {
+            write_maintenance(
+                &tx,
+                &MaintenanceWrite::Expired {
+                    target: target.clone(),
+                    until: *until,
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(due.len())
+    }
+
     /// Maintenance windows in force at `now` (not ended, `until` ahead),
     /// oldest first: what the engine loads at start-up.
     ///
@@ -217,5 +254,83 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+impl StoreHandle {
+    /// Records that a window reached its `until` (and audits it); resolves
+    /// after the commit.
+    ///
+    /// # Errors
+    /// As [`StoreHandle::commit_event`].
+    pub async fn maintenance_expired(&self, w: &Window) -> Result<(), StoreError> {
+        let expired = MaintenanceWrite::Expired {
+            target: w.target.clone(),
+            until: w.until,
+        };
+        self.write(super::Write::Maintenance(expired))
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(target: &str, until: u64) -> Window {
+        Window {
+            target: target.into(),
+            scope: Scope::Site,
+            since: 1_000,
+            until,
+            by: "tech-wang".into(),
+            reason: "annual test".into(),
+        }
+    }
+
+    fn apply(store: &mut Store, w: &MaintenanceWrite) -> Done {
+        let tx = store.conn_mut().transaction().expect("tx");
+        let done = write_maintenance(&tx, w).expect("write");
+        tx.commit().expect("commit");
+        done
+    }
+
+    #[test]
+    fn windows_are_stored_replaced_and_expired_while_down_with_an_audit_trail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.db");
+        let mut store = Store::open(&path).expect("open");
+        assert_eq!(
+            apply(&mut store, &MaintenanceWrite::Start(window("b2", 5_000))),
+            Done::Ended(0)
+        );
+        let mut longer = window("b2", 9_000);
+        longer.since = 2_000;
+        assert_eq!(
+            apply(&mut store, &MaintenanceWrite::Start(longer.clone())),
+            Done::Ended(1),
+            "the first is replaced"
+        );
+        apply(&mut store, &MaintenanceWrite::Start(window("b1", 3_000)));
+        drop(store);
+        // Restart after b1's window ended: it is recorded as expired.
+        let mut store = Store::open(&path).expect("reopen");
+        assert_eq!(store.maintenance_at_start(4_000).expect("start"), [longer]);
+        let log = store.maintenance_log().expect("log");
+        let ends: Vec<_> = log
+            .iter()
+            .map(|r| (r.window.target.as_str(), r.ended_by.as_deref()))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                ("b2", Some("tech-wang")),
+                ("b2", None),
+                ("b1", Some("clock"))
+            ]
+        );
+        let v = store.verify_audit().expect("read").expect("intact");
+        assert_eq!(v.records, 4, "three starts and one expiry");
     }
 }
