@@ -30,7 +30,7 @@ pub(super) fn append_in(
     )?
     .execute(params![
         r.seq,
-        super::sql::at_i64(r.at),
+        super::convert::at_i64(r.at),
         r.kind,
         r.subject,
         r.body,

@@ -12,6 +12,9 @@ use super::{
     TelemetryRecord, Write,
 };
 
+/// Where a waiter is answered.
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
 /// A query for the reader thread: runs on its connection, answers itself.
 pub(super) type ReadJob = Box<dyn FnOnce(&Store) + Send>;
 

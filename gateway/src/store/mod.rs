@@ -15,6 +15,8 @@
 
 mod alarms;
 mod audit;
+mod batch;
+mod convert;
 mod db;
 mod error;
 mod handle;

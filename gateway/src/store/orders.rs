@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use protocol::feed::CellKpi;
 use protocol::{Name, OrderState};
 
+use super::convert::at_i64;
 use super::outbox::{Enqueued, OutMsg, Shared};
-use super::sql::at_i64;
 use super::{Store, StoreError};
 
 /// An order as stored: the queried columns and the whole record as JSON.

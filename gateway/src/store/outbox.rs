@@ -199,7 +199,7 @@ pub(super) fn enqueue(
         msg.revision,
         msg.topic,
         msg.payload,
-        super::sql::at_i64(now)
+        super::convert::at_i64(now)
     ])?;
     s.rows.fetch_add(1, Ordering::Relaxed);
     s.bytes.fetch_add(size, Ordering::Relaxed);

@@ -4,8 +4,8 @@
 
 use tokio::sync::mpsc;
 
+use super::convert::at_i64;
 use super::handle::Job;
-use super::sql::at_i64;
 use super::{Store, StoreConfig, StoreError};
 
 /// How often retention runs, in clock time.

@@ -3,8 +3,9 @@
 
 use rusqlite::Transaction;
 
+use super::batch::Batch;
+use super::convert::at_i64;
 use super::outbox::Shared;
-use super::writer::Batch;
 use super::{Commit, Done, EventRecord, QuarantineRecord, Store};
 
 /// Longest text kept per quarantine column, in bytes.
@@ -117,9 +118,4 @@ fn truncate(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Times are u64 ms; SQLite integers are i64 (good until the year 292 million).
-pub(super) fn at_i64(ms: u64) -> i64 {
-    i64::try_from(ms).unwrap_or(i64::MAX)
 }

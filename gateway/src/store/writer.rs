@@ -8,24 +8,20 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use protocol::{DeviceId, Status};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::TelemetryRecord;
-use super::handle::{Counters, Job, ReadJob};
+use super::batch::Batch;
+use super::handle::{Counters, Job, ReadJob, Reply};
 use super::outbox::Shared;
 use super::retention::Retention;
 use super::sql::write_tx;
-use super::{
-    Commit, Done, EventRecord, QuarantineRecord, Store, StoreConfig, StoreError, StoreHandle,
-};
+use super::{Commit, Store, StoreConfig, StoreError, StoreHandle};
 use crate::clock::SharedClock;
 
 /// How long the writer sleeps with nothing to do before it looks at the
 /// clock for retention (real time).
 const IDLE_TICK: Duration = Duration::from_millis(500);
-
-pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// Most queries queued for the reader at once; askers wait beyond it.
 const READ_QUEUE: usize = 256;
@@ -83,39 +79,6 @@ pub fn spawn_writer(
 fn serve_reads(store: &Store, mut reads: mpsc::Receiver<ReadJob>) {
     while let Some(job) = reads.blocking_recv() {
         job(store);
-    }
-}
-
-/// Records of one transaction and who waits for them.
-#[derive(Debug, Default)]
-pub(super) struct Batch {
-    pub(super) events: Vec<(EventRecord, Reply<Commit>)>,
-    pub(super) presence: Vec<(DeviceId, Status, u64, Reply<()>)>,
-    pub(super) quarantine: Vec<QuarantineRecord>,
-    pub(super) telemetry: Vec<TelemetryRecord>,
-    pub(super) writes: Vec<(super::Write, Reply<Done>)>,
-    flushes: Vec<Reply<()>>,
-    retention: Vec<Reply<u64>>,
-}
-
-impl Batch {
-    fn len(&self) -> usize {
-        self.events.len()
-            + self.presence.len()
-            + self.quarantine.len()
-            + self.telemetry.len()
-            + self.writes.len()
-    }
-
-    fn push(&mut self, job: Job) {
-        match job {
-            Job::Event(rec, reply) => self.events.push((rec, reply)),
-            Job::Presence(d, s, at, reply) => self.presence.push((d, s, at, reply)),
-            Job::Quarantine(rec) => self.quarantine.push(rec),
-            Job::Write(w, reply) => self.writes.push((w, reply)),
-            Job::Flush(reply) => self.flushes.push(reply),
-            Job::Retention(reply) => self.retention.push(reply),
-        }
     }
 }
 
