@@ -109,8 +109,11 @@ pub(super) fn write(
         Write::OutboxRemove(seqs) => {
             return Ok(Done::Removed(super::outbox::remove(tx, outbox, seqs)?));
         }
-        Write::Maintenance(m) => return super::operators::write_maintenance(tx, m),
-        Write::Operator(r) => return super::operators::write_operator(tx, r),
+        Write::Maintenance(m) => {
+            let ended = super::operators::write_maintenance(tx, m)?;
+            return Ok(Done::Ended(u64::try_from(ended).unwrap_or(u64::MAX)));
+        }
+        Write::Operator(r) => super::operators::write_operator(tx, r)?,
     }
     Ok(Done::Stored)
 }

@@ -218,6 +218,19 @@ impl StoreHandle {
         self.write(Write::Linkage(rec.clone())).await.map(drop)
     }
 
+    /// Records that a maintenance window reached its `until` (and audits
+    /// it); resolves after the commit.
+    ///
+    /// # Errors
+    /// As [`Self::commit_event`].
+    pub async fn maintenance_expired(&self, w: &crate::alarms::Window) -> Result<(), StoreError> {
+        let expired = super::MaintenanceWrite::Expired {
+            target: w.target.clone(),
+            until: w.until,
+        };
+        self.write(Write::Maintenance(expired)).await.map(drop)
+    }
+
     /// Stores a closed aggregate window; resolves after it is committed.
     ///
     /// # Errors

@@ -5,8 +5,8 @@
 
 use rusqlite::Transaction;
 
-use super::sql::at_i64;
-use super::{Done, Store, StoreError, StoreHandle};
+use super::convert::at_i64;
+use super::{Store, StoreError};
 use crate::alarms::{Scope, Window};
 
 /// A change to the maintenance windows.
@@ -15,7 +15,7 @@ pub enum MaintenanceWrite {
     /// A window starts; one in force on the same target is ended as replaced.
     Start(Window),
     /// The window in force on `target` ends early; answered with
-    /// [`Done::Ended`]`(0)` when there was none.
+    /// `Done::Ended(0)` when there was none.
     End {
         /// Device id, site node id or fire zone.
         target: String,
@@ -81,11 +81,12 @@ fn end_open(
     .execute((target, at_i64(at), by, reason))
 }
 
-/// Applies a maintenance change inside the writer's transaction.
+/// Applies a maintenance change inside the writer's transaction; returns
+/// how many windows it ended (replaced, ended early or expired).
 pub(super) fn write_maintenance(
     tx: &Transaction<'_>,
     w: &MaintenanceWrite,
-) -> rusqlite::Result<Done> {
+) -> rusqlite::Result<usize> {
     let ended = match w {
         MaintenanceWrite::Start(win) => {
             let replaced = end_open(tx, &win.target, win.since, &win.by, "replaced")?;
@@ -132,11 +133,11 @@ pub(super) fn write_maintenance(
             n
         }
     };
-    Ok(Done::Ended(ended as u64))
+    Ok(ended)
 }
 
 /// Appends an operator's action to the audit chain.
-pub(super) fn write_operator(tx: &Transaction<'_>, r: &OperatorRecord) -> rusqlite::Result<Done> {
+pub(super) fn write_operator(tx: &Transaction<'_>, r: &OperatorRecord) -> rusqlite::Result<()> {
     let body = serde_json::json!({
         "action": r.action,
         "by": r.by,
@@ -149,7 +150,7 @@ pub(super) fn write_operator(tx: &Transaction<'_>, r: &OperatorRecord) -> rusqli
         "operator"
     };
     super::audit::append_in(tx, r.at, kind, &r.alarm, &body)?;
-    Ok(Done::Stored)
+    Ok(())
 }
 
 fn ms(v: i64) -> u64 {
@@ -257,23 +258,6 @@ impl Store {
     }
 }
 
-impl StoreHandle {
-    /// Records that a window reached its `until` (and audits it); resolves
-    /// after the commit.
-    ///
-    /// # Errors
-    /// As [`StoreHandle::commit_event`].
-    pub async fn maintenance_expired(&self, w: &Window) -> Result<(), StoreError> {
-        let expired = MaintenanceWrite::Expired {
-            target: w.target.clone(),
-            until: w.until,
-        };
-        self.write(super::Write::Maintenance(expired))
-            .await
-            .map(drop)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,7 +273,7 @@ mod tests {
         }
     }
 
-    fn apply(store: &mut Store, w: &MaintenanceWrite) -> Done {
+    fn apply(store: &mut Store, w: &MaintenanceWrite) -> usize {
         let tx = store.conn_mut().transaction().expect("tx");
         let done = write_maintenance(&tx, w).expect("write");
         tx.commit().expect("commit");
@@ -303,13 +287,13 @@ mod tests {
         let mut store = Store::open(&path).expect("open");
         assert_eq!(
             apply(&mut store, &MaintenanceWrite::Start(window("b2", 5_000))),
-            Done::Ended(0)
+            0
         );
         let mut longer = window("b2", 9_000);
         longer.since = 2_000;
         assert_eq!(
             apply(&mut store, &MaintenanceWrite::Start(longer.clone())),
-            Done::Ended(1),
+            1,
             "the first is replaced"
         );
         apply(&mut store, &MaintenanceWrite::Start(window("b1", 3_000)));
