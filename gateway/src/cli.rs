@@ -32,13 +32,15 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// The closed loop on one machine: gateway, district platform and a
-    /// simulated compound; a fire is confirmed, doors released, an order
-    /// dispatched and closed.
+    /// Moved: the demo is the separate `gridsense-demo` binary.
+    ///
+    /// Prints how to run it and exits with status 2 (this binary links no
+    /// simulator).
+    #[command(disable_help_flag = true)]
     Demo {
-        /// Keep the demo's files here (default: a temporary directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
+        /// Whatever followed `demo`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
     },
     /// Validate device profile files.
     Profiles {
@@ -72,8 +74,15 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Run a simulated district grid-management platform against a broker.
-    UpstreamSim(SimArgs),
+    /// Moved: now `gridsense-demo upstream-sim`.
+    ///
+    /// Prints how to run it and exits with status 2.
+    #[command(disable_help_flag = true)]
+    UpstreamSim {
+        /// Whatever followed `upstream-sim`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 /// `gridsense modbus ...`.
@@ -119,41 +128,6 @@ pub enum AuditCommand {
     },
 }
 
-/// `gridsense upstream-sim ...`
-#[derive(Debug, clap::Args)]
-pub struct SimArgs {
-    /// The broker the gateways send orders to, `HOST:PORT`.
-    #[arg(long)]
-    pub broker: String,
-    /// Delay from receipt to `accepted`, ms.
-    #[arg(long, default_value_t = 1_000)]
-    pub accept_ms: u64,
-    /// Delay from `accepted` to `dispatched`, ms.
-    #[arg(long, default_value_t = 1_000)]
-    pub dispatch_ms: u64,
-    /// Delay from `dispatched` to `resolved`, ms.
-    #[arg(long, default_value_t = 1_000)]
-    pub resolve_ms: u64,
-    /// Delay from `resolved` to `closed`, ms.
-    #[arg(long, default_value_t = 1_000)]
-    pub close_ms: u64,
-    /// Every Nth order is late: accepted only once escalated.
-    #[arg(long)]
-    pub late_every: Option<u32>,
-    /// Answer `received` only.
-    #[arg(long)]
-    pub receipt_only: bool,
-    /// MQTT client id.
-    #[arg(long, default_value = "upstream-sim")]
-    pub client_id: String,
-    /// MQTT username (with `--password`).
-    #[arg(long, requires = "password")]
-    pub username: Option<String>,
-    /// MQTT password.
-    #[arg(long, requires = "username")]
-    pub password: Option<String>,
-}
-
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -175,10 +149,10 @@ pub fn main() -> ExitCode {
         Command::Device { cmd } => registry::device(cmd),
         Command::Creds { cmd } => registry::creds(cmd),
         Command::Run { config } => run(&config),
-        Command::Demo { dir } => demo(dir),
+        Command::Demo { args } => moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus(&cmd),
         Command::Audit { command } => audit(&command),
-        Command::UpstreamSim(args) => upstream_sim(args),
+        Command::UpstreamSim { args } => moved_to_demo("upstream-sim", &args),
     }
 }
 
@@ -236,27 +210,6 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
-}
-
-fn demo(dir: Option<PathBuf>) -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_none() {
-        // The story is the output; logs only for what goes wrong.
-        let filter = tracing_subscriber::EnvFilter::new("error");
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
-    } else {
-        init_tracing();
-    }
-    let Ok(rt) = tokio::runtime::Runtime::new() else {
-        eprintln!("error: cannot start the runtime");
-        return ExitCode::FAILURE;
-    };
-    match rt.block_on(crate::demo::run(dir)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 fn run(path: &std::path::Path) -> ExitCode {
@@ -418,50 +371,37 @@ fn audit(command: &AuditCommand) -> ExitCode {
     })
 }
 
-fn upstream_sim(a: SimArgs) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .try_init();
-    let Some((host, port)) = a
-        .broker
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h, p.parse().ok()?)))
-    else {
-        eprintln!("error: --broker: expected HOST:PORT, got {:?}", a.broker);
-        return ExitCode::from(2);
-    };
-    let cfg = crate::upstream_sim::SimConfig {
-        client_id: a.client_id,
-        accept_ms: a.accept_ms,
-        dispatch_ms: a.dispatch_ms,
-        resolve_ms: a.resolve_ms,
-        close_ms: a.close_ms,
-        late_every: a.late_every,
-        receipt_only: a.receipt_only,
-        credentials: a.username.zip(a.password),
-        ..crate::upstream_sim::SimConfig::new(host, port)
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: tokio runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let s = stop.clone();
-    rt.spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        s.cancel();
-    });
-    tracing::info!(broker = %a.broker, "upstream-sim running; Ctrl-C stops it");
-    match rt.block_on(crate::upstream_sim::run(cfg, stop)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+/// `gridsense demo` and `gridsense upstream-sim` from before the demo became
+/// its own binary: says where they went and exits with 2, so the old command
+/// teaches the new one. `old` is the subcommand, `args` what followed it.
+fn moved_to_demo(old: &str, args: &[String]) -> ExitCode {
+    let sub = (old != "demo").then_some(old);
+    let words: Vec<String> = sub
+        .into_iter()
+        .chain(args.iter().map(String::as_str))
+        .map(shell_word)
+        .collect();
+    let mut command = String::from("cargo run --release -p gridsense-demo");
+    if !words.is_empty() {
+        command = format!("{command} -- {}", words.join(" "));
+    }
+    eprintln!(
+        "gridsense {old}: the demo and the district platform simulator are the separate \
+         binary gridsense-demo; the production gridsense links no simulator.\n\
+         Run it from the source tree with:\n  {command}"
+    );
+    ExitCode::from(2)
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }

@@ -11,7 +11,6 @@
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
-//! - [`upstream_sim`]: a district-platform simulator for demos and tests;
 //! - [`config`]: the configuration file;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
@@ -24,8 +23,10 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
-//! - [`demo`]: `gridsense demo`, the closed loop on one machine;
 //! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
+//!
+//! The closed-loop demo and the district platform simulator are not here:
+//! they are the `gridsense-demo` crate, so this library links no simulator.
 
 pub mod alarms;
 pub mod analysis;
@@ -36,7 +37,6 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod ingest;
 pub mod linkage;
 pub mod orders;
@@ -48,4 +48,3 @@ pub mod store;
 #[cfg(test)]
 mod testutil;
 pub mod uplink;
-pub mod upstream_sim;

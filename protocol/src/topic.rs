@@ -309,6 +309,8 @@ pub mod filter {
     pub const TELEMETRY: &str = "gs/v1/dev/+/tel";
     /// Node presence.
     pub const STATES: &str = "gs/v1/dev/+/state";
+    /// Commands to nodes (what the gateway tells them).
+    pub const COMMANDS: &str = "gs/v1/dev/+/cmd";
     /// Command acknowledgements.
     pub const COMMAND_ACKS: &str = "gs/v1/dev/+/cmd/ack";
     /// Everything for integrators.
@@ -368,5 +370,65 @@ mod tests {
             order: Ident::new("gw1-42").expect("id"),
         };
         assert_eq!(Topic::parse(&st.to_heapless()), Ok(st));
+    }
+
+    /// MQTT filter matching (`+` one level, `#` this level and below).
+    fn matches(filter: &str, topic: &str) -> bool {
+        let mut levels = topic.split('/');
+        for f in filter.split('/') {
+            match (f, levels.next()) {
+                ("#", _) => return true,
+                ("+", Some(_)) => {}
+                (f, Some(level)) if f == level => {}
+                _ => return false,
+            }
+        }
+        levels.next().is_none()
+    }
+
+    #[test]
+    fn device_filters_match_their_channel_only() {
+        use DeviceChannel::{Cmd, CmdAck, Evt, State, Tel};
+        let d = DeviceId::new("smoke-1").expect("id");
+        let named = [
+            (filter::EVENTS, Evt),
+            (filter::TELEMETRY, Tel),
+            (filter::STATES, State),
+            (filter::COMMANDS, Cmd),
+            (filter::COMMAND_ACKS, CmdAck),
+        ];
+        for ch in DeviceChannel::ALL {
+            let t = Topic::dev(&d, *ch).to_heapless();
+            assert!(matches(filter::ALL_DEVICES, &t), "{t}");
+            assert!(!matches(filter::INTEGRATOR, &t), "{t}");
+            for (f, only) in named {
+                assert_eq!(matches(f, &t), *ch == only, "{f} vs {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn site_and_upstream_filters_match_their_topics() {
+        let cell = CellRoute {
+            district: Ident::new("chancheng").expect("id"),
+            street: Ident::new("zumiao").expect("id"),
+            community: Ident::new("lianhua").expect("id"),
+            cell: Ident::new("g07").expect("id"),
+        };
+        let up = Topic::OrderUp { cell: cell.clone() }.to_heapless();
+        let status = Topic::OrderStatus {
+            cell,
+            order: Ident::new("gw1-42").expect("id"),
+        }
+        .to_heapless();
+        let notice = Topic::Site {
+            site: Ident::new("lianhua-garden").expect("id"),
+            feed: Feed::Notice,
+            id: Ident::new("gw1-42").expect("id"),
+        }
+        .to_heapless();
+        assert!(matches(filter::ORDERS_UP, &up) && !matches(filter::ORDERS_UP, &status));
+        assert!(matches(filter::ORDER_STATUS, &status) && !matches(filter::ORDER_STATUS, &up));
+        assert!(matches(filter::INTEGRATOR, &notice) && !matches(filter::INTEGRATOR, &up));
     }
 }

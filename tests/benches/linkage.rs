@@ -163,12 +163,12 @@ fn report(what: &str, rounds: u32, mut lat: Vec<Duration>) {
 
 /// Heat alarm in → order on the district broker.
 async fn orders(rounds: u32) {
-    let district =
-        gateway::bus::district_broker("127.0.0.1:0".parse().expect("addr")).expect("district");
+    let district = demo::upstream_sim::district_broker("127.0.0.1:0".parse().expect("addr"))
+        .expect("district");
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut platform = gateway::upstream_sim::SimConfig::new("127.0.0.1", district.port());
+    let mut platform = demo::upstream_sim::SimConfig::new("127.0.0.1", district.port());
     platform.receipt_only = true;
-    tokio::spawn(gateway::upstream_sim::run(platform, stop.clone()));
+    tokio::spawn(demo::upstream_sim::run(platform, stop.clone()));
     let c = Compound::start(&format!(
         "[alarms]\nchatter_events = 1000000\n[uplink]\nhost = \"127.0.0.1\"\nport = {}\n",
         district.port()

@@ -1,10 +1,10 @@
-//! `gridsense demo` closes the loop: it returns Ok only after the completion
+//! `gridsense-demo` closes the loop: it returns Ok only after the completion
 //! notice of the fire's work order was published.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_closes_the_loop() {
     let dir = tempfile::tempdir().expect("tempdir");
-    gateway::demo::run(Some(dir.path().to_path_buf()))
+    demo::run(Some(dir.path().to_path_buf()))
         .await
         .expect("the demo closes the loop");
     let store =

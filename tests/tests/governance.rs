@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use gateway::upstream_sim::{self, SimConfig};
+use demo::upstream_sim::{self, SimConfig};
 use gridsense_tests::{Compound, alarm, event};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_fire_becomes_an_order_upstream_and_the_platform_closes_the_loop() {
-    let district = gateway::bus::district_broker("127.0.0.1:0".parse().expect("addr"))
+    let district = upstream_sim::district_broker("127.0.0.1:0".parse().expect("addr"))
         .expect("district broker");
     let stop = CancellationToken::new();
     let mut sim = SimConfig::new("127.0.0.1", district.port());

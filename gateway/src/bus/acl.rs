@@ -110,7 +110,7 @@ mod tests {
 }
 
 /// Lets everyone in as admin. Only for the stand-in district broker that
-/// `gridsense demo` and the tests start on loopback; never for the gateway's
+/// `gridsense-demo` and the tests start on loopback; never for the gateway's
 /// own broker.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AllowAll;

@@ -14,16 +14,3 @@ pub mod publisher;
 pub use acl::{AllowAll, Authenticator, Role};
 pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};
 pub use publisher::{Outgoing, Publisher};
-
-/// Starts an open broker on `listen` standing in for the district platform's
-/// (demo and tests only: anyone may connect, without credentials, and publish).
-///
-/// # Errors
-/// [`BusError`] when it cannot listen.
-pub fn district_broker(listen: std::net::SocketAddr) -> Result<std::net::SocketAddr, BusError> {
-    let cfg = crate::config::MqttSection {
-        listen,
-        ..crate::config::MqttSection::default()
-    };
-    Bus::new_open(&cfg).start()
-}

@@ -33,6 +33,14 @@ pub enum Write {
     Maintenance(super::MaintenanceWrite),
     /// An operator's action on an alarm, done or refused; audited.
     Operator(super::OperatorRecord),
+    /// Analysis has evaluated the stored event with this row id: its
+    /// consequences are stored in the same transaction, then it is marked.
+    Evaluated {
+        /// The event's row id ([`super::Commit::New`]).
+        event: i64,
+        /// What evaluating it changed.
+        writes: Vec<Write>,
+    },
 }
 
 /// What a committed [`Write`] produced.
@@ -114,6 +122,13 @@ pub(super) fn write(
             return Ok(Done::Ended(u64::try_from(ended).unwrap_or(u64::MAX)));
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
+        Write::Evaluated { event, writes } => {
+            for w in writes {
+                write(tx, outbox, w)?;
+            }
+            tx.prepare_cached("UPDATE events SET evaluated = 1 WHERE id = ?1")?
+                .execute([event])?;
+        }
     }
     Ok(Done::Stored)
 }
@@ -124,6 +139,7 @@ impl Write {
         match self {
             Self::Order(c) => c.outbox.is_some(),
             Self::Enqueue(_, msgs) => !msgs.is_empty(),
+            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
             _ => false,
         }
     }

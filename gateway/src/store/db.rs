@@ -62,6 +62,19 @@ pub struct QuarantineRow {
     pub last_detail: String,
 }
 
+/// A stored event analysis has not evaluated yet, for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unevaluated {
+    /// Row id.
+    pub id: i64,
+    /// Device id.
+    pub device: String,
+    /// When the gateway received it.
+    pub received_ms: u64,
+    /// The payload as received.
+    pub payload: Vec<u8>,
+}
+
 /// A device's last known presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceRow {
@@ -167,6 +180,26 @@ impl Store {
                 node_ts: r.get::<_, Option<i64>>(5)?.map(unsigned),
                 received_ms: unsigned(r.get(6)?),
                 payload: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Events stored but not yet evaluated by analysis (a crash came between
+    /// the two), oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unevaluated_events(&self) -> Result<Vec<Unevaluated>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, device, received_ms, payload FROM events WHERE evaluated = 0 ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Unevaluated {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                received_ms: unsigned(r.get(2)?),
+                payload: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

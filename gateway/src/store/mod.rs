@@ -35,7 +35,7 @@ mod outbox_tests;
 mod tests;
 
 pub use alarms::{AggregateRow, Done, Write};
-pub use db::{EventRow, PresenceRow, QuarantineRow, Store};
+pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
 pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord};

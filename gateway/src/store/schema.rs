@@ -157,7 +157,16 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL
     );
     ",
-    // 5: maintenance (test mode) windows: who set each, why, until when,
+    // 5: which committed events analysis has evaluated. An event is stored
+    // unevaluated and marked in the transaction that stores its
+    // consequences (the alarm changes it caused), so a crash between the
+    // two leaves it unevaluated and it is replayed at start-up. Events
+    // stored before this migration were evaluated by the gateway of their day.
+    r"
+    ALTER TABLE events ADD COLUMN evaluated INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX events_unevaluated ON events (id) WHERE evaluated = 0;
+    ",
+    // 6: maintenance (test mode) windows: who set each, why, until when,
     // and how it ended. Windows in force are those not ended whose
     // `until_ms` is still ahead.
     r"

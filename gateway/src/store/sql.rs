@@ -73,8 +73,8 @@ pub(super) fn write_tx(
 fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusqlite::Error> {
     let n = tx
         .prepare_cached(
-            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, seq) DO NOTHING",
+            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload, evaluated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT (device, seq) DO NOTHING",
         )?
         .execute((
             rec.device.as_str(),

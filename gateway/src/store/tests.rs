@@ -265,3 +265,43 @@ async fn dropping_the_last_handle_drains_and_commits_everything() {
     );
     assert_eq!(q[0].last_detail.len(), 256);
 }
+
+#[tokio::test]
+async fn an_event_stays_unevaluated_until_its_consequences_are_stored_with_its_mark() {
+    let (_dir, path) = temp_db();
+    let (h, join) = writer(&path, StoreConfig::default(), Arc::new(SystemClock));
+    let Commit::New(first) = h.commit_event(event("smoke-1", 1)).await.expect("commit") else {
+        panic!("new event");
+    };
+    let Commit::New(second) = h.commit_event(event("smoke-1", 2)).await.expect("commit") else {
+        panic!("new event");
+    };
+    let reader = Store::open_read_only(&path).expect("reader");
+    let ids = |s: &Store| -> Vec<i64> {
+        s.unevaluated_events()
+            .expect("read")
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(ids(&reader), [first, second], "stored, not yet evaluated");
+    let link = crate::store::LinkageRecord {
+        alarm: "gw01-a1".into(),
+        device: protocol::DeviceId::new("door-1").expect("id"),
+        cmd: protocol::CommandKind::Unlock,
+        sent_ms: 1,
+        acked_ms: 2,
+        attempts: 1,
+        ok: true,
+    };
+    h.write(crate::store::Write::Evaluated {
+        event: first,
+        writes: vec![crate::store::Write::Linkage(link)],
+    })
+    .await
+    .expect("evaluated");
+    assert_eq!(ids(&reader), [second], "marked with its consequences");
+    assert_eq!(reader.linkage_for("gw01-a1").expect("linkage").len(), 1);
+    drop(h);
+    join.join().expect("writer exits");
+}

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use protocol::{OrderState, OrderUp, StatusUpdate, Tier, Topic, UpstreamState};
 
-use crate::clock::{Clock, SystemClock};
+use gateway::clock::{Clock, SystemClock};
 
 /// How the simulated platform behaves.
 #[derive(Debug, Clone)]
@@ -186,7 +186,7 @@ pub async fn run_with_log(
         o.set_credentials(u, p);
     }
     let (client, mut ev) = AsyncClient::new(o, 4096);
-    ev.set_network_options(crate::uplink::no_delay());
+    ev.set_network_options(gateway::uplink::no_delay());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = shutdown.child_token();
     let _guard = stop.clone().drop_guard();

@@ -2,16 +2,16 @@
 //! broker on 127.0.0.1, with the upstream simulator answering `received` for
 //! each, until the outbox is empty.
 //!
-//! `cargo run --release -p gridsense-gateway --example outbox_drain [ROWS]`
+//! `cargo run --release -p gridsense-demo --example outbox_drain [ROWS]`
 //! (default 1,000,000 rows; target ≥ 20,000 rows/s).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use demo::upstream_sim::{SimConfig, SimLog, run_with_log};
 use gateway::bus::{Authenticator, Bus, Role};
 use gateway::config::MqttSection;
 use gateway::uplink::{Class, OutMsg, Outbox, Uplink, UplinkConfig};
-use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use protocol::{AlarmKind, GridPath, Name, OrderState, OrderUp, Severity, Tier, Urgency};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

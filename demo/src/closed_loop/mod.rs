@@ -1,4 +1,4 @@
-//! `gridsense demo`: the whole loop on one machine, no external server.
+//! `gridsense-demo`: the whole loop on one machine, no external server.
 //!
 //! It starts a stand-in district broker and the district platform simulator,
 //! registers the example compound (`deploy/site.csv`, `deploy/devices.csv`,
@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
-use crate::registry::{self, Profiles};
-use crate::store::Store;
+use gateway::clock::{SharedClock, SystemClock};
+use gateway::config::Config;
+use gateway::registry::{self, Profiles};
+use gateway::store::Store;
+
 use crate::upstream_sim::{self, SimConfig};
 
 const SITE_CSV: &str = include_str!("../../../deploy/site.csv");
@@ -37,7 +38,7 @@ pub enum DemoError {
     Setup(String),
     /// The gateway did not start.
     #[error("gateway: {0}")]
-    Start(#[from] crate::app::StartError),
+    Start(#[from] gateway::app::StartError),
     /// The loop did not close in time.
     #[error("the loop did not close within {0:?}")]
     Timeout(Duration),
@@ -59,7 +60,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
     let story = story::Story::new(clock.now_ms());
     story.say("demo", &format!("working directory {}", dir.display()));
 
-    let district = crate::bus::district_broker("127.0.0.1:0".parse().map_err(setup_err)?)
+    let district = upstream_sim::district_broker("127.0.0.1:0".parse().map_err(setup_err)?)
         .map_err(setup_err)?;
     let stop = CancellationToken::new();
     let mut platform = SimConfig::new("127.0.0.1", district.port());
@@ -76,7 +77,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), DemoError> {
     );
 
     let (cfg, admin, creds) = compound(&dir, district.port(), clock.now_ms())?;
-    let gw = crate::app::start(&cfg, clock.clone()).await?;
+    let gw = gateway::app::start(&cfg, clock.clone()).await?;
     story.say(
         "gateway",
         &format!(

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use demo::upstream_sim::{SimConfig, SimLog, run_with_log};
 use gateway::clock::ManualClock;
 use gateway::orders::OrderRecord;
 use gateway::orders::{ChannelFeedback, FeedbackEvent, OrderEngine, OrdersConfig};
 use gateway::store::Store;
 use gateway::uplink::{Uplink, UplinkConfig};
-use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use protocol::feed::{AlarmFeed, AlarmState};
 use protocol::{AlarmKind, DeviceId, GridPath, OrderState, Tier};
 use tokio::sync::mpsc;

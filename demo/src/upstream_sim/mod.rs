@@ -7,7 +7,12 @@
 //! It is a correct implementation of `docs/upstream.md` (idempotent on
 //! `order_id`, keeps the highest revision), so a real platform can be
 //! compared against it.
+//!
+//! - `platform`: the simulated platform (its MQTT loop and ticket book);
+//! - [`broker`]: an open broker standing in for the district's.
 
+pub mod broker;
 mod platform;
 
+pub use broker::district_broker;
 pub use platform::{Seen, SimConfig, SimError, SimLog, run, run_with_log};

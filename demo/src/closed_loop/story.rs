@@ -1,6 +1,7 @@
 //! Tells the demo as it happens: watches the gateway's broker (as admin)
 //! and the district broker, and prints one timestamped line per step.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use protocol::topic::{DeviceChannel, Feed, Topic, filter};
 
 /// Prints lines with the wall-clock time and the time since the start.
 #[derive(Debug, Clone)]
@@ -55,18 +58,23 @@ impl Story {
         listen(
             g,
             &[
-                "gs/v1/site/#",
-                "gs/v1/dev/+/evt",
-                "gs/v1/dev/+/cmd",
-                "gs/v1/dev/+/cmd/ack",
+                filter::INTEGRATOR,
+                filter::EVENTS,
+                filter::COMMANDS,
+                filter::COMMAND_ACKS,
             ],
             tx.clone(),
             stop.clone(),
         );
         let mut d = MqttOptions::new("demo-story", district.ip().to_string(), district.port());
         d.set_keep_alive(Duration::from_secs(30));
-        listen(d, &["grid/v1/#"], tx, stop.clone());
-        let mut told = std::collections::HashSet::new();
+        listen(
+            d,
+            &[filter::ORDERS_UP, filter::ORDER_STATUS],
+            tx,
+            stop.clone(),
+        );
+        let mut told = HashSet::new();
         loop {
             let (topic, v) = tokio::select! {
                 () = stop.cancelled() => return Err(()),
@@ -79,23 +87,41 @@ impl Story {
     }
 
     /// Narrates one message; true when the loop is closed.
-    // One arm per kind of message reads better than guards with side effects.
+    fn tell(&self, topic: &str, v: &Value, told: &mut HashSet<String>) -> bool {
+        let Ok(topic) = Topic::parse(topic) else {
+            return false;
+        };
+        match topic {
+            Topic::Device { device, channel } => {
+                self.tell_device(device.as_str(), channel, v, told)
+            }
+            Topic::Site { feed, id, .. } => return self.tell_site(feed, id.as_str(), v, told),
+            Topic::OrderUp { .. } => self.tell_order_up(v, told),
+            Topic::OrderStatus { .. } => self.tell_status(v),
+        }
+        false
+    }
+
+    /// What a node said or was told.
+    // A guard that records what was told would hide a side effect in a pattern.
     #[allow(clippy::collapsible_match)]
-    fn tell(&self, topic: &str, v: &Value, told: &mut std::collections::HashSet<String>) -> bool {
+    fn tell_device(
+        &self,
+        dev: &str,
+        channel: DeviceChannel,
+        v: &Value,
+        told: &mut HashSet<String>,
+    ) {
         let s = |k: &str| v[k].as_str().unwrap_or("?").to_string();
-        let levels: Vec<&str> = topic.split('/').collect();
-        let once = |told: &mut std::collections::HashSet<String>, key: String| told.insert(key);
-        match levels.as_slice() {
-            ["gs", "v1", "dev", dev, "evt"]
-                if matches!(v["type"].as_str(), Some("alarm" | "pre-alarm")) =>
-            {
+        match channel {
+            DeviceChannel::Evt if matches!(v["type"].as_str(), Some("alarm" | "pre-alarm")) => {
                 self.say(
                     dev,
                     &format!("{} {} (seq {})", s("type"), s("cause"), v["seq"]),
                 );
             }
-            ["gs", "v1", "dev", dev, "cmd"] => {
-                if once(told, format!("cmd-{dev}-{}", v["id"])) {
+            DeviceChannel::Cmd => {
+                if told.insert(format!("cmd-{dev}-{}", v["id"])) {
                     self.say(
                         "linkage",
                         &format!(
@@ -106,43 +132,24 @@ impl Story {
                     );
                 }
             }
-            ["gs", "v1", "dev", dev, "cmd", "ack"] => {
+            DeviceChannel::CmdAck => {
                 let ok = if v["ok"] == true { "done" } else { "REFUSED" };
                 self.say(
                     dev,
                     &format!("command {} {ok}: the escape door is released", v["id"]),
                 );
             }
-            ["gs", "v1", "site", _, "alarm", id] => self.tell_alarm(id, v, told),
-            ["grid", "v1", .., "order"] => {
-                if once(told, format!("up-{}-{}", s("order_id"), v["revision"])) {
-                    self.say(
-                        "uplink",
-                        &format!(
-                            "order {} rev {} → district platform, grid cell {} (tier {}), {} / {}",
-                            s("order_id"),
-                            v["revision"],
-                            v["grid"]["cell"].as_str().unwrap_or("?"),
-                            s("tier"),
-                            s("severity"),
-                            s("urgency")
-                        ),
-                    );
-                }
-            }
-            ["grid", "v1", .., "status"] => {
-                let by = v["by"]
-                    .as_str()
-                    .map(|b| format!(" by {b}"))
-                    .unwrap_or_default();
-                self.say(
-                    "platform",
-                    &format!("order {}: {}{by}", s("order_id"), s("state")),
-                );
-            }
-            ["gs", "v1", "site", _, "order", id] => {
+            _ => {}
+        }
+    }
+
+    /// A feed for integrators; true for the completion notice (the loop is closed).
+    fn tell_site(&self, feed: Feed, id: &str, v: &Value, told: &mut HashSet<String>) -> bool {
+        match feed {
+            Feed::Alarm => self.tell_alarm(id, v, told),
+            Feed::Order => {
                 let state = v["state"].as_str().unwrap_or("?");
-                if once(told, format!("order-{id}-{state}")) {
+                if told.insert(format!("order-{id}-{state}")) {
                     self.say(
                         "gateway",
                         &format!(
@@ -152,18 +159,16 @@ impl Story {
                     );
                 }
             }
-            ["gs", "v1", "site", _, "kpi", cell] => {
-                if v["closed"].as_u64().unwrap_or(0) > 0 {
-                    self.say(
-                        "kpi",
-                        &format!(
-                            "grid cell {cell}: closure rate {:.0}%",
-                            v["closure_rate"].as_f64().unwrap_or(0.0) * 100.0
-                        ),
-                    );
-                }
+            Feed::Kpi if v["closed"].as_u64().unwrap_or(0) > 0 => {
+                self.say(
+                    "kpi",
+                    &format!(
+                        "grid cell {id}: closure rate {:.0}%",
+                        v["closure_rate"].as_f64().unwrap_or(0.0) * 100.0
+                    ),
+                );
             }
-            ["gs", "v1", "site", _, "notice", id] => {
+            Feed::Notice => {
                 self.say(
                     "feedback",
                     &format!("completion notice for {id} published; the resident is told"),
@@ -175,7 +180,42 @@ impl Story {
         false
     }
 
-    fn tell_alarm(&self, id: &str, v: &Value, told: &mut std::collections::HashSet<String>) {
+    /// An order revision on its way to the district platform.
+    fn tell_order_up(&self, v: &Value, told: &mut HashSet<String>) {
+        let s = |k: &str| v[k].as_str().unwrap_or("?").to_string();
+        if told.insert(format!("up-{}-{}", s("order_id"), v["revision"])) {
+            self.say(
+                "uplink",
+                &format!(
+                    "order {} rev {} → district platform, grid cell {} (tier {}), {} / {}",
+                    s("order_id"),
+                    v["revision"],
+                    v["grid"]["cell"].as_str().unwrap_or("?"),
+                    s("tier"),
+                    s("severity"),
+                    s("urgency")
+                ),
+            );
+        }
+    }
+
+    /// The district platform's answer to an order.
+    fn tell_status(&self, v: &Value) {
+        let by = v["by"]
+            .as_str()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+        self.say(
+            "platform",
+            &format!(
+                "order {}: {}{by}",
+                v["order_id"].as_str().unwrap_or("?"),
+                v["state"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+
+    fn tell_alarm(&self, id: &str, v: &Value, told: &mut HashSet<String>) {
         let state = v["state"].as_str().unwrap_or("?");
         let devices = v["devices"].as_array().map_or(0, Vec::len);
         if !told.insert(format!("alarm-{id}-{state}-{devices}")) {

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use demo::upstream_sim::{SimConfig, SimLog, run_with_log};
 use gateway::uplink::{Class, Outbox, Uplink, UplinkConfig};
-use gateway::upstream_sim::{SimConfig, SimLog, run_with_log};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

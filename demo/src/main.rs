@@ -1,0 +1,5 @@
+//! The `gridsense-demo` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    demo::cli::main()
+}
