@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: real peers and emulators used by tests.
-APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm)
+# Debian packages: real peers and emulators used by tests; python3 for
+# scripts/module-cycles.py.
+APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm python3)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use demo::upstream_sim::{SimConfig, SimLog, run_with_log};
+use gateway::bus::MqttSection;
 use gateway::bus::{Authenticator, Bus, Role};
-use gateway::config::MqttSection;
 use gateway::uplink::{Class, OutMsg, Outbox, Uplink, UplinkConfig};
 use protocol::{AlarmKind, GridPath, Name, OrderState, OrderUp, Severity, Tier, Urgency};
 use tokio::sync::mpsc;

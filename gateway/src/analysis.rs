@@ -6,20 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use protocol::feed::{AlarmFeed, TelemetryFeed};
-use protocol::{Feed, Name, Topic};
+use protocol::{Feed, Name};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::alarms::maintenance::{self, Change as MaintenanceChange};
 use crate::alarms::{Effect, Engine, MaintenanceError, OperatorAction, OperatorError, Window};
-use crate::app::SpineOutputs;
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
-use crate::ingest::{Body, Ingested, RegistryCell};
 use crate::linkage::{Action, Linkage, LinkageRecord};
+use crate::message::{Body, Ingested};
 use crate::presence::Change;
+use crate::registry::RegistryCell;
 use crate::rules::{Rules, RulesOutput};
 
 /// Requests from operators and tools to the analysis task.
@@ -49,6 +48,17 @@ pub enum Control {
         /// Where to send them.
         reply: oneshot::Sender<Vec<AlarmFeed>>,
     },
+}
+
+/// What flows out of the spine (ingest, the source bridge, presence) into analysis.
+#[derive(Debug)]
+pub struct SpineOutputs {
+    /// Events and command acks (never shed).
+    pub events: mpsc::Receiver<Ingested>,
+    /// Telemetry.
+    pub telemetry: mpsc::Receiver<Ingested>,
+    /// Availability changes.
+    pub presence: mpsc::Receiver<Change>,
 }
 
 /// Everything analysis needs.
@@ -175,20 +185,10 @@ impl Analysis {
         self.linkage.tick(now);
         for agg in self.rules.aggregator.flush(now) {
             let _ = self.changes.send(AnalysisOut::Aggregate(agg.clone()));
-            let Ok(id) = protocol::Ident::new(&format!("{}-{}-{}", agg.scope, agg.id, agg.field))
-            else {
-                continue;
-            };
-            let topic = Topic::Site {
-                site: self.site.clone(),
-                feed: Feed::Agg,
-                id,
-            };
-            self.publisher.feed(Outgoing {
-                topic: topic.to_string(),
-                payload: Bytes::from(protocol::codec::encode(&agg)),
-                retain: true,
-            });
+            let id = format!("{}-{}-{}", agg.scope, agg.id, agg.field);
+            if let Some(m) = Outgoing::feed(&self.site, Feed::Agg, &id, &agg) {
+                self.publisher.feed(m);
+            }
         }
     }
 
@@ -217,39 +217,20 @@ impl Analysis {
     }
 
     fn publish_telemetry(&self, m: &Ingested, readings: Vec<(protocol::FieldName, f32)>) {
-        let Ok(id) = protocol::Ident::new(&m.device.id) else {
-            return;
-        };
         let feed = TelemetryFeed {
             device: m.device.id.clone(),
             at: m.at_ms,
             readings: readings.into_iter().collect(),
         };
-        let topic = Topic::Site {
-            site: self.site.clone(),
-            feed: Feed::Tel,
-            id,
-        };
-        self.publisher.feed(Outgoing {
-            topic: topic.to_string(),
-            payload: Bytes::from(protocol::codec::encode(&feed)),
-            retain: false,
-        });
+        if let Some(out) = Outgoing::feed(&self.site, Feed::Tel, &m.device.id, &feed) {
+            self.publisher.feed(out);
+        }
     }
 
     /// Publishes an alarm's state, retained, on the priority lane (never shed).
     fn publish_alarm(&self, feed: &AlarmFeed) {
-        if let Ok(id) = protocol::Ident::new(&feed.id) {
-            let topic = Topic::Site {
-                site: self.site.clone(),
-                feed: Feed::Alarm,
-                id,
-            };
-            self.publisher.urgent(Outgoing {
-                topic: topic.to_string(),
-                payload: Bytes::from(protocol::codec::encode(feed)),
-                retain: true,
-            });
+        if let Some(m) = Outgoing::feed(&self.site, Feed::Alarm, &feed.id, feed) {
+            self.publisher.urgent(m);
         }
     }
 

@@ -6,14 +6,17 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - [`clock`]: the time seam (real, compressed, hand-moved);
+//! - [`tasks`]: the one tracker of every spawned task;
 //! - [`orders`]: work orders from alarms: policy, triage, SLA, cards,
 //!   escalation, closure, KPIs, completion notices (`docs/governance.md`);
 //! - [`uplink`]: the outbox and the MQTT client to the district platform
 //!   (`docs/upstream.md`);
 //! - [`audit`]: the hash-chained audit table;
-//! - [`config`]: the configuration file;
+//! - [`config`]: the configuration file: composes the sections each stage
+//!   owns, and the one validation `check`, `run` and reloads use;
 //! - [`bus`]: the embedded MQTT broker, its authorization and the publisher;
 //! - [`ingest`]: decode, validate, store and hand on what nodes send;
+//! - [`message`]: [`message::Ingested`], what every stage after ingest reads;
 //! - [`presence`]: availability from state reports and heartbeats;
 //! - [`store`]: SQLite (WAL) and its writer thread;
 //! - [`registry`]: devices, site tree, credentials;
@@ -21,9 +24,12 @@
 //! - [`alarms`]: the alarm engine (confirmation, latching, chatter, maintenance);
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
+//! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
-//! - [`app`]: wiring; [`cli`]: the `gridsense` command line.
+//! - [`reload`]: the rules replaced on SIGHUP;
+//! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
+//!   per command group.
 //!
 //! The closed-loop demo and the district platform simulator are not here:
 //! they are the `gridsense-demo` crate, so this library links no simulator.
@@ -36,15 +42,19 @@ pub mod audit;
 pub mod bus;
 pub mod cli;
 pub mod clock;
+pub mod commit;
 pub mod config;
 pub mod ingest;
 pub mod linkage;
+pub mod message;
 pub mod orders;
 pub mod presence;
 pub mod registry;
+pub mod reload;
 pub mod rules;
 pub mod sources;
 pub mod store;
+pub mod tasks;
 #[cfg(test)]
 mod testutil;
 pub mod uplink;

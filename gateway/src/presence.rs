@@ -5,19 +5,18 @@
 //! retained on `gs/v1/site/{site}/device/{id}/availability` for integrators.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use protocol::feed::Availability;
-use protocol::{DeviceId, Feed, Name, Status, Topic};
+use protocol::{DeviceId, Feed, Name, Status};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
-use crate::ingest::{Body, Ingested, LastSeen, RegistryCell};
-use crate::registry::Profiles;
+use crate::message::{Body, Ingested};
+use crate::registry::{Profiles, RegistryCell};
 use crate::store::StoreHandle;
 
 /// Heartbeat intervals a device may miss before it is offline.
@@ -231,27 +230,16 @@ async fn publish(t: &PresenceTask, c: &Change) {
 
 /// Publishes a device's availability, retained, for integrators.
 fn publish_retained(t: &PresenceTask, c: &Change) {
-    let topic = Topic::Site {
-        site: t.site.clone(),
-        feed: Feed::Device,
-        id: protocol::Ident::new(&c.device).unwrap_or_else(|_| unreachable_id()),
-    };
     let payload = Availability {
         device: c.device.clone(),
         status: c.status,
         since: c.at_ms,
         reason: c.reason.to_string(),
     };
-    t.publisher.feed(Outgoing {
-        topic: topic.to_string(),
-        payload: Bytes::from(protocol::codec::encode(&payload)),
-        retain: true,
-    });
-}
-
-/// Device ids (32) always fit topic ids (48); this is never reached.
-fn unreachable_id() -> protocol::topic::TopicId {
-    protocol::Ident::new("invalid").unwrap_or_else(|_| unreachable!())
+    // Device ids (32 characters) always fit topic ids (48): never `None`.
+    if let Some(m) = Outgoing::feed(&t.site, Feed::Device, &c.device, &payload) {
+        t.publisher.feed(m);
+    }
 }
 
 #[cfg(test)]
@@ -303,5 +291,28 @@ mod tests {
             },
         )]);
         assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Offline));
+    }
+}
+
+/// When each device was last heard from (any message): ingest touches it,
+/// presence's sweep reads it.
+#[derive(Debug, Default)]
+pub struct LastSeen(Mutex<HashMap<DeviceId, u64>>);
+
+impl LastSeen {
+    /// Records traffic from `device` at `at_ms`.
+    pub fn touch(&self, device: &DeviceId, at_ms: u64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(device) {
+            Some(t) => *t = (*t).max(at_ms),
+            None => {
+                map.insert(device.clone(), at_ms);
+            }
+        }
+    }
+
+    /// A copy of every entry.
+    pub fn snapshot(&self) -> HashMap<DeviceId, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

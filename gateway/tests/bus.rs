@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gateway::bus::MqttSection;
 use gateway::bus::{Authenticator, Bus, Denied, Role};
-use gateway::config::MqttSection;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
 struct Users(HashMap<&'static str, (&'static str, Role)>);

@@ -21,6 +21,9 @@ use crate::kinds::wire_enum;
 pub const VERSION: &str = "v1";
 /// Longest topic this protocol produces or accepts.
 pub const MAX_TOPIC_LEN: usize = 256;
+/// What every integrator topic and filter starts with (`gs/v1/site/`): the
+/// broker lets integrators subscribe under it and nowhere else.
+pub const SITE_PREFIX: &str = "gs/v1/site/";
 
 wire_enum! {
     /// The per-device topics.
@@ -64,6 +67,15 @@ wire_enum! {
         Notice = "notice",
         /// Telemetry re-published after filtering.
         Tel = "tel",
+    }
+}
+
+impl Feed {
+    /// Whether the feed's messages are retained: the state feeds are (a new
+    /// subscriber sees how things stand), the streams of notices and
+    /// telemetry are not.
+    pub const fn retained(self) -> bool {
+        !matches!(self, Self::Notice | Self::Tel)
     }
 }
 
@@ -350,6 +362,29 @@ mod tests {
             Topic::parse("gs/v1/dev/a/evt/ack/more"),
             Err(TopicError::Shape { .. })
         ));
+    }
+
+    #[test]
+    fn site_topics_and_the_integrator_filter_start_with_the_site_prefix() {
+        for feed in Feed::ALL {
+            let t = Topic::Site {
+                site: Ident::new("lianhua").expect("id"),
+                feed: *feed,
+                id: Ident::new("x1").expect("id"),
+            };
+            assert!(t.to_heapless().starts_with(SITE_PREFIX), "{t}");
+        }
+        assert!(filter::INTEGRATOR.starts_with(SITE_PREFIX));
+        assert!(!filter::ALL_DEVICES.starts_with(SITE_PREFIX));
+    }
+
+    #[test]
+    fn state_feeds_are_retained_and_streams_are_not() {
+        let retained: Vec<Feed> = Feed::ALL.iter().copied().filter(|f| f.retained()).collect();
+        assert_eq!(
+            retained,
+            [Feed::Alarm, Feed::Order, Feed::Device, Feed::Agg, Feed::Kpi]
+        );
     }
 
     #[test]

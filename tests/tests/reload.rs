@@ -13,17 +13,22 @@ async fn a_bad_reload_keeps_the_old_rules_and_a_good_one_replaces_them() {
     let original = std::fs::read_to_string(&path).expect("config");
     let gw = c.gw.as_ref().expect("gw");
 
-    // Unknown field: refused, with the line of the offending table.
+    // Unknown field: refused, with the line and column of the offending table.
     let bad = original.replace("field = \"temp\"", "field = \"tmp\"");
     std::fs::write(&path, &bad).expect("write");
-    let problems = gateway::app::reload(gw, &path).await.expect_err("refused");
+    let problems: Vec<String> = gateway::reload::rules(gw, &path)
+        .await
+        .expect_err("refused")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let line = bad
         .lines()
         .position(|l| l.starts_with("[[rules.thresholds]]"))
         .expect("table")
         + 1;
     assert!(
-        problems[0].contains(&format!("gw.toml:{line}:")),
+        problems[0].contains(&format!("gw.toml:{line}:1: rules.thresholds[0]: ")),
         "{problems:?}"
     );
     assert!(problems[0].contains("no field `tmp`"), "{problems:?}");
@@ -43,7 +48,7 @@ async fn a_bad_reload_keeps_the_old_rules_and_a_good_one_replaces_them() {
     // A good file with a lower limit on humidity takes effect.
     let good = original.replace(GOOD, "[[rules.thresholds]]\nprofile = \"temp-humidity\"\nfield = \"humidity\"\nabove = 80.0\nalarm = \"water-leak\"\n");
     std::fs::write(&path, good).expect("write");
-    gateway::app::reload(gw, &path).await.expect("accepted");
+    gateway::reload::rules(gw, &path).await.expect("accepted");
     th.publish(
         "gs/v1/dev/th-b2-702/tel",
         r#"{"seq":2,"r":{"humidity":95.0}}"#,

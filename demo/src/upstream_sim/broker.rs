@@ -2,8 +2,7 @@
 
 use std::net::SocketAddr;
 
-use gateway::bus::{Bus, BusError};
-use gateway::config::MqttSection;
+use gateway::bus::{Bus, BusError, MqttSection};
 
 /// Starts an open broker on `listen` standing in for the district platform's
 /// (demo and tests only: anyone may connect, without credentials, and

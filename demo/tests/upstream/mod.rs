@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gateway::bus::MqttSection;
 use gateway::bus::{Authenticator, Bus, Role};
-use gateway::config::MqttSection;
 use gateway::uplink::{Class, OutMsg, Outbox};
 use protocol::{AlarmKind, GridPath, Name, OrderState, OrderUp, Severity, Tier, Urgency};
 use tokio::net::{TcpListener, TcpStream};

@@ -3,10 +3,14 @@
 //! `[api]` (loopback by default: put a reverse proxy with TLS and
 //! authentication in front of it to reach it from the guard room).
 
+mod config;
 mod error;
 mod operators;
 mod routes;
+mod serve;
 
+pub use config::ApiSection;
 pub use error::ApiError;
 pub use operators::Operators;
 pub use routes::{ApiState, router};
+pub use serve::Server;

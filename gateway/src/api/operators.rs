@@ -15,7 +15,7 @@ use crate::alarms::maintenance::Change;
 use crate::alarms::{AlarmPolicy, MaintenanceError, OperatorAction, OperatorError, Scope, Window};
 use crate::analysis::Control;
 use crate::clock::SharedClock;
-use crate::ingest::RegistryCell;
+use crate::registry::RegistryCell;
 use crate::store::{Done, MaintenanceWrite, OperatorRecord, StoreHandle, Write};
 
 /// Longest `by` accepted, in characters.

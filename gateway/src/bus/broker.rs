@@ -10,7 +10,7 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 
 use super::acl::{self, Action, Authenticator, Role};
-use crate::config::MqttSection;
+use super::config::MqttSection;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,33 @@ pub enum Denied {
         /// The topic or filter.
         topic: String,
     },
+}
+
+impl Denied {
+    /// `(reason, who, what)` for counting and quarantine: the reason is
+    /// `auth`, `acl-publish` or `acl-subscribe`; who is the username (`?`
+    /// when none was given); what is the topic, or for a refused login the
+    /// client id it asked for.
+    pub fn into_parts(self) -> (&'static str, String, String) {
+        match self {
+            Self::Auth {
+                client_id,
+                username,
+            } => ("auth", username, format!("(connect as client {client_id})")),
+            Self::Topic {
+                username,
+                action,
+                topic,
+                ..
+            } => {
+                let reason = match action {
+                    Action::Publish => "acl-publish",
+                    Action::Subscribe => "acl-subscribe",
+                };
+                (reason, username.unwrap_or_else(|| "?".into()), topic)
+            }
+        }
+    }
 }
 
 /// Receives every [`Denied`] event (must not block).
@@ -103,28 +130,15 @@ pub struct PublishLink {
     _rx: LinkRx,
 }
 
-/// Logs per connection are capped at this many bytes × [`SEGMENTS`]: the
-/// broker's in-memory log is bounded, not durable (the store is).
-const SEGMENT_BYTES: usize = 16 * 1024 * 1024;
-const SEGMENTS: usize = 4;
-/// Largest payload the broker accepts. Larger than any message's own limit,
-/// so that ingest sees oversized messages and records them, instead of the
-/// broker silently dropping the connection.
-const MAX_PAYLOAD: usize = 64 * 1024;
+/// Unacknowledged messages per client on the open stand-in broker of demos
+/// and tests, whose one client (the gateway's uplink) sends in bursts.
+const OPEN_MAX_INFLIGHT: usize = 1000;
 
 impl Bus {
     /// Builds the broker with authentication and topic authorization.
     pub fn new(cfg: &MqttSection, auth: Arc<dyn Authenticator>, denied: DeniedSink) -> Self {
         let roles: Arc<RwLock<HashMap<String, Role>>> = Arc::default();
-        let mut connections = ConnectionSettings {
-            connection_timeout_ms: 10_000,
-            max_payload_size: MAX_PAYLOAD,
-            max_inflight_count: 100,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-            topic_acl: None,
-        };
+        let mut connections = connection_settings(cfg, cfg.max_inflight_count.get());
         let (r, d) = (roles.clone(), denied.clone());
         connections.set_auth_handler(
             move |client_id: String, username: String, password: String| {
@@ -177,7 +191,7 @@ impl Bus {
                 name: "lan".into(),
                 listen: cfg.listen,
                 tls: None,
-                next_connection_delay_ms: 0,
+                next_connection_delay_ms: cfg.next_connection_delay_ms,
                 connections: connections.clone(),
                 on_bound: Some(bound_tx.clone()),
             },
@@ -193,7 +207,7 @@ impl Bus {
                         certpath: tls.cert.display().to_string(),
                         keypath: tls.key.display().to_string(),
                     }),
-                    next_connection_delay_ms: 0,
+                    next_connection_delay_ms: cfg.next_connection_delay_ms,
                     connections,
                     on_bound: Some(bound_tx),
                 },
@@ -223,16 +237,8 @@ impl Bus {
             name: "lan".into(),
             listen: cfg.listen,
             tls: None,
-            next_connection_delay_ms: 0,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 10_000,
-                max_payload_size: MAX_PAYLOAD,
-                max_inflight_count: 1000,
-                auth: None,
-                external_auth: None,
-                dynamic_filters: true,
-                topic_acl: None,
-            },
+            next_connection_delay_ms: cfg.next_connection_delay_ms,
+            connections: connection_settings(cfg, OPEN_MAX_INFLIGHT),
             on_bound: Some(bound_tx),
         };
         let config = Config {
@@ -323,12 +329,28 @@ impl Bus {
     }
 }
 
+/// A listener's per-connection limits, without authentication (added by the caller).
+fn connection_settings(cfg: &MqttSection, max_inflight_count: usize) -> ConnectionSettings {
+    ConnectionSettings {
+        connection_timeout_ms: cfg.connection_timeout_ms.get(),
+        max_payload_size: cfg.max_payload_size.get(),
+        max_inflight_count,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+        topic_acl: None,
+    }
+}
+
+/// The router's memory bounds: its in-memory log per connection is capped at
+/// `max_segment_size × max_segment_count` bytes.
 fn router_config(cfg: &MqttSection) -> RouterConfig {
     RouterConfig {
+        // Room for the gateway's own in-process links beside the clients.
         max_connections: cfg.max_connections + 16,
-        max_outgoing_packet_count: 100,
-        max_segment_size: SEGMENT_BYTES,
-        max_segment_count: SEGMENTS,
+        max_outgoing_packet_count: cfg.max_outgoing_packet_count.get(),
+        max_segment_size: cfg.max_segment_size.get(),
+        max_segment_count: cfg.max_segment_count.get(),
         custom_segment: None,
         initialized_filters: None,
         shared_subscriptions_strategy: Default::default(),
@@ -350,3 +372,49 @@ macro_rules! opaque_debug {
     )+};
 }
 opaque_debug!(Subscription, Bus, PublishLink);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_named_for_counting() {
+        let auth = Denied::Auth {
+            client_id: "smoke-2".into(),
+            username: "smoke-1".into(),
+        };
+        assert_eq!(
+            auth.into_parts(),
+            (
+                "auth",
+                "smoke-1".into(),
+                "(connect as client smoke-2)".into()
+            )
+        );
+        let topic = |action, username: Option<&str>| Denied::Topic {
+            client_id: "c".into(),
+            username: username.map(str::to_owned),
+            action,
+            topic: "t".into(),
+        };
+        let p = topic(Action::Publish, Some("smoke-1")).into_parts();
+        assert_eq!(p, ("acl-publish", "smoke-1".into(), "t".into()));
+        let s = topic(Action::Subscribe, None).into_parts();
+        assert_eq!(s, ("acl-subscribe", "?".into(), "t".into()));
+    }
+
+    #[test]
+    fn default_section_gives_the_broker_its_measured_limits() {
+        let cfg = MqttSection::default();
+        let r = router_config(&cfg);
+        assert_eq!(r.max_connections, 10_016);
+        assert_eq!(r.max_outgoing_packet_count, 100);
+        assert_eq!(r.max_segment_size, 16 << 20);
+        assert_eq!(r.max_segment_count, 4);
+        let c = connection_settings(&cfg, cfg.max_inflight_count.get());
+        assert_eq!(c.connection_timeout_ms, 10_000);
+        assert_eq!(c.max_payload_size, 64 << 10);
+        assert_eq!(c.max_inflight_count, 100);
+        assert!(c.dynamic_filters);
+    }
+}

@@ -1,6 +1,7 @@
 //! The embedded MQTT broker (rumqttd) behind a small adapter: nothing else in
 //! the gateway imports `rumqttd`.
 //!
+//! - [`config`]: the `[mqtt]` section (listeners, memory bounds);
 //! - [`acl`]: who may publish and subscribe where (pure, unit-tested);
 //! - [`broker`]: builds the broker, wires authentication and the topic ACL,
 //!   starts it on its own threads and hands out in-process links;
@@ -9,8 +10,10 @@
 
 pub mod acl;
 pub mod broker;
+pub mod config;
 pub mod publisher;
 
 pub use acl::{AllowAll, Authenticator, Role};
 pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};
+pub use config::{MqttSection, MqttTls};
 pub use publisher::{Outgoing, Publisher};

@@ -1,11 +1,17 @@
-//! The gateway's configuration file (TOML): one section per stage, each field
-//! documented, unknown keys rejected, errors reported with line and column.
+//! The gateway's configuration file (TOML): one section per stage, each
+//! defined by the stage that reads it (this module only composes them, and
+//! owns `[gateway]`), each field documented, unknown keys rejected, errors
+//! reported with line and column. [`validate`] is the one validation.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use protocol::Name;
 use serde::Deserialize;
+
+pub mod locate;
+pub mod validate;
+
+pub use validate::{Problem, Valid};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,10 +21,10 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// The embedded MQTT broker.
     #[serde(default)]
-    pub mqtt: MqttSection,
+    pub mqtt: crate::bus::MqttSection,
     /// The SQLite store.
     #[serde(default)]
-    pub store: StoreSection,
+    pub store: crate::store::StoreSection,
     /// Alarm confirmation, chatter and maintenance.
     #[serde(default)]
     pub alarms: crate::alarms::AlarmPolicy,
@@ -27,7 +33,7 @@ pub struct Config {
     pub rules: crate::rules::RulesConfig,
     /// The operators' HTTP API.
     #[serde(default)]
-    pub api: ApiSection,
+    pub api: crate::api::ApiSection,
     /// Modbus lines and the devices polled on them.
     #[serde(default)]
     pub modbus: Option<modbus::ModbusConfig>,
@@ -45,27 +51,6 @@ pub struct Config {
     pub webhook: Option<crate::orders::WebhookConfig>,
 }
 
-/// `[api]`: the operators' HTTP API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiSection {
-    /// Listen address; loopback by default (put a TLS proxy in front).
-    #[serde(default = "default_api_listen")]
-    pub listen: SocketAddr,
-}
-
-impl Default for ApiSection {
-    fn default() -> Self {
-        Self {
-            listen: default_api_listen(),
-        }
-    }
-}
-
-fn default_api_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
-}
-
 /// `[gateway]`: identity of this gateway.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,90 +62,6 @@ pub struct GatewaySection {
     /// Directory of extra device profiles (`*.toml`), added to the built-in ones.
     #[serde(default)]
     pub profiles_dir: Option<PathBuf>,
-}
-
-/// `[mqtt]`: listeners of the embedded broker.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttSection {
-    /// Plain TCP listener for the compound LAN.
-    #[serde(default = "default_mqtt_listen")]
-    pub listen: SocketAddr,
-    /// Most simultaneous client connections.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// A TLS listener (rustls) beside the plain one, when a certificate is configured.
-    #[serde(default)]
-    pub tls: Option<MqttTls>,
-}
-
-/// `[mqtt.tls]`: the TLS listener; the same credentials and topic rules apply.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttTls {
-    /// Listen address.
-    #[serde(default = "default_tls_listen")]
-    pub listen: SocketAddr,
-    /// PEM certificate chain of the gateway.
-    pub cert: PathBuf,
-    /// PEM private key of the certificate.
-    pub key: PathBuf,
-}
-
-fn default_tls_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8883))
-}
-
-impl Default for MqttSection {
-    fn default() -> Self {
-        Self {
-            listen: default_mqtt_listen(),
-            max_connections: default_max_connections(),
-            tls: None,
-        }
-    }
-}
-
-fn default_mqtt_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 1883))
-}
-const fn default_max_connections() -> usize {
-    10_000
-}
-
-/// `[store]`: where and how long data is kept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSection {
-    /// SQLite database file.
-    #[serde(default = "default_db")]
-    pub path: PathBuf,
-    /// Days of telemetry kept; events, alarms and orders are kept for good.
-    #[serde(default = "default_retention")]
-    pub telemetry_retention_days: u32,
-    /// Most telemetry rows kept (oldest deleted first): bounds the disk.
-    #[serde(default = "default_max_rows")]
-    pub max_telemetry_rows: u64,
-}
-
-impl Default for StoreSection {
-    fn default() -> Self {
-        Self {
-            path: default_db(),
-            telemetry_retention_days: default_retention(),
-            max_telemetry_rows: default_max_rows(),
-        }
-    }
-}
-
-fn default_db() -> PathBuf {
-    PathBuf::from("gridsense.db")
-}
-const fn default_retention() -> u32 {
-    30
-}
-const fn default_max_rows() -> u64 {
-    50_000_000
 }
 
 /// A configuration problem, with its place in the file.
@@ -194,11 +95,15 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file, line and column of the first problem.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let mut cfg = Self::parse(&src, &path.display().to_string())?;
+        Self::from_file(&read(path)?, path)
+    }
+
+    /// Parses `src`, the text of the file at `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with line and column.
+    pub fn from_file(src: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut cfg = Self::parse(src, &path.display().to_string())?;
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(dir) = &cfg.gateway.profiles_dir {
@@ -233,15 +138,15 @@ impl Config {
     }
 }
 
-/// The 1-based line of the `index`-th `[[header]]` table in `src`, so errors
-/// found after parsing can still point at a line.
-pub fn table_line(src: &str, header: &str, index: usize) -> Option<usize> {
-    let needle = format!("[[{header}]]");
-    src.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with(&needle))
-        .nth(index)
-        .map(|(n, _)| n + 1)
+/// The text of a configuration file.
+///
+/// # Errors
+/// [`ConfigError::Read`] when it cannot be read.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -271,5 +176,17 @@ mod tests {
         )
         .expect_err("unknown key");
         assert!(e.to_string().contains("gw.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn broker_memory_settings_are_read_and_unknown_mqtt_keys_refused() {
+        let base = "[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n\n[mqtt]\n";
+        let src = format!("{base}max_segment_count = 8\nfeed_queue = 100\n");
+        let c = Config::parse(&src, "gw.toml").expect("ok");
+        assert_eq!(c.mqtt.max_segment_count.get(), 8);
+        assert_eq!(c.mqtt.feed_queue.get(), 100);
+        assert_eq!(c.mqtt.max_inflight_count.get(), 100, "default kept");
+        let e = Config::parse(&format!("{base}segments = 8\n"), "gw.toml").expect_err("unknown");
+        assert!(e.to_string().starts_with("gw.toml:6:"), "{e}");
     }
 }

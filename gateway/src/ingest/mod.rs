@@ -1,6 +1,6 @@
 //! Ingest: every message from a node is decoded and validated with
 //! `protocol`, matched to its device in the registry, stored, and handed on
-//! as a typed [`Ingested`] to the stages after it.
+//! as a typed [`Ingested`](crate::message::Ingested) to the stages after it.
 //!
 //! Two in-process subscriptions keep life safety ahead of volume: events,
 //! presence and command acks on one, telemetry on the other, each with its
@@ -10,11 +10,13 @@
 //! events never are.
 
 mod dedupe;
-mod event;
+mod denied;
+mod lanes;
 pub mod rejects;
 mod worker;
 
 pub use dedupe::{Dedupe, SeqWindow};
-pub use event::{Body, Ingested, LastSeen, RegistryCell};
+pub use denied::{Refusals, denied_sink};
+pub use lanes::Lanes;
 pub use rejects::Rejects;
 pub use worker::{Ingest, IngestParts, IngestStats, Outputs};

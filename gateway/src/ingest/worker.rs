@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use protocol::codec::{decode, encode};
+use protocol::codec::decode;
 use protocol::topic::DeviceChannel;
 use protocol::{
     CommandAck, DecodeError, DeviceState, EvtAck, Message, NodeEvent, Telemetry, Topic,
@@ -12,11 +12,14 @@ use protocol::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Body, Dedupe, Ingested, LastSeen, RegistryCell, Rejects};
+use super::{Dedupe, Rejects};
 use crate::bus::{Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
-use crate::registry::DeviceInfo;
+use crate::message::{Body, Ingested};
+use crate::presence::LastSeen;
+use crate::registry::{DeviceInfo, RegistryCell};
 use crate::store::{Commit, EventRecord, QuarantineRecord, StoreHandle, TelemetryRecord};
+use crate::tasks::Tasks;
 
 /// Feeds every message of `sub` to `handle`, one at a time, until shutdown
 /// or until the broker is gone.
@@ -39,7 +42,7 @@ where
 /// Where ingest sends what it accepted.
 #[derive(Debug, Clone)]
 pub struct Outputs {
-    /// Events, commits and command acks, in arrival order; never shed.
+    /// Events and command acks, in arrival order; never shed.
     pub events: mpsc::Sender<Ingested>,
     /// Telemetry; shed (counted) when full.
     pub telemetry: mpsc::Sender<Ingested>,
@@ -78,6 +81,7 @@ struct Inner {
     dedupe: Mutex<Dedupe>,
     last_seen: Arc<LastSeen>,
     out: Outputs,
+    tasks: Tasks,
     stats: IngestStats,
 }
 
@@ -100,6 +104,8 @@ pub struct IngestParts {
     pub last_seen: Arc<LastSeen>,
     /// Where accepted messages go.
     pub out: Outputs,
+    /// Runs the commit tasks, so shutdown waits for them.
+    pub tasks: Tasks,
 }
 
 impl Ingest {
@@ -115,6 +121,7 @@ impl Ingest {
                 dedupe: Mutex::new(p.dedupe),
                 last_seen: p.last_seen,
                 out: p.out,
+                tasks: p.tasks,
                 stats: IngestStats::default(),
             }),
         }
@@ -123,6 +130,19 @@ impl Ingest {
     /// The counters.
     pub fn stats(&self) -> &IngestStats {
         &self.inner.stats
+    }
+
+    /// Runs both loops ([`Ingest::run_priority`], [`Ingest::run_telemetry`])
+    /// as tracked tasks until shutdown.
+    pub fn spawn(&self, priority: Subscription, telemetry: Subscription) {
+        let (tasks, stop) = (&self.inner.tasks, self.inner.tasks.shutdown());
+        let me = self.clone();
+        tasks.spawn("ingest-priority", me.run_priority(priority, stop.clone()));
+        let me = self.clone();
+        tasks.spawn(
+            "ingest-telemetry",
+            me.run_telemetry(telemetry, stop.clone()),
+        );
     }
 
     /// Handles events, presence and command acks until shutdown.
@@ -283,7 +303,9 @@ impl Ingest {
             payload: payload.to_vec(),
         };
         let me = self.clone();
-        tokio::spawn(async move { me.commit_and_ack(dev, now, ev, rec, fresh).await });
+        self.inner.tasks.spawn("ingest-commit", async move {
+            me.commit_and_ack(dev, now, ev, rec, fresh).await;
+        });
     }
 
     /// Commits an event, then acknowledges it to the node.
@@ -308,12 +330,6 @@ impl Ingest {
                     };
                     let _ = self.inner.out.events.send(msg).await;
                 }
-                let msg = Ingested {
-                    device: dev.clone(),
-                    at_ms: now,
-                    body: Body::Committed { seq },
-                };
-                let _ = self.inner.out.events.send(msg).await;
             }
             Ok(Commit::Duplicate) => {
                 self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -326,11 +342,8 @@ impl Ingest {
                 return;
             }
         }
-        self.inner.publisher.urgent(Outgoing {
-            topic: Topic::dev(&dev.id, DeviceChannel::EvtAck).to_string(),
-            payload: Bytes::from(encode(&EvtAck { seq })),
-            retain: false,
-        });
+        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &EvtAck { seq });
+        self.inner.publisher.urgent(ack);
         self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
 use protocol::topic::DeviceChannel;
-use protocol::{
-    Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName, Topic,
-};
+use protocol::{Command, CommandAck, CommandKind, CommandReason, DeviceId, DeviceKind, FieldName};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::{Outgoing, Publisher};
+use crate::clock::SharedClock;
 use crate::registry::Profiles;
 use crate::registry::{DeviceInfo, Registry};
+use crate::tasks::Tasks;
 use modbus::{WriteRequest, WriteValue};
 
 /// What linkage does to a zone.
@@ -35,13 +35,18 @@ pub struct Target {
     pub output: Option<FieldName>,
 }
 
-/// Where linkage reaches wired devices, and where their outcome is reported.
+/// Where linkage reaches wired devices, where their outcome is reported, and
+/// what runs and times the write loops.
 #[derive(Debug, Clone)]
 pub struct ModbusLink {
     /// Writes to the Modbus source (confirmed by read-back).
     pub writes: mpsc::Sender<WriteRequest>,
     /// Where finished writes are reported (to be recorded).
     pub records: mpsc::UnboundedSender<LinkageRecord>,
+    /// Runs each write loop as a tracked task; its shutdown ends the retries.
+    pub tasks: Tasks,
+    /// When a write was answered.
+    pub clock: SharedClock,
 }
 
 pub use crate::store::LinkageRecord;
@@ -67,6 +72,60 @@ const MAX_BACKOFF_MS: u64 = 5_000;
 /// doubles with each try, never more than [`MAX_BACKOFF_MS`].
 fn retry_delay_ms(attempts: u32) -> u64 {
     (FIRST_RETRY_MS << attempts.min(8)).min(MAX_BACKOFF_MS)
+}
+
+/// One write to a wired device's output, tried until it is confirmed.
+#[derive(Debug)]
+struct WriteJob {
+    alarm: String,
+    device: DeviceId,
+    cmd: CommandKind,
+    output: FieldName,
+    sent_ms: u64,
+}
+
+impl WriteJob {
+    /// Tries up to [`WRITE_ATTEMPTS`] times with bounded backoff, then
+    /// reports the outcome; gives up (not done) at shutdown.
+    async fn run(self, link: ModbusLink) {
+        let mut attempts = 0;
+        let ok = loop {
+            attempts += 1;
+            let done = tokio::select! {
+                done = self.try_once(&link) => done,
+                () = link.tasks.cancelled() => break false,
+            };
+            if done || attempts >= WRITE_ATTEMPTS {
+                break done;
+            }
+            let wait = Duration::from_millis(retry_delay_ms(attempts));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = link.tasks.cancelled() => break false,
+            }
+        };
+        let _ = link.records.send(LinkageRecord {
+            alarm: self.alarm,
+            device: self.device,
+            cmd: self.cmd,
+            sent_ms: self.sent_ms,
+            acked_ms: link.clock.now_ms(),
+            attempts,
+            ok,
+        });
+    }
+
+    /// One write, confirmed by the source's read-back.
+    async fn try_once(&self, link: &ModbusLink) -> bool {
+        let (reply, rx) = oneshot::channel();
+        let req = WriteRequest {
+            device: self.device.clone(),
+            output: self.output.clone(),
+            value: WriteValue::Bool(true),
+            reply,
+        };
+        link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())))
+    }
 }
 
 /// Linkage state: commands awaiting acknowledgement.
@@ -183,46 +242,19 @@ impl Linkage {
             return;
         };
         tracing::info!(alarm, device = %t.device, %output, "linkage write sent");
-        let (alarm, device, cmd, output) =
-            (alarm.to_string(), t.device.clone(), t.cmd, output.clone());
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let mut attempts = 0;
-            let ok = loop {
-                attempts += 1;
-                let (reply, rx) = oneshot::channel();
-                let req = WriteRequest {
-                    device: device.clone(),
-                    output: output.clone(),
-                    value: WriteValue::Bool(true),
-                    reply,
-                };
-                let done = link.writes.send(req).await.is_ok() && matches!(rx.await, Ok(Ok(())));
-                if done || attempts >= WRITE_ATTEMPTS {
-                    break done;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(retry_delay_ms(attempts)))
-                    .await;
-            };
-            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let _ = link.records.send(LinkageRecord {
-                alarm,
-                device,
-                cmd,
-                sent_ms: now,
-                acked_ms: now + elapsed,
-                attempts,
-                ok,
-            });
-        });
+        let job = WriteJob {
+            alarm: alarm.to_string(),
+            device: t.device.clone(),
+            cmd: t.cmd,
+            output: output.clone(),
+            sent_ms: now,
+        };
+        link.tasks.clone().spawn("linkage-write", job.run(link));
     }
 
     fn send(&self, p: &Pending) {
-        self.publisher.urgent(Outgoing {
-            topic: Topic::dev(&p.device, DeviceChannel::Cmd).to_string(),
-            payload: Bytes::from(protocol::codec::encode(&p.command)),
-            retain: false,
-        });
+        self.publisher
+            .urgent(Outgoing::device(&p.device, DeviceChannel::Cmd, &p.command));
     }
 
     /// A node answered; returns the finished record if it was ours.

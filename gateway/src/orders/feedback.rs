@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use protocol::feed::{CellKpi, CompletionNotice, OrderFeed};
-use protocol::{Feed, Name, Topic};
+use protocol::{Feed, Name};
 use tokio::sync::mpsc;
 
 use crate::bus::{Outgoing, Publisher};
@@ -49,39 +48,20 @@ pub struct BusFeedback {
     pub publisher: Publisher,
 }
 
-impl BusFeedback {
-    fn out(&self, feed: Feed, id: &str, payload: Vec<u8>, retain: bool) -> Option<Outgoing> {
-        let id = protocol::topic::TopicId::new(id).ok()?;
-        let topic = Topic::Site {
-            site: self.site.clone(),
-            feed,
-            id,
-        };
-        Some(Outgoing {
-            topic: topic.to_string(),
-            payload: Bytes::from(payload),
-            retain,
-        })
-    }
-}
-
 impl Feedback for BusFeedback {
     fn order(&self, f: &OrderFeed) {
-        let payload = protocol::codec::encode(f);
-        if let Some(m) = self.out(Feed::Order, f.order.order_id.as_str(), payload, true) {
+        if let Some(m) = Outgoing::feed(&self.site, Feed::Order, f.order.order_id.as_str(), f) {
             self.publisher.feed(m);
         }
     }
     fn notice(&self, n: &CompletionNotice) {
         // Rare and owed to a person: the lane that is never shed.
-        let payload = protocol::codec::encode(n);
-        if let Some(m) = self.out(Feed::Notice, n.order_id.as_str(), payload, false) {
+        if let Some(m) = Outgoing::feed(&self.site, Feed::Notice, n.order_id.as_str(), n) {
             self.publisher.urgent(m);
         }
     }
     fn kpi(&self, k: &CellKpi) {
-        let payload = protocol::codec::encode(k);
-        if let Some(m) = self.out(Feed::Kpi, k.cell.as_str(), payload, true) {
+        if let Some(m) = Outgoing::feed(&self.site, Feed::Kpi, k.cell.as_str(), k) {
             self.publisher.feed(m);
         }
     }

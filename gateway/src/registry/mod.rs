@@ -2,22 +2,26 @@
 //! credentials; CSV import for installers; an immutable [`Registry`]
 //! snapshot for the hot path (lookups and MQTT authentication).
 
-pub mod commands;
+mod auth;
+mod cell;
 mod creds;
 mod csvfile;
 mod import_devices;
 mod import_site;
 mod profiles;
+mod reload;
 mod site;
 mod snapshot;
 
 #[cfg(test)]
 mod tests;
 
+pub use cell::RegistryCell;
 pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_secret};
 pub use csvfile::{ImportError, RowError};
 pub use import_devices::{DeviceFields, add_device, import_devices};
 pub use import_site::import_sites;
 pub use profiles::{Profiles, load_file};
+pub use reload::reload;
 pub use site::{Level, SiteNode};
 pub use snapshot::{DeviceInfo, Registry};

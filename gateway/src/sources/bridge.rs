@@ -11,7 +11,8 @@ use protocol::{DeviceId, DeviceState, FieldName, Status, Telemetry};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::{Body, Ingested, RegistryCell};
+use crate::message::{Body, Ingested};
+use crate::registry::RegistryCell;
 use crate::store::{StoreHandle, TelemetryRecord};
 
 /// Where bridged inputs go.

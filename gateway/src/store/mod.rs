@@ -16,6 +16,7 @@
 mod alarms;
 mod audit;
 mod batch;
+mod config;
 mod convert;
 mod db;
 mod error;
@@ -35,6 +36,7 @@ mod outbox_tests;
 mod tests;
 
 pub use alarms::{AggregateRow, Done, Write};
+pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};

@@ -10,9 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway::bus::{Authenticator, Bus, Outgoing, Publisher, Role};
-use gateway::config::MqttSection;
-use protocol::codec::{decode, encode};
+use gateway::bus::{Authenticator, Bus, MqttSection, Outgoing, Publisher, Role};
+use protocol::codec::decode;
 use protocol::{Command, DeviceChannel, DeviceId, EvtAck, NodeEvent, Topic};
 
 struct AllowAll;
@@ -67,7 +66,7 @@ impl TestGateway {
         let cfg = MqttSection {
             listen,
             max_connections,
-            tls: None,
+            ..MqttSection::default()
         };
         let bus = Bus::new(&cfg, Arc::new(AllowAll), Arc::new(|_| {}));
         let mut sub = bus
@@ -95,11 +94,8 @@ impl TestGateway {
     /// Sends a command to a device.
     pub fn command(&self, device: &str, cmd: &Command) {
         let id = DeviceId::new(device).expect("id");
-        self.publisher.urgent(Outgoing {
-            topic: Topic::dev(&id, DeviceChannel::Cmd).to_string(),
-            payload: Bytes::from(encode(cmd)),
-            retain: false,
-        });
+        self.publisher
+            .urgent(Outgoing::device(&id, DeviceChannel::Cmd, cmd));
     }
 
     /// A copy of everything received so far.
@@ -150,11 +146,11 @@ fn record(
         && e.kind.needs_ack()
         && acking.load(Ordering::SeqCst)
     {
-        p.urgent(Outgoing {
-            topic: Topic::dev(&device, DeviceChannel::EvtAck).to_string(),
-            payload: Bytes::from(encode(&EvtAck { seq: e.seq })),
-            retain: false,
-        });
+        p.urgent(Outgoing::device(
+            &device,
+            DeviceChannel::EvtAck,
+            &EvtAck { seq: e.seq },
+        ));
     }
     seen.lock().expect("lock").push(s);
 }

@@ -1,41 +1,15 @@
-//! The registry's subcommands: `site import`, `device import|add|list`,
-//! `creds add-integrator`. Secrets are printed to stdout or written to a
-//! 0600 file, never logged.
+//! `gridsense device import|add|list`: register devices (their secrets go
+//! to a 0600 file or are printed once) and list them with their presence.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use std::io::Write as _;
+use clap::Subcommand;
 
-use clap::{Args, Subcommand};
-
-use super::{DeviceFields, ImportError, Profiles, Registry};
+use super::db::{DbArgs, finish, import_failed, profiles};
 use crate::clock::{Clock as _, SystemClock, date_of};
-use crate::config::Config;
+use crate::registry::{DeviceFields, Registry};
 use crate::store::Store;
-
-/// Where the database and profiles are.
-#[derive(Debug, Clone, Args)]
-pub struct DbArgs {
-    /// SQLite database [default: the config's store path, else gridsense.db].
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// Gateway configuration: supplies the database path and profiles directory.
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-}
-
-/// `gridsense site ...`
-#[derive(Debug, Subcommand)]
-pub enum SiteCmd {
-    /// Add site nodes (buildings, units, floors, rooms, areas) from a CSV file.
-    Import {
-        /// The CSV file (columns in docs/site-and-devices.md).
-        file: PathBuf,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-}
 
 /// `gridsense device ...`
 #[derive(Debug, Subcommand)]
@@ -80,80 +54,8 @@ pub enum DeviceCmd {
     },
 }
 
-/// `gridsense creds ...`
-#[derive(Debug, Subcommand)]
-pub enum CredsCmd {
-    /// Create read-only integrator credentials; prints the secret once.
-    AddIntegrator {
-        /// Integrator name (its MQTT username).
-        name: String,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-}
-
-impl DbArgs {
-    /// The database path and profiles directory.
-    fn resolve(&self) -> Result<(PathBuf, Option<PathBuf>), String> {
-        let Some(path) = &self.config else {
-            return Ok((
-                self.db.clone().unwrap_or_else(|| "gridsense.db".into()),
-                None,
-            ));
-        };
-        let cfg = Config::load(path).map_err(|e| e.to_string())?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let db = self
-            .db
-            .clone()
-            .unwrap_or_else(|| base.join(&cfg.store.path));
-        Ok((db, cfg.gateway.profiles_dir.map(|d| base.join(d))))
-    }
-
-    fn open(&self) -> Result<(Store, Option<PathBuf>), String> {
-        let (db, profiles) = self.resolve()?;
-        let store = Store::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-        Ok((store, profiles))
-    }
-}
-
-fn profiles(dir: Option<&Path>) -> Result<Profiles, String> {
-    Profiles::load(dir).map_err(|e| e.join("\n"))
-}
-
-fn import_failed(e: &ImportError) -> String {
-    match e {
-        ImportError::Invalid(list) => format!("{e}\n{} error(s); nothing was written", list.len()),
-        _ => e.to_string(),
-    }
-}
-
-/// Prints the outcome and maps it to an exit code.
-fn finish(r: Result<String, String>) -> ExitCode {
-    match r {
-        Ok(out) => {
-            // A closed pipe (`| head`) is not an error of ours.
-            let _ = writeln!(std::io::stdout(), "{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Runs `site ...`.
-pub fn site(cmd: SiteCmd) -> ExitCode {
-    let SiteCmd::Import { file, db } = cmd;
-    finish(db.open().and_then(|(mut store, _)| {
-        let n = super::import_sites(&mut store, &file).map_err(|e| import_failed(&e))?;
-        Ok(format!("{}: {n} site nodes added", file.display()))
-    }))
-}
-
 /// Runs `device ...`.
-pub fn device(cmd: DeviceCmd) -> ExitCode {
+pub fn main(cmd: DeviceCmd) -> ExitCode {
     finish(match cmd {
         DeviceCmd::Import {
             file,
@@ -187,8 +89,9 @@ fn device_import(file: &Path, creds_out: Option<PathBuf>, db: &DbArgs) -> Result
     let (mut store, dir) = db.open()?;
     let profiles = profiles(dir.as_deref())?;
     let out = creds_out.unwrap_or_else(|| file.with_extension("creds.csv"));
-    let n = super::import_devices(&mut store, file, &profiles, &out, SystemClock.now_ms())
-        .map_err(|e| import_failed(&e))?;
+    let n =
+        crate::registry::import_devices(&mut store, file, &profiles, &out, SystemClock.now_ms())
+            .map_err(|e| import_failed(&e))?;
     Ok(format!(
         "{}: {n} devices added; their secrets are in {} (mode 0600): flash them, then delete the file",
         file.display(),
@@ -199,7 +102,7 @@ fn device_import(file: &Path, creds_out: Option<PathBuf>, db: &DbArgs) -> Result
 fn device_add(fields: &DeviceFields, db: &DbArgs) -> Result<String, String> {
     let (mut store, dir) = db.open()?;
     let profiles = profiles(dir.as_deref())?;
-    let secret = super::add_device(&mut store, fields, &profiles, SystemClock.now_ms())
+    let secret = crate::registry::add_device(&mut store, fields, &profiles, SystemClock.now_ms())
         .map_err(|e| import_failed(&e))?;
     Ok(format!(
         "device {} added\nsecret: {secret}\n(shown once; it is not stored)",
@@ -243,16 +146,4 @@ fn device_list(db: &DbArgs) -> Result<String, String> {
 fn time_of(ms: u64) -> String {
     let s = (ms / 1000) % 86_400;
     format!("{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
-}
-
-/// Runs `creds ...`.
-pub fn creds(cmd: CredsCmd) -> ExitCode {
-    let CredsCmd::AddIntegrator { name, db } = cmd;
-    finish(db.open().and_then(|(mut store, _)| {
-        let secret = super::add_integrator(&mut store, &name, SystemClock.now_ms())
-            .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "integrator {name} added (read-only)\nsecret: {secret}\n(shown once; it is not stored)"
-        ))
-    }))
 }

@@ -1,0 +1,43 @@
+//! Binding and serving the API until shutdown.
+
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{ApiState, router};
+
+/// The API, bound and ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+}
+
+impl Server {
+    /// Binds `listen` (port 0: any free port).
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(listen: SocketAddr, state: ApiState) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        Ok(Self { listener, state })
+    }
+
+    /// Where it is bound.
+    ///
+    /// # Errors
+    /// When the socket cannot tell.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown`, letting requests in flight finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if let Err(e) = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Opens the store and restores what the stages resume from: the registry,
+//! each device's last event seq, presence, the open alarms and the
+//! maintenance windows in force; then hands
+//! the database to the store's threads.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use protocol::feed::AlarmFeed;
+
+use super::StartError;
+use crate::alarms::Window;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::ingest::Dedupe;
+use crate::presence::Presence;
+use crate::registry::{Registry, RegistryCell};
+use crate::store::{self, Store, StoreConfig, StoreHandle};
+
+/// The store, running, and what was restored from it.
+pub(super) struct Restored {
+    pub(super) store: StoreHandle,
+    pub(super) writer: JoinHandle<()>,
+    pub(super) registry: Arc<RegistryCell>,
+    pub(super) dedupe: Dedupe,
+    pub(super) presence: Presence,
+    /// The open alarms and the last alarm number given.
+    pub(super) open_alarms: (Vec<AlarmFeed>, u64),
+    /// Maintenance windows in force (those that ended while the gateway
+    /// was down are recorded as expired).
+    pub(super) maintenance: Vec<Window>,
+}
+
+/// Opens the database (creating the admin credential at first start) and
+/// starts the store's threads.
+pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartError> {
+    let mut db = Store::open(&cfg.store.path)?;
+    if let Some(password) = crate::registry::ensure_admin(&db)? {
+        // Printed once, at first start; never stored in clear.
+        println!(
+            "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
+        );
+    }
+    let registry = Arc::new(RegistryCell::new(Registry::load(&db)?));
+    let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
+    let presence = Presence::from_rows(db.presence_list()?);
+    let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let maintenance = db.maintenance_at_start(clock.now_ms())?;
+    let (store, writer) = store::spawn_writer(
+        db,
+        StoreConfig {
+            telemetry_retention_days: cfg.store.telemetry_retention_days,
+            max_telemetry_rows: cfg.store.max_telemetry_rows,
+            outbox_max_bytes: cfg.outbox.max_mib << 20,
+            ..StoreConfig::default()
+        },
+        clock.clone(),
+    )?;
+    Ok(Restored {
+        store,
+        writer,
+        registry,
+        dedupe,
+        presence,
+        open_alarms,
+        maintenance,
+    })
+}

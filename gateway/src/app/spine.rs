@@ -1,0 +1,81 @@
+//! Wires the spine: ingest on both lanes, then presence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{EVENT_QUEUE, TELEMETRY_QUEUE, Wiring};
+use crate::analysis::SpineOutputs;
+use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
+use crate::message::Ingested;
+use crate::presence::{self, LastSeen, Presence, PresenceTask};
+
+/// Where polled sources join the spine, beside MQTT nodes.
+pub(super) struct Feeds {
+    /// Readings, to analysis.
+    pub(super) telemetry: mpsc::Sender<Ingested>,
+    /// Online/offline, to presence.
+    pub(super) states: mpsc::Sender<Ingested>,
+}
+
+impl Wiring<'_> {
+    /// Ingest on both lanes, and presence after it: what analysis reads,
+    /// ingest's handle, and where polled sources join.
+    pub(super) fn spine(
+        &mut self,
+        lanes: Lanes,
+        dedupe: Dedupe,
+        presence: Presence,
+    ) -> (SpineOutputs, Ingest, Feeds) {
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (telemetry_tx, telemetry) = mpsc::channel(TELEMETRY_QUEUE);
+        let (states_tx, states_rx) = mpsc::channel(1024);
+        let (changes_tx, changes_rx) = mpsc::channel(1024);
+        let last_seen = Arc::new(LastSeen::default());
+        let ingest = Ingest::new(IngestParts {
+            registry: self.registry.clone(),
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            clock: self.clock.clone(),
+            rejects: self.rejects.clone(),
+            dedupe,
+            last_seen: last_seen.clone(),
+            out: Outputs {
+                events: events_tx,
+                telemetry: telemetry_tx.clone(),
+                states: states_tx.clone(),
+            },
+            tasks: self.tasks.clone(),
+        });
+        let stop = &self.shutdown;
+        let tasks = &self.tasks;
+        ingest.spawn(lanes.priority, lanes.telemetry);
+        let presence_task = PresenceTask {
+            presence,
+            site: self.cfg.gateway.site.clone(),
+            registry: self.registry.clone(),
+            profiles: self.profiles.clone(),
+            last_seen,
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            clock: self.clock.clone(),
+            changes: changes_tx,
+            sweep_every: Duration::from_secs(1),
+        };
+        tasks.spawn(
+            "presence",
+            presence::run(presence_task, states_rx, stop.clone()),
+        );
+        let spine = SpineOutputs {
+            events,
+            telemetry,
+            presence: changes_rx,
+        };
+        let feeds = Feeds {
+            telemetry: telemetry_tx,
+            states: states_tx,
+        };
+        (spine, ingest, feeds)
+    }
+}

@@ -1,0 +1,131 @@
+//! The `gridsense` command line: one file per command group. `main.rs` only
+//! calls [`main`].
+//!
+//! - [`check`]: validate a configuration (the same validation `run` does);
+//! - [`run`]: run the gateway until a signal, reload on SIGHUP;
+//! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
+//! - [`profiles`], [`modbus`], [`audit`]: tools;
+//! - [`demo`]: where `demo` and `upstream-sim` went (`gridsense-demo`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod audit;
+pub mod check;
+pub mod creds;
+pub mod db;
+pub mod demo;
+pub mod device;
+pub mod modbus;
+pub mod profiles;
+pub mod run;
+pub mod site;
+
+/// GridSense: community-sensing edge gateway.
+#[derive(Debug, Parser)]
+#[command(name = "gridsense", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a configuration file and the device profiles it names.
+    Check {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the gateway until SIGTERM or Ctrl-C.
+    Run {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Moved: the demo is the separate `gridsense-demo` binary.
+    ///
+    /// Prints how to run it and exits with status 2 (this binary links no
+    /// simulator).
+    #[command(disable_help_flag = true)]
+    Demo {
+        /// Whatever followed `demo`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Validate device profile files.
+    Profiles {
+        /// Profile files (`*.toml`); none: list the built-in profiles.
+        files: Vec<PathBuf>,
+    },
+    /// Describe the compound: buildings, units, floors, rooms, areas.
+    Site {
+        /// What to do with the site tree.
+        #[command(subcommand)]
+        cmd: site::SiteCmd,
+    },
+    /// Register and list devices.
+    Device {
+        /// What to do with devices.
+        #[command(subcommand)]
+        cmd: device::DeviceCmd,
+    },
+    /// Manage credentials.
+    Creds {
+        /// What to do with credentials.
+        #[command(subcommand)]
+        cmd: creds::CredsCmd,
+    },
+    /// Modbus tools.
+    #[command(subcommand)]
+    Modbus(modbus::ModbusCommand),
+    /// Check or export the hash-chained audit table.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Moved: now `gridsense-demo upstream-sim`.
+    ///
+    /// Prints how to run it and exits with status 2.
+    #[command(disable_help_flag = true)]
+    UpstreamSim {
+        /// Whatever followed `upstream-sim`; passed on in the printed command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check::main(&config),
+        Command::Profiles { files } => profiles::main(&files),
+        Command::Site { cmd } => site::main(cmd),
+        Command::Device { cmd } => device::main(cmd),
+        Command::Creds { cmd } => creds::main(cmd),
+        Command::Run { config } => run::main(&config),
+        Command::Demo { args } => demo::moved_to_demo("demo", &args),
+        Command::Modbus(cmd) => modbus::main(&cmd),
+        Command::Audit { command } => audit::main(&command),
+        Command::UpstreamSim { args } => demo::moved_to_demo("upstream-sim", &args),
+    }
+}
+
+/// Sets up logging: `RUST_LOG` if set, else info for the gateway. rumqttd
+/// logs every ordinary disconnect as an error, so it is off unless asked for
+/// (`RUST_LOG=rumqttd=warn`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("gateway=info,gridsense=info,rumqttd=off,warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}

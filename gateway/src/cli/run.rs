@@ -1,0 +1,103 @@
+//! `gridsense run`: validates the configuration, runs the gateway until
+//! SIGTERM or Ctrl-C, and reloads the rules on SIGHUP.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::app::{self, StartError};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, validate};
+
+/// Runs `run`: exits 2 if the configuration is invalid, 1 if the gateway
+/// cannot start.
+pub fn main(path: &Path) -> ExitCode {
+    super::init_tracing();
+    let cfg = match validate::file(path) {
+        Ok(v) => v.config,
+        Err(problems) => {
+            super::check::report(&problems);
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        match run_until_signal(&cfg, path, Arc::new(SystemClock)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Runs the gateway until SIGTERM or Ctrl-C, then shuts down gracefully
+/// (every task stopped, the store flushed). On SIGHUP the file at `path` is
+/// validated again and, if valid, its rules replace the running ones.
+///
+/// # Errors
+/// [`StartError`] when it cannot start.
+pub async fn run_until_signal(
+    cfg: &Config,
+    path: &Path,
+    clock: SharedClock,
+) -> Result<(), StartError> {
+    let gw = app::start(cfg, clock).await?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            () = hangup() => {
+                if let Err(problems) = crate::reload::rules(&gw, path).await {
+                    for p in problems {
+                        tracing::error!(problem = %p, "reload refused; the old rules keep running");
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    gw.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGHUP (never elsewhere).
+async fn hangup() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        s.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

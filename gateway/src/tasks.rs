@@ -1,0 +1,225 @@
+//! Every task the gateway spawns, in one tracker: a task that panics or
+//! returns an error is logged by name, and shutdown waits for all of them.
+//!
+//! [`Tasks`] is cheap to clone; each stage that starts tasks of its own
+//! (ingest's commit tasks, linkage's Modbus writes) holds a clone, so no
+//! task runs outside it.
+
+use std::any::Any;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The gateway's task tracker and its shutdown signal.
+#[derive(Debug, Clone)]
+pub struct Tasks {
+    /// Counts running tasks; [`Tasks::wait`] waits for it to empty.
+    tracker: TaskTracker,
+    /// Cancelled at shutdown; long waits inside tasks select on it.
+    shutdown: CancellationToken,
+}
+
+/// What a task returns: nothing, or a result whose error is logged.
+pub trait TaskOutcome: Send + 'static {
+    /// The error to log, if the task failed.
+    fn failure(self) -> Option<String>;
+}
+
+impl TaskOutcome for () {
+    fn failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: Display + Send + 'static> TaskOutcome for Result<(), E> {
+    fn failure(self) -> Option<String> {
+        self.err().map(|e| e.to_string())
+    }
+}
+
+impl Tasks {
+    /// A tracker whose tasks stop when `shutdown` is cancelled.
+    pub fn new(shutdown: CancellationToken) -> Self {
+        Self {
+            tracker: TaskTracker::new(),
+            shutdown,
+        }
+    }
+
+    /// Runs `fut` as a tracked task named `name`. When it panics or returns
+    /// an error, one `error` line names the task and says why.
+    pub fn spawn<F>(&self, name: &'static str, fut: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutcome,
+    {
+        self.tracker.spawn(async move {
+            match catch_unwind(fut).await {
+                Ok(out) => {
+                    if let Some(error) = out.failure() {
+                        tracing::error!(task = name, %error, "task failed");
+                    }
+                }
+                Err(panic) => {
+                    let panic = panic_message(panic.as_ref());
+                    tracing::error!(task = name, %panic, "task panicked");
+                }
+            }
+        });
+    }
+
+    /// The shutdown signal the tasks obey.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Resolves once shutdown has been asked for.
+    pub async fn cancelled(&self) {
+        self.shutdown.cancelled().await;
+    }
+
+    /// Tasks still running.
+    pub fn len(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Whether no task is running.
+    pub fn is_empty(&self) -> bool {
+        self.tracker.is_empty()
+    }
+
+    /// Waits until every task has ended. Tasks spawned meanwhile (a commit
+    /// task started by a message in flight) are waited for too.
+    pub async fn wait(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// Polls `fut`, turning a panic into an `Err` carrying its payload.
+async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut fut = Box::pin(fut);
+    std::future::poll_fn(move |cx| {
+        // A future that panicked is not polled again: its state is dropped.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await
+}
+
+/// The message a panic was raised with, when it is text.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not text)")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Collects what the tasks log, for the assertions.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Log {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+        }
+    }
+
+    fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
+        let log = Log::default();
+        let w = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_ansi(false)
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn fall() {
+        panic!("the sky fell");
+    }
+
+    // The default (current-thread) test runtime runs every task on this
+    // thread, so the thread-local log subscriber sees them.
+    #[tokio::test]
+    async fn a_panicked_task_is_logged_by_name_and_wait_returns() {
+        let (log, _guard) = capture();
+        let tasks = Tasks::new(CancellationToken::new());
+        tasks.spawn("doomed", async {
+            tokio::task::yield_now().await;
+            fall();
+        });
+        tasks.spawn("fine", async {});
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("wait returns");
+        assert!(tasks.is_empty());
+        let text = log.text();
+        let line = text
+            .lines()
+            .find(|l| l.contains("task panicked"))
+            .unwrap_or_else(|| panic!("no panic line in {text:?}"));
+        assert!(
+            line.contains("doomed") && line.contains("the sky fell"),
+            "{line}"
+        );
+        assert!(!text.contains("fine"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_task_returning_an_error_is_logged() {
+        let (log, _guard) = capture();
+        let tasks = Tasks::new(CancellationToken::new());
+        tasks.spawn("uplink", async { Err::<(), _>("broker refused") });
+        tasks.spawn("quiet", async { Ok::<(), String>(()) });
+        tasks.wait().await;
+        let text = log.text();
+        assert_eq!(text.matches("task failed").count(), 1, "{text}");
+        assert!(
+            text.contains("uplink") && text.contains("broker refused"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_waits_for_tasks_that_obey_the_shutdown() {
+        let tasks = Tasks::new(CancellationToken::new());
+        let t = tasks.clone();
+        tasks.spawn("sleeper", async move {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                () = t.cancelled() => {}
+            }
+        });
+        assert_eq!(tasks.len(), 1);
+        tasks.shutdown().cancel();
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("the sleeper stops at shutdown");
+    }
+}
