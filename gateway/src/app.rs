@@ -151,7 +151,9 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         "reload-registry",
         crate::registry::reload(store.clone(), w.registry.clone(), shutdown.clone()),
     );
-    let (spine, ingest, feeds) = w.spine(lanes, restored.dedupe, restored.presence);
+    let (spine, ingest, feeds) =
+        w.spine(lanes, restored.dedupe, restored.presence, restored.replay);
+    let resume = restored.open_alarms.0.clone();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
     let control = w.analysis(
@@ -164,7 +166,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let orders = w.governance().await?;
     w.tasks.spawn(
         "record",
-        crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders),
+        crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders, resume),
     );
 
     let state = ApiState {

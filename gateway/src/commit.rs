@@ -1,37 +1,63 @@
-//! The commit gate: what analysis reports (alarm changes with their audit
-//! records, linkage records, aggregates, expired maintenance windows) is
-//! stored, and each alarm change is
+//! The commit gate's store side: what analysis reports (alarm changes with
+//! their audit records, linkage records, aggregates, expired maintenance
+//! windows, and an evaluated
+//! event's consequences with its mark) is stored, and each alarm change is
 //! handed to the order engine only once it is committed, so the uplink acts
 //! on committed alarms only.
 
+use protocol::feed::AlarmFeed;
 use tokio::sync::mpsc;
 
 use crate::analysis::AnalysisOut;
 use crate::clock::SharedClock;
-use crate::store::StoreHandle;
+use crate::store::{MaintenanceWrite, StoreHandle, Write};
 
-/// Stores each report of analysis in turn and passes committed alarm
-/// changes to `orders`. Runs until analysis ends (its sender dropped), so
-/// nothing it said is lost.
+/// The store write of one report, and the alarm changes in it.
+fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
+    match out {
+        AnalysisOut::Alarm(feed) => {
+            alarms.push((*feed).clone());
+            Write::Alarm(feed, at)
+        }
+        AnalysisOut::Linkage(rec) => Write::Linkage(rec),
+        AnalysisOut::Aggregate(a) => Write::Aggregate(a),
+        AnalysisOut::MaintenanceExpired(w) => Write::Maintenance(MaintenanceWrite::Expired {
+            target: w.target,
+            until: w.until,
+        }),
+        AnalysisOut::Evaluated { event, outs } => Write::Evaluated {
+            event,
+            writes: outs.into_iter().map(|o| to_write(o, at, alarms)).collect(),
+        },
+    }
+}
+
+/// First hands `resume` (the open alarms found at start-up) to the order
+/// engine, which makes the order an alarm should have and lacks (a crash
+/// came between the two commits) and ignores the rest; then stores each
+/// report of analysis in turn and passes committed alarm changes to
+/// `orders`. Runs until analysis ends (its sender dropped), so nothing it
+/// said is lost.
 pub async fn run(
     mut rx: mpsc::UnboundedReceiver<AnalysisOut>,
     store: StoreHandle,
     clock: SharedClock,
-    orders: mpsc::Sender<protocol::feed::AlarmFeed>,
+    orders: mpsc::Sender<AlarmFeed>,
+    resume: Vec<AlarmFeed>,
 ) {
+    for feed in resume {
+        let _ = orders.send(feed).await;
+    }
     while let Some(out) = rx.recv().await {
-        let r = match &out {
-            AnalysisOut::Alarm(feed) => store.save_alarm(feed, clock.now_ms()).await,
-            AnalysisOut::Linkage(rec) => store.record_linkage(rec).await,
-            AnalysisOut::Aggregate(a) => store.save_aggregate(a).await,
-            AnalysisOut::MaintenanceExpired(w) => store.maintenance_expired(w).await,
-        };
-        match (r, out) {
-            (Ok(()), AnalysisOut::Alarm(feed)) => {
-                let _ = orders.send(*feed).await;
+        let mut alarms = Vec::new();
+        let w = to_write(out, clock.now_ms(), &mut alarms);
+        match store.write(w).await {
+            Ok(_) => {
+                for feed in alarms {
+                    let _ = orders.send(feed).await;
+                }
             }
-            (Ok(()), _) => {}
-            (Err(e), _) => tracing::error!(error = %e, "alarm record not stored"),
+            Err(e) => tracing::error!(error = %e, "alarm record not stored"),
         }
     }
 }

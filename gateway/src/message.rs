@@ -24,6 +24,15 @@ pub struct Ingested {
 pub enum Body {
     /// An event, forwarded before it is stored.
     Event(NodeEvent),
+    /// The event with this `seq` (forwarded before) is now committed, as
+    /// row `id`; `None` when it was a repeat already stored. Analysis holds
+    /// the event's consequences until this comes (`analysis::gate`).
+    Committed {
+        /// The event's sequence number.
+        seq: u32,
+        /// Its row in the store.
+        id: Option<i64>,
+    },
     /// Telemetry (boxed: it is the largest message).
     Telemetry(Box<Telemetry>),
     /// The node's own presence report (retained state or last will).

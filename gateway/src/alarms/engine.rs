@@ -156,6 +156,20 @@ impl Engine {
         }
     }
 
+    /// Door release and valve close for every confirmed fire and gas alarm
+    /// still open: at start-up, so a restart mid-fire re-asserts them at once.
+    pub fn reassert(&self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for alarm in self
+            .open
+            .values()
+            .filter(|a| matches!(a.feed.state, AlarmState::Active | AlarmState::Acknowledged))
+        {
+            linkage(alarm, &mut fx);
+        }
+        fx
+    }
+
     /// Open alarms, oldest id first.
     pub fn open(&self) -> impl Iterator<Item = &Alarm> {
         self.open.values()

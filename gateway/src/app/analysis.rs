@@ -42,6 +42,7 @@ impl Wiring<'_> {
             clock: self.clock.clone(),
             site: cfg.gateway.site.clone(),
             changes: out,
+            gate: crate::analysis::gate::Gate::default(),
         };
         let (control, control_rx) = mpsc::channel(64);
         self.tasks.spawn(

@@ -13,9 +13,11 @@ use crate::alarms::Window;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::ingest::Dedupe;
+use crate::message::{Body, Ingested};
 use crate::presence::Presence;
 use crate::registry::{Registry, RegistryCell};
 use crate::store::{self, Store, StoreConfig, StoreHandle};
+use protocol::NodeEvent;
 
 /// The store, running, and what was restored from it.
 pub(super) struct Restored {
@@ -29,6 +31,49 @@ pub(super) struct Restored {
     /// Maintenance windows in force (those that ended while the gateway
     /// was down are recorded as expired).
     pub(super) maintenance: Vec<Window>,
+    /// Events committed (and acknowledged) but not evaluated before the
+    /// gateway stopped: replayed through analysis before live traffic.
+    pub(super) replay: Vec<Ingested>,
+}
+
+/// Each unevaluated event as analysis reads it: the event, then its commit.
+fn replay(db: &Store, registry: &Registry) -> Result<Vec<Ingested>, StartError> {
+    let mut out = Vec::new();
+    for row in db.unevaluated_events()? {
+        let Some(device) = registry.device(&row.device).cloned() else {
+            tracing::warn!(device = %row.device, event = row.id, "unevaluated event of an unknown device: not replayed");
+            continue;
+        };
+        let ev: NodeEvent = match protocol::codec::decode(&row.payload) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::warn!(device = %row.device, event = row.id, error = %e, "unevaluated event does not decode: not replayed");
+                continue;
+            }
+        };
+        let seq = ev.seq;
+        let at_ms = row.received_ms;
+        out.push(Ingested {
+            device: device.clone(),
+            at_ms,
+            body: Body::Event(ev),
+        });
+        out.push(Ingested {
+            device,
+            at_ms,
+            body: Body::Committed {
+                seq,
+                id: Some(row.id),
+            },
+        });
+    }
+    if !out.is_empty() {
+        tracing::warn!(
+            events = out.len() / 2,
+            "replaying events committed but not evaluated before the stop"
+        );
+    }
+    Ok(out)
 }
 
 /// Opens the database (creating the admin credential at first start) and
@@ -41,7 +86,9 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
             "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
         );
     }
-    let registry = Arc::new(RegistryCell::new(Registry::load(&db)?));
+    let loaded = Registry::load(&db)?;
+    let replay = replay(&db, &loaded)?;
+    let registry = Arc::new(RegistryCell::new(loaded));
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
     let presence = Presence::from_rows(db.presence_list()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
@@ -64,5 +111,6 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
         presence,
         open_alarms,
         maintenance,
+        replay,
     })
 }

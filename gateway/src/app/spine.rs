@@ -27,6 +27,7 @@ impl Wiring<'_> {
         lanes: Lanes,
         dedupe: Dedupe,
         presence: Presence,
+        replay: Vec<Ingested>,
     ) -> (SpineOutputs, Ingest, Feeds) {
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (telemetry_tx, telemetry) = mpsc::channel(TELEMETRY_QUEUE);
@@ -42,7 +43,7 @@ impl Wiring<'_> {
             dedupe,
             last_seen: last_seen.clone(),
             out: Outputs {
-                events: events_tx,
+                events: events_tx.clone(),
                 telemetry: telemetry_tx.clone(),
                 states: states_tx.clone(),
             },
@@ -50,7 +51,17 @@ impl Wiring<'_> {
         });
         let stop = &self.shutdown;
         let tasks = &self.tasks;
-        ingest.spawn(lanes.priority, lanes.telemetry);
+        // Events committed but not evaluated before the stop go to analysis
+        // first; live traffic waits in the broker's link until they are queued.
+        let (replayed, live) = (events_tx.clone(), ingest.clone());
+        tasks.spawn("replay", async move {
+            for m in replay {
+                if replayed.send(m).await.is_err() {
+                    return;
+                }
+            }
+            live.spawn(lanes.priority, lanes.telemetry);
+        });
         let presence_task = PresenceTask {
             presence,
             site: self.cfg.gateway.site.clone(),

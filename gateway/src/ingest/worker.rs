@@ -308,6 +308,17 @@ impl Ingest {
         });
     }
 
+    /// Tells analysis the event `seq` is committed (as row `id`), so the
+    /// consequences it holds for the event can be stored with its mark.
+    async fn committed(&self, dev: &Arc<DeviceInfo>, now: u64, seq: u32, id: Option<i64>) {
+        let msg = Ingested {
+            device: dev.clone(),
+            at_ms: now,
+            body: Body::Committed { seq, id },
+        };
+        let _ = self.inner.out.events.send(msg).await;
+    }
+
     /// Commits an event, then acknowledges it to the node.
     async fn commit_and_ack(
         &self,
@@ -319,7 +330,7 @@ impl Ingest {
     ) {
         let seq = ev.seq;
         match self.inner.store.commit_event(rec).await {
-            Ok(Commit::New(_)) => {
+            Ok(Commit::New(id)) => {
                 if !forwarded {
                     // A gap the window took for a repeat: new after all.
                     self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
@@ -330,9 +341,13 @@ impl Ingest {
                     };
                     let _ = self.inner.out.events.send(msg).await;
                 }
+                self.committed(&dev, now, seq, Some(id)).await;
             }
             Ok(Commit::Duplicate) => {
                 self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                if forwarded {
+                    self.committed(&dev, now, seq, None).await;
+                }
             }
             Err(e) => {
                 // No ack: the node repeats the event until the store takes it.

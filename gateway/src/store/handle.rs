@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use protocol::{DeviceId, Status};
 use tokio::sync::{mpsc, oneshot};
 
-use super::outbox::{Outbox, Shared};
+use super::outbox::Shared;
 use super::{
     Commit, Done, EventRecord, LinkageRecord, QuarantineRecord, Shed, Store, StoreError,
     TelemetryRecord, Write,
@@ -218,19 +218,6 @@ impl StoreHandle {
         self.write(Write::Linkage(rec.clone())).await.map(drop)
     }
 
-    /// Records that a maintenance window reached its `until` (and audits
-    /// it); resolves after the commit.
-    ///
-    /// # Errors
-    /// As [`Self::commit_event`].
-    pub async fn maintenance_expired(&self, w: &crate::alarms::Window) -> Result<(), StoreError> {
-        let expired = super::MaintenanceWrite::Expired {
-            target: w.target.clone(),
-            until: w.until,
-        };
-        self.write(Write::Maintenance(expired)).await.map(drop)
-    }
-
     /// Stores a closed aggregate window; resolves after it is committed.
     ///
     /// # Errors
@@ -281,14 +268,6 @@ impl StoreHandle {
         });
         self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// The outbox: queue, drain and receipts through this store.
-    pub fn outbox(&self) -> Outbox {
-        Outbox {
-            store: self.clone(),
-            shared: self.outbox.clone(),
-        }
     }
 
     /// The writer's counters.

@@ -24,10 +24,12 @@ mod handle;
 mod operators;
 mod orders;
 mod outbox;
+mod outbox_handle;
 mod records;
 mod retention;
 mod schema;
 mod sql;
+mod write;
 mod writer;
 
 #[cfg(test)]
@@ -35,16 +37,18 @@ mod outbox_tests;
 #[cfg(test)]
 mod tests;
 
-pub use alarms::{AggregateRow, Done, Write};
+pub use alarms::AggregateRow;
 pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
 pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
-pub use outbox::{Class, Enqueued, OutMsg, Outbox, OutboxStats, ROW_OVERHEAD, Row};
+pub use outbox::{Class, Enqueued, OutMsg, OutboxStats, ROW_OVERHEAD, Row};
+pub use outbox_handle::Outbox;
 pub use records::{
     Commit, EventRecord, LinkageRecord, QuarantineRecord, StoreConfig, TelemetryRecord,
 };
 pub use schema::SCHEMA_VERSION;
+pub use write::{Done, Write};
 pub use writer::spawn_writer;

@@ -12,7 +12,6 @@
 //! uplink and the order engine hold an [`Outbox`]: the counters, the
 //! drain's wake-up, and the way to the store.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use rusqlite::{Connection, params};
@@ -20,7 +19,7 @@ use tokio::sync::Notify;
 
 use protocol::OrderUp;
 
-use super::{Store, StoreError, StoreHandle, Write};
+use super::{Store, StoreError};
 
 /// Bytes counted per row on top of its topic and payload (keys, index entries).
 pub const ROW_OVERHEAD: u64 = 64;
@@ -39,7 +38,7 @@ pub enum Class {
 }
 
 impl Class {
-    fn from_i64(v: i64) -> Self {
+    pub(super) fn from_i64(v: i64) -> Self {
         match v {
             0 => Self::Alarm,
             1 => Self::Order,
@@ -127,13 +126,13 @@ pub enum Enqueued {
 /// [`Outbox`] handle.
 #[derive(Debug)]
 pub(super) struct Shared {
-    max_bytes: u64,
-    rows: AtomicU64,
-    bytes: AtomicU64,
-    shed: AtomicU64,
+    pub(super) max_bytes: u64,
+    pub(super) rows: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) shed: AtomicU64,
     /// Lowest class queued since the drain last looked (`u8::MAX`: none).
-    woken: AtomicU8,
-    wake: Notify,
+    pub(super) woken: AtomicU8,
+    pub(super) wake: Notify,
 }
 
 impl Shared {
@@ -323,90 +322,5 @@ impl Store {
             }
         }
         Ok(rows)
-    }
-}
-
-/// The outbox as its users see it: queue, drain, receipts, counters. Every
-/// operation is a request to the store's threads.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    pub(super) store: StoreHandle,
-    pub(super) shared: Arc<Shared>,
-}
-
-impl Outbox {
-    /// Queues `msgs` in one transaction; resolves after the commit, and
-    /// wakes the drain.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the transaction failed: nothing was queued.
-    pub async fn enqueue(&self, now: u64, msgs: Vec<OutMsg>) -> Result<Vec<Enqueued>, StoreError> {
-        match self.store.write(Write::Enqueue(now, msgs)).await? {
-            super::Done::Enqueued(e) => Ok(e),
-            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
-        }
-    }
-
-    /// Up to `limit` rows after `(class, seq)` in drain order (read on the
-    /// store's reader thread).
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn fetch(&self, after: (i64, i64), limit: usize) -> Result<Vec<Row>, StoreError> {
-        self.store.read(move |s| s.outbox_fetch(after, limit)).await
-    }
-
-    /// Removes what `receipts` name (see [`ack`]); returns the rows removed.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn ack(&self, receipts: Vec<(String, u32)>) -> Result<u64, StoreError> {
-        match self.store.write(Write::OutboxAck(receipts)).await? {
-            super::Done::Removed(n) => Ok(n),
-            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
-        }
-    }
-
-    /// Removes routine rows handed to a connected client.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn remove(&self, seqs: Vec<i64>) -> Result<(), StoreError> {
-        self.store.write(Write::OutboxRemove(seqs)).await.map(drop)
-    }
-
-    /// Wakes the drain (the writer does it after every commit that queued rows).
-    pub fn wake(&self) {
-        self.shared.wake();
-    }
-
-    /// Waits for a wake-up; returns the lowest class queued since the last
-    /// call (`None` if only a spurious wake-up).
-    pub async fn woken(&self) -> Option<Class> {
-        self.shared.wake.notified().await;
-        self.take_woken()
-    }
-
-    /// The lowest class queued since the last call, if any.
-    pub fn take_woken(&self) -> Option<Class> {
-        match self.shared.woken.swap(u8::MAX, Ordering::Relaxed) {
-            u8::MAX => None,
-            c => Some(Class::from_i64(i64::from(c))),
-        }
-    }
-
-    /// The store this outbox lives in.
-    pub fn store(&self) -> StoreHandle {
-        self.store.clone()
-    }
-
-    /// The counters now.
-    pub fn stats(&self) -> OutboxStats {
-        let s = &self.shared;
-        OutboxStats {
-            rows: s.rows.load(Ordering::Relaxed),
-            bytes: s.bytes.load(Ordering::Relaxed),
-            shed: s.shed.load(Ordering::Relaxed),
-        }
     }
 }

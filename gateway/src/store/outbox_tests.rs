@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use protocol::OrderUp;
 
-use super::outbox::{Class, Enqueued, OutMsg, Outbox, ROW_OVERHEAD};
+use super::outbox::{Class, Enqueued, OutMsg, ROW_OVERHEAD};
+use super::outbox_handle::Outbox;
 use super::{Store, StoreConfig, StoreHandle, spawn_writer};
 use crate::clock::ManualClock;
 

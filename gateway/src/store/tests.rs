@@ -249,6 +249,7 @@ async fn dropping_the_last_handle_drains_and_commits_everything() {
             at_ms: 10 + i,
             source: "?".into(),
             reason: "bad-payload",
+            // An independent wire string, written by hand on purpose.
             topic: "gs/v1/dev/x/evt".into(),
             detail: "x".repeat(1000),
         });

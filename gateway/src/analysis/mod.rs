@@ -21,6 +21,8 @@ use crate::presence::Change;
 use crate::registry::RegistryCell;
 use crate::rules::{Rules, RulesOutput};
 
+pub mod gate;
+
 /// Requests from operators and tools to the analysis task.
 #[derive(Debug)]
 pub enum Control {
@@ -80,6 +82,8 @@ pub struct Analysis {
     pub site: Name,
     /// Alarm changes and linkage records, for the store and later stages.
     pub changes: mpsc::UnboundedSender<AnalysisOut>,
+    /// What acknowledged events changed, held until each is committed.
+    pub gate: gate::Gate,
 }
 
 /// What analysis reports to the stages after it.
@@ -93,6 +97,14 @@ pub enum AnalysisOut {
     Aggregate(protocol::feed::Aggregate),
     /// A maintenance window reached its `until`.
     MaintenanceExpired(Window),
+    /// The committed event with this row id was evaluated: store what it
+    /// changed and mark it evaluated, in one transaction.
+    Evaluated {
+        /// The event's row id.
+        event: i64,
+        /// What evaluating it changed.
+        outs: Vec<AnalysisOut>,
+    },
 }
 
 impl Analysis {
@@ -108,6 +120,10 @@ impl Analysis {
         for feed in &open {
             self.publish_alarm(feed);
         }
+        // A confirmed fire or gas alarm found open: doors and valves again, now.
+        let fx = self.engine.reassert();
+        self.apply(fx);
+        self.flush();
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -120,19 +136,29 @@ impl Analysis {
                 _ = tick.tick() => self.on_tick(),
                 Some(m) = input.telemetry.recv() => self.on_telemetry(&m),
             }
+            self.flush();
         }
     }
 
     fn on_event(&mut self, m: Ingested) {
         match &m.body {
+            Body::Event(ev) if ev.kind.needs_ack() => {
+                self.gate.begin((m.device.id.clone(), ev.seq), m.at_ms);
+                let fx = self.engine.on_event(&m.device, ev, m.at_ms);
+                self.apply(fx);
+                self.gate.end();
+            }
             Body::Event(ev) => {
                 let fx = self.engine.on_event(&m.device, ev, m.at_ms);
                 self.apply(fx);
             }
+            Body::Committed { seq, id } => {
+                self.gate.committed(&(m.device.id.clone(), *seq), *id);
+            }
             Body::CommandAck(ack) => {
                 if let Some(rec) = self.linkage.on_ack(&m.device.id, ack, m.at_ms) {
                     tracing::info!(alarm = %rec.alarm, device = %rec.device, cmd = %rec.cmd, ok = rec.ok, attempts = rec.attempts, "linkage acknowledged");
-                    let _ = self.changes.send(AnalysisOut::Linkage(rec));
+                    self.emit(AnalysisOut::Linkage(rec));
                 }
             }
             _ => {}
@@ -174,8 +200,21 @@ impl Analysis {
         }
     }
 
+    /// Queues an output behind whatever the gate holds.
+    fn emit(&mut self, out: AnalysisOut) {
+        self.gate.push(out);
+    }
+
+    /// Sends what the gate lets go.
+    fn flush(&mut self) {
+        for out in self.gate.drain() {
+            let _ = self.changes.send(out);
+        }
+    }
+
     fn on_tick(&mut self) {
         let now = self.clock.now_ms();
+        self.gate.expire(now);
         let fx = self.engine.tick(now);
         self.apply(fx);
         for w in self.engine.maintenance_mut().expire(now) {
@@ -184,7 +223,7 @@ impl Analysis {
         }
         self.linkage.tick(now);
         for agg in self.rules.aggregator.flush(now) {
-            let _ = self.changes.send(AnalysisOut::Aggregate(agg.clone()));
+            self.emit(AnalysisOut::Aggregate(agg.clone()));
             let id = format!("{}-{}-{}", agg.scope, agg.id, agg.field);
             if let Some(m) = Outgoing::feed(&self.site, Feed::Agg, &id, &agg) {
                 self.publisher.feed(m);
@@ -253,7 +292,7 @@ impl Analysis {
             if let Effect::Changed(feed) = e {
                 tracing::info!(alarm = %feed.id, kind = %feed.kind, state = ?feed.state, devices = feed.devices.len(), location = %feed.location, test = feed.test, "alarm");
                 self.publish_alarm(&feed);
-                let _ = self.changes.send(AnalysisOut::Alarm(feed));
+                self.emit(AnalysisOut::Alarm(feed));
             }
         }
     }
