@@ -172,7 +172,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let state = ApiState {
         control: control.clone(),
         rejects: w.rejects.clone(),
-        operators: crate::api::Operators::new(&store, &w.registry, &w.clock, &cfg.alarms),
+        operators: crate::api::Operators::new(&control, &store, &w.registry, &w.clock, &cfg.alarms),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;

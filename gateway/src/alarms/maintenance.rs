@@ -11,80 +11,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use protocol::DeviceId;
-use serde::{Deserialize, Serialize};
 
 use super::incident::Alarm;
 use crate::registry::{DeviceInfo, Registry};
+pub use crate::store::{Scope, Window};
 
-/// What a maintenance target names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scope {
-    /// One device.
-    Device,
-    /// A site node and everything beneath it.
-    Site,
-    /// Every device of a fire zone.
-    Zone,
-}
-
-impl Scope {
-    /// The name stored and shown.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Device => "device",
-            Self::Site => "site",
-            Self::Zone => "zone",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Device, Self::Site, Self::Zone]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
-
-    /// What `target` names in `registry` (device first, then site node,
-    /// then fire zone); `None` when it names nothing.
-    pub fn of(registry: &Registry, target: &str) -> Option<Self> {
-        if registry.device(target).is_some() {
-            Some(Self::Device)
-        } else if registry.site_node(target).is_some() {
-            Some(Self::Site)
-        } else if registry.in_fire_zone(target).next().is_some()
-            || registry
-                .site_nodes()
-                .any(|n| n.fire_zone.as_ref().is_some_and(|z| z.as_str() == target))
-        {
-            Some(Self::Zone)
-        } else {
-            None
-        }
-    }
-}
-
-/// One maintenance window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    /// Device id, site node id or fire zone.
-    pub target: String,
-    /// What the target names.
-    pub scope: Scope,
-    /// When it was set (ms since the epoch).
-    pub since: u64,
-    /// When it ends by itself (ms since the epoch).
-    pub until: u64,
-    /// Who set it.
-    pub by: String,
-    /// Why.
-    pub reason: String,
-}
-
-impl Window {
-    /// Whether the window is in force at `at`.
-    pub fn in_force(&self, at: u64) -> bool {
-        self.since <= at && at < self.until
+/// What `target` names in `registry` (device first, then site node, then
+/// fire zone); `None` when it names nothing.
+pub fn scope_of(registry: &Registry, target: &str) -> Option<Scope> {
+    if registry.device(target).is_some() {
+        Some(Scope::Device)
+    } else if registry.site_node(target).is_some() {
+        Some(Scope::Site)
+    } else if registry.in_fire_zone(target).next().is_some()
+        || registry
+            .site_nodes()
+            .any(|n| n.fire_zone.as_ref().is_some_and(|z| z.as_str() == target))
+    {
+        Some(Scope::Zone)
+    } else {
+        None
     }
 }
 
@@ -224,62 +170,4 @@ fn names(dev: &DeviceInfo) -> impl Iterator<Item = &str> {
     .flatten()
     .chain(std::iter::once(dev.location.as_str()))
     .chain(dev.ancestors.iter().map(|a| a.as_str()))
-}
-
-/// A change to maintenance asked of the analysis task (which owns the engine).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Start (or replace) a window; refused while a real fire or gas alarm
-    /// is open inside its target.
-    Start(Window),
-    /// End the window on this target.
-    End(String),
-    /// Put back what was in force on `target` before a start that could
-    /// not be stored.
-    Restore {
-        /// The target.
-        target: String,
-        /// The window replaced by that start, if any.
-        previous: Option<Window>,
-    },
-}
-
-/// Applies `change` to the engine's windows; returns the window it
-/// replaced or ended.
-///
-/// # Errors
-/// [`MaintenanceError::LifeSafety`] when a start would cover an open real
-/// fire or gas alarm.
-pub fn apply(
-    engine: &mut super::Engine,
-    registry: &Registry,
-    change: Change,
-) -> Result<Option<Window>, MaintenanceError> {
-    match change {
-        Change::Start(w) => {
-            if let Some(e) =
-                Maintenance::conflict(&w.target, engine.open(), |d| registry.device(d).cloned())
-            {
-                return Err(e);
-            }
-            Ok(engine.maintenance_mut().start(w))
-        }
-        Change::End(target) => Ok(engine.maintenance_mut().end(&target)),
-        Change::Restore { target, previous } => {
-            let m = engine.maintenance_mut();
-            let undone = m.end(&target);
-            if let Some(p) = previous {
-                m.start(p);
-            }
-            Ok(undone)
-        }
-    }
-}
-
-/// Puts back the windows stored before a restart.
-pub fn resume(engine: &mut super::Engine, windows: impl IntoIterator<Item = Window>) {
-    for w in windows {
-        tracing::info!(window = %w.target, until = w.until, by = %w.by, "maintenance in force");
-        engine.maintenance_mut().start(w);
-    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use protocol::feed::AlarmState;
 use protocol::{Cause, EventKind, NodeEvent};
 
-use super::maintenance::{Change, apply};
+use super::windows::{Change, apply};
 use super::*;
 use crate::registry::DeviceInfo;
 use crate::testutil::{device, name};

@@ -11,7 +11,7 @@ use protocol::{Feed, Name};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::alarms::maintenance::{self, Change as MaintenanceChange};
+use crate::alarms::windows::{self, Change as MaintenanceChange};
 use crate::alarms::{Effect, Engine, MaintenanceError, OperatorAction, OperatorError, Window};
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
@@ -187,7 +187,7 @@ impl Analysis {
                 let _ = reply.send(r);
             }
             Control::Maintenance { change, reply } => {
-                let r = maintenance::apply(&mut self.engine, &self.registry.get(), change);
+                let r = windows::apply(&mut self.engine, &self.registry.get(), change);
                 let _ = reply.send(r);
             }
             Control::ReloadRules(rules) => {

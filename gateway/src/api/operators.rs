@@ -8,10 +8,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use serde::Deserialize;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{ApiError, ApiState};
-use crate::alarms::maintenance::Change;
+use super::ApiError;
+use crate::alarms::maintenance::scope_of;
+use crate::alarms::windows::Change;
 use crate::alarms::{AlarmPolicy, MaintenanceError, OperatorAction, OperatorError, Scope, Window};
 use crate::analysis::Control;
 use crate::clock::SharedClock;
@@ -26,6 +27,7 @@ const REASON_MAX: usize = 256;
 /// What the operators' handlers need besides the analysis task.
 #[derive(Debug, Clone)]
 pub struct Operators {
+    control: mpsc::Sender<Control>,
     store: StoreHandle,
     registry: Arc<RegistryCell>,
     clock: SharedClock,
@@ -37,14 +39,17 @@ pub struct Operators {
 }
 
 impl Operators {
-    /// Handlers over this store, registry, clock and alarm policy.
+    /// Handlers over the analysis task's control channel, this store,
+    /// registry, clock and alarm policy.
     pub fn new(
+        control: &mpsc::Sender<Control>,
         store: &StoreHandle,
         registry: &Arc<RegistryCell>,
         clock: &SharedClock,
         policy: &AlarmPolicy,
     ) -> Self {
         Self {
+            control: control.clone(),
             store: store.clone(),
             registry: registry.clone(),
             clock: clock.clone(),
@@ -150,8 +155,8 @@ impl Operators {
     /// Starts a window: in force in the engine first (refused there while a
     /// real fire is open inside it), then stored and audited; undone in the
     /// engine when it cannot be stored.
-    async fn start(&self, s: &ApiState, w: Window) -> Result<serde_json::Value, ApiError> {
-        let previous = ask(s, Change::Start(w.clone())).await?;
+    async fn start(&self, w: Window) -> Result<serde_json::Value, ApiError> {
+        let previous = self.ask(Change::Start(w.clone())).await?;
         let stored = self
             .store
             .write(Write::Maintenance(MaintenanceWrite::Start(w.clone())))
@@ -161,7 +166,7 @@ impl Operators {
                 target: w.target.clone(),
                 previous,
             };
-            let _ = ask(s, undo).await;
+            let _ = self.ask(undo).await;
             return Err(ApiError::Store(e));
         }
         tracing::info!(window = %w.target, scope = w.scope.as_str(), until = w.until, by = %w.by, reason = %w.reason, "maintenance started");
@@ -172,11 +177,7 @@ impl Operators {
     }
 
     /// Ends a window: stored and audited first, then out of force.
-    async fn end(
-        &self,
-        s: &ApiState,
-        m: &MaintenanceRequest,
-    ) -> Result<serde_json::Value, ApiError> {
+    async fn end(&self, m: &MaintenanceRequest) -> Result<serde_json::Value, ApiError> {
         let (by, reason) = who_and_why(&m.by, &m.reason)?;
         let end = MaintenanceWrite::End {
             target: m.target.clone(),
@@ -189,7 +190,7 @@ impl Operators {
             .write(Write::Maintenance(end))
             .await
             .map_err(ApiError::Store)?;
-        ask(s, Change::End(m.target.clone())).await?;
+        self.ask(Change::End(m.target.clone())).await?;
         if done == Done::Ended(0) {
             return Err(MaintenanceError::NotInMaintenance(m.target.clone()).into());
         }
@@ -197,6 +198,16 @@ impl Operators {
         Ok(
             serde_json::json!({ "target": m.target, "maintenance": false, "by": by, "reason": reason }),
         )
+    }
+
+    /// Sends a maintenance change to the analysis task and waits for it.
+    async fn ask(&self, change: Change) -> Result<Option<Window>, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::Maintenance { change, reply })
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        Ok(rx.await.map_err(|_| ApiError::Unavailable)??)
     }
 
     /// Appends an operator's action on an alarm to the audit chain.
@@ -230,40 +241,28 @@ pub(super) const fn action_name(a: OperatorAction) -> &'static str {
     }
 }
 
-/// Sends a maintenance change to the analysis task and waits for it.
-async fn ask(s: &ApiState, change: Change) -> Result<Option<Window>, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    s.control
-        .send(Control::Maintenance { change, reply })
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    Ok(rx.await.map_err(|_| ApiError::Unavailable)??)
-}
-
 /// `POST /api/maintenance`.
 pub(super) async fn set(
-    State(s): State<ApiState>,
+    State(ops): State<Operators>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let m: MaintenanceRequest = parse(&body, None)?;
-    let ops = &s.operators;
-    let scope = Scope::of(&ops.registry.get(), &m.target)
+    let scope = scope_of(&ops.registry.get(), &m.target)
         .ok_or_else(|| MaintenanceError::UnknownTarget(m.target.clone()))?;
     let _one = ops.lock.lock().await;
     let out = if m.on {
         let w = ops.window(&m, scope, ops.clock.now_ms())?;
-        ops.start(&s, w).await?
+        ops.start(w).await?
     } else {
-        ops.end(&s, &m).await?
+        ops.end(&m).await?
     };
     Ok(Json(out))
 }
 
 /// `GET /api/maintenance`: the windows in force, as stored.
-pub(super) async fn list(State(s): State<ApiState>) -> Result<Json<Vec<Window>>, ApiError> {
-    let now = s.operators.clock.now_ms();
-    let windows = s
-        .operators
+pub(super) async fn list(State(ops): State<Operators>) -> Result<Json<Vec<Window>>, ApiError> {
+    let now = ops.clock.now_ms();
+    let windows = ops
         .store
         .read(move |st| st.maintenance_in_force(now))
         .await

@@ -25,6 +25,12 @@ pub struct ApiState {
     pub operators: Operators,
 }
 
+impl axum::extract::FromRef<ApiState> for Operators {
+    fn from_ref(s: &ApiState) -> Self {
+        s.operators.clone()
+    }
+}
+
 /// The API's routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()

@@ -28,7 +28,7 @@ impl Wiring<'_> {
         let cfg = self.cfg;
         let mut engine = Engine::new(cfg.gateway.id.clone(), cfg.alarms.clone(), last);
         engine.resume(open);
-        crate::alarms::maintenance::resume(&mut engine, maintenance);
+        crate::alarms::windows::resume(&mut engine, maintenance);
         let analysis = Analysis {
             engine,
             rules: Rules::new(

@@ -42,7 +42,7 @@ pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
-pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord};
+pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord, Scope, Window};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
 pub use outbox::{Class, Enqueued, OutMsg, OutboxStats, ROW_OVERHEAD, Row};
 pub use outbox_handle::Outbox;

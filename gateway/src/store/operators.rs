@@ -7,7 +7,61 @@ use rusqlite::Transaction;
 
 use super::convert::at_i64;
 use super::{Store, StoreError};
-use crate::alarms::{Scope, Window};
+use serde::{Deserialize, Serialize};
+
+/// What a maintenance target names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// One device.
+    Device,
+    /// A site node and everything beneath it.
+    Site,
+    /// Every device of a fire zone.
+    Zone,
+}
+
+impl Scope {
+    /// The name stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Device => "device",
+            Self::Site => "site",
+            Self::Zone => "zone",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Device, Self::Site, Self::Zone]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// One maintenance window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Device id, site node id or fire zone.
+    pub target: String,
+    /// What the target names.
+    pub scope: Scope,
+    /// When it was set (ms since the epoch).
+    pub since: u64,
+    /// When it ends by itself (ms since the epoch).
+    pub until: u64,
+    /// Who set it.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Window {
+    /// Whether the window is in force at `at`.
+    pub fn in_force(&self, at: u64) -> bool {
+        self.since <= at && at < self.until
+    }
+}
 
 /// A change to the maintenance windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
