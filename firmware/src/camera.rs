@@ -78,6 +78,11 @@ impl<const N: usize> CameraSource<N> {
         self.lane
     }
 
+    /// Shared node state (outbox, clock, boot counter).
+    pub const fn core_mut(&mut self) -> &mut NodeCore<N> {
+        &mut self.core
+    }
+
     /// The analytics detected an intrusion in the frame `snapshot`.
     ///
     /// # Errors
@@ -177,7 +182,7 @@ mod tests {
         let mut evs = events(&c.tick(now));
         evs.retain(|e| e.kind != EventKind::Heartbeat);
         for e in &evs {
-            c.evt_ack(EvtAck { seq: e.seq });
+            c.evt_ack(EvtAck::of(e));
         }
         evs
     }

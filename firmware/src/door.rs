@@ -126,6 +126,11 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
         self.status
     }
 
+    /// Shared node state (outbox, clock, boot counter).
+    pub const fn core_mut(&mut self) -> &mut NodeCore<N> {
+        &mut self.core
+    }
+
     fn read_cards(&mut self, now: u64) {
         let mut budget = READER_BYTES_PER_TICK;
         while let Some(line) = self.line.poll(&mut self.reader, &mut budget) {

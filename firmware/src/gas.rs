@@ -119,6 +119,11 @@ impl<A: AdcChannel, V: OutputPin, const N: usize> GasDetector<A, V, N> {
         self.status
     }
 
+    /// Shared node state (outbox, clock, boot counter).
+    pub const fn core_mut(&mut self) -> &mut NodeCore<N> {
+        &mut self.core
+    }
+
     fn level_at(&self, raw: u16) -> GasLevel {
         if raw >= self.cfg.alarm_raw {
             GasLevel::Alarm

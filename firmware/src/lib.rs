@@ -10,6 +10,7 @@
 //!
 //! Layout:
 //! - [`node`]: [`Node`], [`Outgoing`], [`NodeCore`] (outbox, heartbeat, clock);
+//! - [`boot`]: the boot counter in non-volatile storage (`embedded-storage` traits);
 //! - [`outbox`]: reliable, bounded event outbox with `seq`, backoff and a drop policy;
 //! - [`sensor`]: the [`AdcChannel`] seam, rail (open/short) checks, debouncing;
 //! - [`smoke`]: smoke detector;
@@ -19,6 +20,7 @@
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+pub mod boot;
 pub mod camera;
 pub mod door;
 pub mod gas;
@@ -29,6 +31,7 @@ pub mod smoke;
 #[cfg(test)]
 mod test_support;
 
+pub use boot::BootError;
 pub use camera::{CameraConfig, CameraSource, LaneState};
 pub use door::{AllowList, DoorConfig, DoorController, DoorStatus, LockMode};
 pub use gas::{GasConfig, GasDetector, GasLevel, GasStatus};

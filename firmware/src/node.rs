@@ -48,6 +48,7 @@ pub type Outbound = heapless::Vec<Outgoing, MAX_OUT>;
 /// An event with no `seq` yet (the outbox assigns it) and no reading.
 pub const fn draft(kind: EventKind, cause: Option<Cause>) -> NodeEvent {
     NodeEvent {
+        boot: None,
         seq: 0,
         ts: None,
         kind,
@@ -114,10 +115,12 @@ pub trait Node {
 }
 
 /// State every node carries: its outbox of `N` events, heartbeat timer,
-/// wall clock and last battery reading.
+/// wall clock, last battery reading and boot identity.
 #[derive(Debug, Clone)]
 pub struct NodeCore<const N: usize> {
     outbox: Outbox<N>,
+    /// This boot's counter ([`crate::boot::advance`]); `None`: unknown.
+    boot: Option<u32>,
     heartbeat_ms: u32,
     next_heartbeat_ms: u64,
     /// Epoch ms at uptime 0, once the node knows the time.
@@ -132,6 +135,7 @@ impl<const N: usize> NodeCore<N> {
     pub const fn new(outbox: Outbox<N>, heartbeat_ms: u32) -> Self {
         Self {
             outbox,
+            boot: None,
             heartbeat_ms,
             next_heartbeat_ms: 0,
             epoch_at_zero_ms: None,
@@ -150,6 +154,18 @@ impl<const N: usize> NodeCore<N> {
         self.epoch_at_zero_ms = epoch_ms.checked_sub(now_ms);
     }
 
+    /// Sets this boot's counter (from [`crate::boot::advance`] at start-up);
+    /// every later event carries it, and acks for another boot are ignored.
+    /// `None` (storage failed): events go without one.
+    pub fn set_boot(&mut self, boot: Option<u32>) {
+        self.boot = boot;
+    }
+
+    /// This boot's counter, for the online state.
+    pub const fn boot(&self) -> Option<u32> {
+        self.boot
+    }
+
     /// Records the battery charge; it is attached to every later event.
     pub fn set_battery(&mut self, percent: Option<u8>) {
         self.battery = percent;
@@ -162,6 +178,7 @@ impl<const N: usize> NodeCore<N> {
 
     /// Stamps `event` and queues it. A refused event is counted by the outbox.
     pub fn emit(&mut self, now_ms: u64, mut event: NodeEvent) {
+        event.boot = self.boot;
         event.ts = self.epoch_at_zero_ms.map(|z| z + now_ms);
         event.battery = event.battery.or(self.battery);
         let _ = self.outbox.push(now_ms, event);
@@ -227,7 +244,7 @@ impl<const N: usize> NodeCore<N> {
 
     /// See [`Node::evt_ack`].
     pub fn evt_ack(&mut self, ack: EvtAck) -> bool {
-        self.outbox.ack(ack.seq)
+        ack.is_for_boot(self.boot) && self.outbox.ack(ack.seq)
     }
 
     /// See [`Node::reconnected`].

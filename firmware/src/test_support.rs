@@ -71,3 +71,81 @@ pub(crate) fn ack(out: &Outbound) -> Option<protocol::CommandAck> {
         Outgoing::Event(_) => None,
     })
 }
+
+/// Non-volatile storage in memory (erased: all `0xFF`), shared by clones so
+/// a test can "reset" a node and keep its storage. A write can be made to
+/// fail, or to tear after `n` bytes as a power cut would.
+#[derive(Debug, Clone)]
+pub(crate) struct MemStorage {
+    bytes: Rc<std::cell::RefCell<Vec<u8>>>,
+    fail: Rc<Cell<bool>>,
+    tear_after: Rc<Cell<Option<usize>>>,
+    writes: Rc<Cell<u32>>,
+}
+
+/// The error of a failing [`MemStorage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StorageFailed;
+
+impl MemStorage {
+    pub(crate) fn erased(len: usize) -> Self {
+        Self {
+            bytes: Rc::new(std::cell::RefCell::new(vec![0xFF; len])),
+            fail: Rc::new(Cell::new(false)),
+            tear_after: Rc::new(Cell::new(None)),
+            writes: Rc::new(Cell::new(0)),
+        }
+    }
+
+    pub(crate) fn fail(&self, on: bool) {
+        self.fail.set(on);
+    }
+
+    /// The next write stops after `n` bytes (and reports success: the
+    /// power is gone before anyone could tell).
+    pub(crate) fn tear_next_write(&self, n: usize) {
+        self.tear_after.set(Some(n));
+    }
+
+    pub(crate) fn writes(&self) -> u32 {
+        self.writes.get()
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<u8> {
+        self.bytes.borrow().clone()
+    }
+}
+
+impl embedded_storage::ReadStorage for MemStorage {
+    type Error = StorageFailed;
+
+    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), StorageFailed> {
+        if self.fail.get() {
+            return Err(StorageFailed);
+        }
+        let at = offset as usize;
+        let b = self.bytes.borrow();
+        let src = b.get(at..at + out.len()).ok_or(StorageFailed)?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.bytes.borrow().len()
+    }
+}
+
+impl embedded_storage::Storage for MemStorage {
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), StorageFailed> {
+        if self.fail.get() {
+            return Err(StorageFailed);
+        }
+        self.writes.set(self.writes.get() + 1);
+        let at = offset as usize;
+        let n = self.tear_after.take().unwrap_or(data.len()).min(data.len());
+        let mut b = self.bytes.borrow_mut();
+        let dst = b.get_mut(at..at + data.len()).ok_or(StorageFailed)?;
+        dst[..n].copy_from_slice(&data[..n]);
+        Ok(())
+    }
+}

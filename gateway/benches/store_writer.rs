@@ -106,6 +106,7 @@ async fn event_latency(label: &str, waiters: u32, per_waiter: u32, load: bool) {
             for seq in 1..=per_waiter {
                 let rec = EventRecord {
                     device: device.clone(),
+                    boot: None,
                     seq,
                     kind: EventKind::Alarm,
                     cause: None,

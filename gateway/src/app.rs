@@ -54,6 +54,9 @@ pub enum StartError {
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),
+    /// A stage stopped (or a task panicked) while the gateway ran.
+    #[error("{0}; the gateway stopped")]
+    Stopped(String),
 }
 
 /// Capacity of the event channel to analysis (events are never shed).
@@ -143,11 +146,11 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         shutdown,
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "record-denied",
         refusals.run(store.clone(), shutdown.clone()),
     );
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "reload-registry",
         crate::registry::reload(store.clone(), w.registry.clone(), shutdown.clone()),
     );
@@ -164,7 +167,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         out_tx,
     );
     let orders = w.governance().await?;
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "record",
         crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders, resume),
     );
@@ -176,7 +179,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;
-    w.tasks.spawn("api", api.run(shutdown.clone()));
+    w.tasks.spawn_stage("api", api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");
     started.disarm();
     Ok(Gateway {
@@ -198,6 +201,23 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
 }
 
 impl Gateway {
+    /// Resolves when a stage stops while the gateway runs, or a task
+    /// panics (the gateway is then already shutting down), with what failed.
+    pub async fn failed(&self) -> String {
+        self.tasks.failed().await
+    }
+
+    /// What failed, if anything did.
+    pub fn failure(&self) -> Option<String> {
+        self.tasks.failure()
+    }
+
+    /// The tracker every task of this gateway runs in, for work added
+    /// beside the stages (tools, tests) under the same supervision.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
     /// Stops every task, then lets the store writer commit what it holds and exit.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

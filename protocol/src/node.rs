@@ -23,6 +23,17 @@ fn check_ts(message: &'static str, ts: Option<u64>) -> Result<(), DecodeError> {
     }
 }
 
+fn check_boot(message: &'static str, boot: Option<u32>) -> Result<(), DecodeError> {
+    if boot == Some(0) {
+        return Err(DecodeError::range(
+            message,
+            "boot",
+            format_args!("0 is reserved; boot counters start at 1"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_seq(message: &'static str, seq: u32) -> Result<(), DecodeError> {
     if seq == 0 {
         return Err(DecodeError::range(
@@ -61,6 +72,17 @@ impl EventKind {
     /// the node must repeat it until then. Only heartbeats are fire-and-forget.
     pub const fn needs_ack(self) -> bool {
         !matches!(self, Self::Heartbeat)
+    }
+
+    /// Whether the event raises or worsens an alarm (alarm, pre-alarm, fault,
+    /// tamper, low battery). For a node without a boot identity, an event of
+    /// this class whose `seq` was already stored with different content is
+    /// taken as new (the node's sequence was reset), never dropped.
+    pub const fn is_alarm_class(self) -> bool {
+        matches!(
+            self,
+            Self::Alarm | Self::PreAlarm | Self::Fault | Self::Tamper | Self::LowBattery
+        )
     }
 }
 
@@ -137,17 +159,26 @@ impl Cause {
 
 /// An event reported by a node on `gs/v1/dev/{id}/evt`.
 ///
-/// `seq` is per device and increases by one for each event that needs an ack;
-/// a node repeats an unacknowledged event with the same `seq`, so the gateway
-/// can store it once however often it arrives. The gateway stores `(device,
-/// seq)` once, so `seq` must never go back: a node keeps a high-water mark in
-/// non-volatile memory and, after a reboot, continues above it (writing the
-/// mark every N events and skipping N ahead on boot keeps flash wear low).
+/// `(device, boot, seq)` names an event. `boot` is the node's boot counter
+/// (kept in non-volatile memory, incremented at every start-up, from 1);
+/// `seq` is per boot and increases by one for each event that needs an ack,
+/// from 1 after every start-up. A node repeats an unacknowledged event with
+/// the same `boot` and `seq`, so the gateway stores it once however often it
+/// arrives.
+///
+/// `boot` is optional: older nodes omit it. For those the gateway keys on
+/// `(device, seq)` and is fail-safe about resets: an alarm-class event
+/// ([`EventKind::is_alarm_class`]) whose `seq` was stored with different
+/// content (type, cause, value, ts) is a new event after a sequence reset;
+/// an exact repeat is stored once and acknowledged every time.
 /// Heartbeats are not acknowledged and not de-duplicated; their `seq` is
 /// informative only (the last one assigned, or 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeEvent {
-    /// Per-device sequence number, from 1.
+    /// The node's boot counter, from 1 (absent: a node without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<u32>,
+    /// Sequence number within the boot, from 1.
     pub seq: u32,
     /// Node time in ms since the Unix epoch, if the node has a clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +206,7 @@ impl Message for NodeEvent {
 
     fn validate(&self) -> Result<(), DecodeError> {
         check_seq(Self::NAME, self.seq)?;
+        check_boot(Self::NAME, self.boot)?;
         check_ts(Self::NAME, self.ts)?;
         if matches!(
             self.kind,
@@ -275,6 +307,9 @@ pub struct DeviceState {
     /// Heartbeat interval the node promises, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_s: Option<u32>,
+    /// The node's boot counter (as in its events), in the online state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<u32>,
 }
 
 impl Message for DeviceState {
@@ -282,6 +317,7 @@ impl Message for DeviceState {
     const MAX_LEN: usize = 256;
 
     fn validate(&self) -> Result<(), DecodeError> {
+        check_boot(Self::NAME, self.boot)?;
         match self.heartbeat_s {
             Some(h) if !(1..=86_400).contains(&h) => Err(DecodeError::range(
                 Self::NAME,
@@ -294,11 +330,33 @@ impl Message for DeviceState {
 }
 
 /// The gateway's end-to-end acknowledgement on `gs/v1/dev/{id}/evt/ack`:
-/// the event with this `seq` is committed to disk.
+/// the event with this `boot` and `seq` is committed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvtAck {
     /// Sequence number of the committed event.
     pub seq: u32,
+    /// The event's boot counter, echoed (absent when the event had none). A
+    /// node ignores an ack for another boot than its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<u32>,
+}
+
+impl EvtAck {
+    /// The acknowledgement of `event`.
+    pub const fn of(event: &NodeEvent) -> Self {
+        Self {
+            seq: event.seq,
+            boot: event.boot,
+        }
+    }
+
+    /// Whether this acknowledges an event of a node now in boot `boot`.
+    pub const fn is_for_boot(&self, boot: Option<u32>) -> bool {
+        match (self.boot, boot) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
 }
 
 impl Message for EvtAck {
@@ -306,7 +364,8 @@ impl Message for EvtAck {
     const MAX_LEN: usize = 64;
 
     fn validate(&self) -> Result<(), DecodeError> {
-        check_seq(Self::NAME, self.seq)
+        check_seq(Self::NAME, self.seq)?;
+        check_boot(Self::NAME, self.boot)
     }
 }
 

@@ -35,13 +35,15 @@ fn event() -> impl Strategy<Value = NodeEvent> {
         proptest::option::of(finite()),
         proptest::option::of(0u8..=100),
         proptest::option::of(ident::<64>()),
+        proptest::option::of(1u32..),
     )
-        .prop_map(|(seq, ts, kind, cause, value, battery, snapshot)| {
+        .prop_map(|(seq, ts, kind, cause, value, battery, snapshot, boot)| {
             let needs_cause = matches!(
                 kind,
                 EventKind::Alarm | EventKind::PreAlarm | EventKind::Fault
             );
             NodeEvent {
+                boot,
                 seq,
                 ts,
                 kind,
@@ -77,11 +79,13 @@ fn state() -> impl Strategy<Value = DeviceState> {
         pick(Status::ALL),
         proptest::option::of("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}"),
         proptest::option::of(1u32..=86_400),
+        proptest::option::of(1u32..),
     )
-        .prop_map(|(status, fw, heartbeat_s)| DeviceState {
+        .prop_map(|(status, fw, heartbeat_s, boot)| DeviceState {
             status,
             fw: fw.map(|s| heapless::String::try_from(s.as_str()).expect("short")),
             heartbeat_s,
+            boot,
         })
 }
 
@@ -211,7 +215,9 @@ proptest! {
     #[test]
     fn states_round_trip(m in state()) { round_trip(&m, true) }
     #[test]
-    fn evt_acks_round_trip(seq in 1u32..) { round_trip(&EvtAck { seq }, true) }
+    fn evt_acks_round_trip(seq in 1u32.., boot in proptest::option::of(1u32..)) {
+        round_trip(&EvtAck { seq, boot }, true)
+    }
     #[test]
     fn commands_round_trip(m in command()) { round_trip(&m, true) }
     #[test]

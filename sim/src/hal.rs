@@ -1,5 +1,6 @@
 //! Simulated hardware: in-memory pins, ADC channels and a serial line that
-//! implement the embedded-hal 1.0 traits the firmware is generic over.
+//! implement the embedded-hal 1.0 traits the firmware is generic over, and
+//! a non-volatile store (`embedded-storage` traits) that outlives a reboot.
 //!
 //! Each part is a handle onto shared state: the node owns one clone, the
 //! scenario keeps another and sets what the node will read next (a chamber
@@ -153,5 +154,56 @@ mod tests {
         assert_eq!(rx.read(), Ok(b'\n'));
         assert_eq!(rx.read(), Err(nb::Error::WouldBlock));
         assert_eq!(line.pending(), 0);
+    }
+}
+
+/// A node's non-volatile storage (erased: all `0xFF`), implementing the
+/// `embedded-storage` traits. It belongs to the node's hardware, not to the
+/// firmware: a simulated reboot starts new firmware on the same storage, so
+/// the boot counter advances.
+#[derive(Debug, Clone)]
+pub struct SimFlash(Arc<Mutex<Vec<u8>>>);
+
+impl SimFlash {
+    /// An erased part of `len` bytes.
+    pub fn erased(len: usize) -> Self {
+        Self(Arc::new(Mutex::new(vec![0xFF; len])))
+    }
+}
+
+impl Default for SimFlash {
+    /// 64 erased bytes: room for the boot counter.
+    fn default() -> Self {
+        Self::erased(64)
+    }
+}
+
+/// An access outside the simulated part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfRange;
+
+impl embedded_storage::ReadStorage for SimFlash {
+    type Error = OutOfRange;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), OutOfRange> {
+        let mem = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = usize::try_from(offset).map_err(|_| OutOfRange)?;
+        let src = mem.get(at..at + bytes.len()).ok_or(OutOfRange)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl embedded_storage::Storage for SimFlash {
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), OutOfRange> {
+        let mut mem = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = usize::try_from(offset).map_err(|_| OutOfRange)?;
+        let dst = mem.get_mut(at..at + bytes.len()).ok_or(OutOfRange)?;
+        dst.copy_from_slice(bytes);
+        Ok(())
     }
 }

@@ -56,12 +56,14 @@ pub struct Link {
 /// Requests queued per client before `try_publish` refuses.
 const CLIENT_QUEUE: usize = 32;
 
-/// The retained presence payload: `{"status":"online"|"offline",...}`.
-pub fn state_payload(status: Status, heartbeat_s: Option<u32>) -> Bytes {
+/// The retained presence payload: `{"status":"online"|"offline",...}`,
+/// with the node's boot counter when online.
+pub fn state_payload(status: Status, heartbeat_s: Option<u32>, boot: Option<u32>) -> Bytes {
     let state = DeviceState {
         status,
         fw: heapless::String::try_from(concat!("sim-", env!("CARGO_PKG_VERSION"))).ok(),
         heartbeat_s,
+        boot,
     };
     let mut buf = [0u8; 128];
     // A state message is well under 128 bytes.
@@ -88,7 +90,7 @@ pub fn spawn(
     let will = Topic::dev(&spec.id, DeviceChannel::State).to_string();
     o.set_last_will(LastWill::new(
         will,
-        state_payload(Status::Offline, None),
+        state_payload(Status::Offline, None, None),
         QoS::AtLeastOnce,
         true,
     ));

@@ -7,7 +7,7 @@ use firmware::{
 };
 use protocol::{Command, EvtAck};
 
-use crate::hal::{SimAdc, SimPin, SimSerial};
+use crate::hal::{SimAdc, SimFlash, SimPin, SimSerial};
 
 /// Which firmware a profile runs in the simulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -67,6 +67,26 @@ pub enum Stimulus {
     FireLane(bool),
 }
 
+/// The smoke detector's inputs, kept across a reboot.
+#[derive(Debug, Clone)]
+struct SmokeHw {
+    chamber: SimAdc,
+    battery: SimAdc,
+    tamper: SimPin,
+    button: SimPin,
+}
+
+impl Default for SmokeHw {
+    fn default() -> Self {
+        Self {
+            chamber: SimAdc::new(40),
+            battery: SimAdc::new(3_300),
+            tamper: SimPin::default(),
+            button: SimPin::default(),
+        }
+    }
+}
+
 type Smoke = SmokeDetector<SimAdc, SimAdc, SimPin, SimPin, SimPin>;
 type Door = DoorController<SimPin, SimPin, SimSerial>;
 type Gas = GasDetector<SimAdc, SimPin>;
@@ -120,17 +140,9 @@ impl SimNode {
     pub fn new(kind: SimKind, heartbeat_s: u32, epoch_ms: u64) -> Self {
         let heartbeat_ms = heartbeat_s.saturating_mul(1_000);
         match kind {
-            SimKind::Smoke => Self::smoke(heartbeat_ms, epoch_ms),
-            SimKind::Door => Self::door(heartbeat_ms),
-            SimKind::Gas => {
-                let cell = SimAdc::new(40);
-                let cfg = GasConfig {
-                    heartbeat_ms,
-                    ..GasConfig::default()
-                };
-                let fw = Box::new(GasDetector::new(cell.clone(), SimPin::default(), cfg));
-                Self::Gas { fw, cell }
-            }
+            SimKind::Smoke => Self::smoke(heartbeat_ms, epoch_ms, SmokeHw::default()),
+            SimKind::Door => Self::door(heartbeat_ms, SimPin::default(), SimSerial::default()),
+            SimKind::Gas => Self::gas(heartbeat_ms, SimAdc::new(40)),
             SimKind::Camera => {
                 let cfg = CameraConfig {
                     heartbeat_ms,
@@ -146,9 +158,75 @@ impl SimNode {
         }
     }
 
-    fn smoke(heartbeat_ms: u32, epoch_ms: u64) -> Self {
-        let (chamber, battery) = (SimAdc::new(40), SimAdc::new(3_300));
-        let (tamper, button) = (SimPin::default(), SimPin::default());
+    /// Restarts the firmware on the same hardware, as after a reset or a
+    /// battery change: everything in RAM is gone (outbox, latched alarm,
+    /// `seq` counts from 1 again), what the sensors see stays, and the boot
+    /// counter advances in `flash` ([`SimNode::start`]). Returns the new boot.
+    pub fn reboot(&mut self, heartbeat_s: u32, epoch_ms: u64, flash: &mut SimFlash) -> Option<u32> {
+        let heartbeat_ms = heartbeat_s.saturating_mul(1_000);
+        let fresh = match self {
+            Self::Smoke {
+                chamber,
+                battery,
+                tamper,
+                button,
+                ..
+            } => {
+                let hw = SmokeHw {
+                    chamber: chamber.clone(),
+                    battery: battery.clone(),
+                    tamper: tamper.clone(),
+                    button: button.clone(),
+                };
+                Self::smoke(heartbeat_ms, epoch_ms, hw)
+            }
+            Self::Door {
+                contact, reader, ..
+            } => Self::door(heartbeat_ms, contact.clone(), reader.clone()),
+            Self::Gas { cell, .. } => Self::gas(heartbeat_ms, cell.clone()),
+            Self::Camera { lane_blocked, .. } => {
+                let blocked = *lane_blocked;
+                let mut c = Self::new(SimKind::Camera, heartbeat_s, epoch_ms);
+                if let Self::Camera { lane_blocked, .. } = &mut c {
+                    *lane_blocked = blocked;
+                }
+                c
+            }
+        };
+        *self = fresh;
+        self.start(flash)
+    }
+
+    /// Start-up: advances the boot counter in `flash` and stamps it on every
+    /// later event; returns it (`None` if the storage failed: the node then
+    /// runs without a boot identity).
+    pub fn start(&mut self, flash: &mut SimFlash) -> Option<u32> {
+        let boot = firmware::boot::advance(flash, 0).ok();
+        match self {
+            Self::Smoke { fw, .. } => fw.core_mut().set_boot(boot),
+            Self::Door { fw, .. } => fw.core_mut().set_boot(boot),
+            Self::Gas { fw, .. } => fw.core_mut().set_boot(boot),
+            Self::Camera { fw, .. } => fw.core_mut().set_boot(boot),
+        }
+        boot
+    }
+
+    fn gas(heartbeat_ms: u32, cell: SimAdc) -> Self {
+        let cfg = GasConfig {
+            heartbeat_ms,
+            ..GasConfig::default()
+        };
+        let fw = Box::new(GasDetector::new(cell.clone(), SimPin::default(), cfg));
+        Self::Gas { fw, cell }
+    }
+
+    fn smoke(heartbeat_ms: u32, epoch_ms: u64, hw: SmokeHw) -> Self {
+        let SmokeHw {
+            chamber,
+            battery,
+            tamper,
+            button,
+        } = hw;
         let pins = SmokePins {
             chamber: chamber.clone(),
             battery: battery.clone(),
@@ -171,12 +249,11 @@ impl SimNode {
         }
     }
 
-    fn door(heartbeat_ms: u32) -> Self {
+    fn door(heartbeat_ms: u32, contact: SimPin, reader: SimSerial) -> Self {
         let names: Vec<String> = (0..ALLOWED_CARDS).map(card_name).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         // 30 well-formed ids fit the default allow-list capacity of 32.
         let allow = AllowList::from_ids(&refs).expect("allow-list of 30 valid cards");
-        let (contact, reader) = (SimPin::default(), SimSerial::default());
         let cfg = DoorConfig {
             heartbeat_ms,
             ..DoorConfig::default()

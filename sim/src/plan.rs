@@ -18,6 +18,8 @@ pub enum Planned {
     LinkDown,
     /// Its network link comes back.
     LinkUp,
+    /// Its firmware restarts (RAM state gone, boot counter advanced).
+    Reboot,
 }
 
 /// One timeline entry.
@@ -146,6 +148,11 @@ fn expand(step: &Step, nodes: &[usize], rng: &mut ChaCha8Rng, out: &mut Vec<Entr
                     (t + ms(*duration_s), Planned::LinkUp),
                 ]
             }
+            Action::Reboot { down_s } => vec![
+                (t, Planned::LinkDown),
+                (t, Planned::Reboot),
+                (t + ms(*down_s), Planned::LinkUp),
+            ],
             Action::Chatter { .. } => chatter(&step.action, t),
             Action::Cards { .. } => swipes(&step.action, rng, &when),
         };
@@ -245,6 +252,9 @@ pub(crate) fn check_step(i: usize, st: &Step, errs: &mut Vec<String>) {
     match &st.action {
         Action::DoorOpen { open_s } | Action::Cards { open_s, .. } if !positive(*open_s) => {
             bad("action.open_s", format!("must be above 0 s, got {open_s}"));
+        }
+        Action::Reboot { down_s } if !positive(*down_s) => {
+            bad("action.down_s", format!("must be above 0 s, got {down_s}"));
         }
         Action::Disconnect { duration_s } if !positive(*duration_s) => {
             bad(

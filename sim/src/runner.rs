@@ -183,6 +183,7 @@ fn spawn_shards(
                         SimNode::new(m.kind, hb, opts.epoch_ms),
                         link,
                         hb,
+                        opts.epoch_ms,
                     )
                 })
                 .collect();

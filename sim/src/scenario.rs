@@ -18,7 +18,8 @@
 //! `select` filters (all given ones apply): `devices` (ids), `kind`
 //! (`smoke`, `door`, `gas`, `camera`), `zone` (fire zone), `location` (prefix),
 //! then `pick` (N at random) or `fraction` (0..=1 at random). Actions are
-//! listed in [`Action`].
+//! listed in [`Action`]; `{ type = "reboot", down_s = 2 }` restarts a node
+//! (its `seq` from 1, its boot counter one up).
 
 use serde::Deserialize;
 
@@ -165,6 +166,19 @@ pub enum Action {
         /// How long the link stays down.
         duration_s: f64,
     },
+    /// The node restarts (watchdog, battery change): its link drops, its
+    /// firmware starts again with nothing in RAM (outbox, latches, `seq`
+    /// from 1 again) on the same sensors, and its boot counter advances in
+    /// its non-volatile storage. It is back on the network after `down_s`.
+    Reboot {
+        /// How long the node is off the network while it starts, in s.
+        #[serde(default = "default_down_s")]
+        down_s: f64,
+    },
+}
+
+const fn default_down_s() -> f64 {
+    2.0
 }
 
 const fn default_allowed_pct() -> u8 {

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::hal::SimFlash;
 use crate::link::{Link, LinkEvent, state_payload};
 use crate::node::SimNode;
 use crate::plan::{Entry, Planned};
@@ -35,6 +36,12 @@ pub struct Member {
     pub link: Link,
     /// Heartbeat interval it announces.
     pub heartbeat_s: u32,
+    /// Its non-volatile storage (the boot counter), kept across reboots.
+    pub flash: SimFlash,
+    /// The boot counter of the firmware now running.
+    pub boot: Option<u32>,
+    /// Wall-clock time at uptime 0, for a restarted firmware's clock.
+    epoch_ms: u64,
     up: bool,
     booted: bool,
     /// `seq`s of acknowledged-class events published and not yet acknowledged.
@@ -42,17 +49,43 @@ pub struct Member {
 }
 
 impl Member {
-    /// A node that boots at its first connection.
-    pub fn new(id: DeviceId, node: SimNode, link: Link, heartbeat_s: u32) -> Self {
+    /// A node that starts now (its boot counter advances in a fresh storage)
+    /// and begins working at its first connection.
+    pub fn new(
+        id: DeviceId,
+        mut node: SimNode,
+        link: Link,
+        heartbeat_s: u32,
+        epoch_ms: u64,
+    ) -> Self {
+        let mut flash = SimFlash::default();
+        let boot = node.start(&mut flash);
         Self {
             id,
             node,
             link,
             heartbeat_s,
+            flash,
+            boot,
+            epoch_ms,
             up: false,
             booted: false,
             unacked: BTreeSet::new(),
         }
+    }
+
+    /// Restarts the node's firmware; what was unacknowledged is lost with its RAM.
+    fn reboot(&mut self, stats: &Stats) {
+        bump(&stats.reboots);
+        stats
+            .lost_in_reboot
+            .fetch_add(self.unacked.len() as u64, Ordering::Relaxed);
+        self.unacked.clear();
+        self.boot = self
+            .node
+            .reboot(self.heartbeat_s, self.epoch_ms, &mut self.flash);
+        // Working again at the next connection, like a fresh node.
+        self.booted = false;
     }
 }
 
@@ -126,6 +159,7 @@ impl Shard {
                 Planned::LinkUp => {
                     m.link.want_up.send_replace(true);
                 }
+                Planned::Reboot => m.reboot(&self.stats),
             }
         }
     }
@@ -168,7 +202,7 @@ impl Shard {
         let c = &m.link.client;
         let sub = |ch| c.try_subscribe(Topic::dev(&m.id, ch).to_string(), QoS::AtLeastOnce);
         let state = Topic::dev(&m.id, DeviceChannel::State).to_string();
-        let online = state_payload(Status::Online, Some(m.heartbeat_s));
+        let online = state_payload(Status::Online, Some(m.heartbeat_s), m.boot);
         let queued = sub(DeviceChannel::Cmd)
             .and_then(|()| sub(DeviceChannel::EvtAck))
             .and_then(|()| c.try_publish(state, QoS::AtLeastOnce, true, online.to_vec()));
@@ -184,6 +218,10 @@ impl Shard {
         match decode_core::<EvtAck>(payload) {
             Ok(ack) => {
                 let m = &mut self.members[i];
+                if !ack.is_for_boot(m.boot) {
+                    // An ack of the previous boot's event, late.
+                    return;
+                }
                 m.unacked.remove(&ack.seq);
                 if m.node.evt_ack(ack) {
                     bump(&self.stats.acked);

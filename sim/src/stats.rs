@@ -28,6 +28,10 @@ pub struct Stats {
     pub unsent: AtomicU64,
     /// Payloads from the gateway that did not decode.
     pub bad_payloads: AtomicU64,
+    /// Nodes restarted by the scenario.
+    pub reboots: AtomicU64,
+    /// Events still unacknowledged when their node restarted (lost with its RAM).
+    pub lost_in_reboot: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -55,6 +59,10 @@ pub struct Snapshot {
     pub unsent: u64,
     /// See [`Stats::bad_payloads`].
     pub bad_payloads: u64,
+    /// See [`Stats::reboots`].
+    pub reboots: u64,
+    /// See [`Stats::lost_in_reboot`].
+    pub lost_in_reboot: u64,
 }
 
 /// Adds one to a counter.
@@ -78,6 +86,8 @@ impl Stats {
             commands: g(&self.commands),
             unsent: g(&self.unsent),
             bad_payloads: g(&self.bad_payloads),
+            reboots: g(&self.reboots),
+            lost_in_reboot: g(&self.lost_in_reboot),
         }
     }
 }
@@ -97,7 +107,15 @@ impl std::fmt::Display for Snapshot {
             self.acked,
             self.commands,
             self.unsent,
-        )
+        )?;
+        if self.reboots > 0 {
+            write!(
+                f,
+                " | reboots {} (unacked lost {})",
+                self.reboots, self.lost_in_reboot
+            )?;
+        }
+        Ok(())
     }
 }
 

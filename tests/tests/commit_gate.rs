@@ -29,6 +29,7 @@ async fn commit_only(db: &std::path::Path) {
     let commit = store
         .commit_event(EventRecord {
             device: DeviceId::new("smoke-b2-101a").expect("id"),
+            boot: None,
             seq: 1,
             kind: EventKind::Alarm,
             cause: Some(Cause::Smoke),

@@ -111,7 +111,7 @@ fn publish<N: Node>(node: &mut N, now: u64, out: &Outbound) {
             && e.kind.needs_ack()
         {
             let mut ack = [0u8; 32];
-            if let Ok(n) = encode_core(&EvtAck { seq: e.seq }, &mut ack) {
+            if let Ok(n) = encode_core(&EvtAck::of(e), &mut ack) {
                 let _ = node.receive(now, DeviceChannel::EvtAck, &ack[..n]);
             }
         }

@@ -100,7 +100,7 @@ impl Rig {
 
     fn acked(&mut self, out: Outbound) -> Outbound {
         for e in events(&out) {
-            self.door.evt_ack(EvtAck { seq: e.seq });
+            self.door.evt_ack(EvtAck::of(&e));
         }
         out
     }

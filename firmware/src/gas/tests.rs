@@ -67,7 +67,7 @@ impl Rig {
 
     fn acked(&mut self, out: Outbound) -> Outbound {
         for e in events(&out) {
-            self.det.evt_ack(EvtAck { seq: e.seq });
+            self.det.evt_ack(EvtAck::of(&e));
         }
         out
     }

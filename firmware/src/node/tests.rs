@@ -151,3 +151,49 @@ fn receive_decodes_commands_and_acks_and_rejects_garbage() {
     );
     assert_eq!(n.commands.len(), 1);
 }
+
+/// A node "reset": RAM state is new, the storage is the same one.
+fn boot_core(flash: &mut crate::test_support::MemStorage) -> NodeCore<4> {
+    let mut c = core();
+    c.set_boot(crate::boot::advance(flash, 0).ok());
+    c
+}
+
+#[test]
+fn after_a_reset_seq_starts_again_under_the_next_boot() {
+    let mut flash = crate::test_support::MemStorage::erased(32);
+    let mut first = boot_core(&mut flash);
+    first.emit(0, draft(EventKind::Alarm, Some(protocol::Cause::Smoke)));
+    let Some(Outgoing::Event(before)) = first.finish(0, None).first().cloned() else {
+        panic!("no event")
+    };
+    assert_eq!((before.boot, before.seq), (Some(1), 1));
+    drop(first);
+    let mut second = boot_core(&mut flash);
+    assert_eq!(second.boot(), Some(2));
+    second.emit(0, draft(EventKind::Alarm, Some(protocol::Cause::Smoke)));
+    let Some(Outgoing::Event(after)) = second.finish(0, None).first().cloned() else {
+        panic!("no event")
+    };
+    assert_eq!((after.boot, after.seq), (Some(2), 1), "same seq, new boot");
+    // A late ack of the old boot's seq 1 does not clear the new alarm.
+    assert!(!second.evt_ack(EvtAck::of(&before)));
+    assert_eq!(second.outbox().len(), 1);
+    assert!(second.evt_ack(EvtAck::of(&after)));
+    assert!(second.outbox().is_empty());
+}
+
+#[test]
+fn a_node_whose_storage_fails_runs_without_a_boot_identity() {
+    let mut flash = crate::test_support::MemStorage::erased(32);
+    flash.fail(true);
+    let mut c = boot_core(&mut flash);
+    assert_eq!(c.boot(), None);
+    c.emit(0, draft(EventKind::Test, None));
+    let Some(Outgoing::Event(e)) = c.finish(0, None).first().cloned() else {
+        panic!("no event")
+    };
+    assert_eq!(e.boot, None);
+    // Acks with or without a boot clear it (the gateway echoes none).
+    assert!(c.evt_ack(EvtAck { seq: 1, boot: None }));
+}

@@ -110,7 +110,7 @@ impl Rig {
     fn acked(&mut self, out: Outbound) -> Outbound {
         if self.auto_ack {
             for e in events(&out) {
-                self.det.evt_ack(EvtAck { seq: e.seq });
+                self.det.evt_ack(EvtAck::of(&e));
             }
         }
         out
@@ -310,7 +310,7 @@ fn alarm_is_repeated_until_acked_and_resent_on_reconnect() {
     assert!(resent(&r.tick(&[])));
     r.det.reconnected(r.now);
     assert!(resent(&r.tick(&[])), "due at once after reconnect");
-    assert!(r.det.evt_ack(EvtAck { seq: 1 }));
+    assert!(r.det.evt_ack(EvtAck { seq: 1, boot: None }));
     for _ in 0..40 {
         assert!(kinds(&r.tick(&[])).is_empty());
     }

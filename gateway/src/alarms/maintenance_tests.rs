@@ -14,6 +14,7 @@ use crate::testutil::{device, name};
 fn heat(seq: u32) -> NodeEvent {
     NodeEvent {
         seq,
+        boot: None,
         ts: None,
         kind: EventKind::Alarm,
         cause: Some(Cause::Heat),

@@ -8,6 +8,7 @@ use crate::testutil::{device, name};
 
 fn ev(seq: u32, kind: EventKind, cause: Option<Cause>) -> NodeEvent {
     NodeEvent {
+        boot: None,
         seq,
         ts: None,
         kind,

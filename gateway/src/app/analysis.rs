@@ -45,7 +45,7 @@ impl Wiring<'_> {
             gate: crate::analysis::gate::Gate::default(),
         };
         let (control, control_rx) = mpsc::channel(64);
-        self.tasks.spawn(
+        self.tasks.spawn_stage(
             "analysis",
             analysis.run(spine, control_rx, self.shutdown.clone()),
         );

@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn device_messages_are_never_retained() {
         let d = DeviceId::new("lock-1").expect("id");
-        let m = Outgoing::device(&d, DeviceChannel::EvtAck, &EvtAck { seq: 7 });
+        let m = Outgoing::device(&d, DeviceChannel::EvtAck, &EvtAck { seq: 7, boot: None });
         assert_eq!(m.topic, Topic::dev(&d, DeviceChannel::EvtAck));
         assert!(!m.retain);
     }
@@ -227,7 +227,7 @@ mod tests {
         p.urgent(Outgoing::device(
             &d,
             DeviceChannel::EvtAck,
-            &EvtAck { seq: 1 },
+            &EvtAck { seq: 1, boot: None },
         ));
         let mut seen = Vec::new();
         while seen.len() < 2 {

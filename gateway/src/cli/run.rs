@@ -43,7 +43,8 @@ pub fn main(path: &Path) -> ExitCode {
 /// validated again and, if valid, its rules replace the running ones.
 ///
 /// # Errors
-/// [`StartError`] when it cannot start.
+/// [`StartError`] when it cannot start, [`StartError::Stopped`] when a stage
+/// stopped while it ran (it is shut down first).
 pub async fn run_until_signal(
     cfg: &Config,
     path: &Path,
@@ -55,6 +56,10 @@ pub async fn run_until_signal(
     loop {
         tokio::select! {
             () = &mut stop => break,
+            what = gw.failed() => {
+                gw.stop().await;
+                return Err(StartError::Stopped(what));
+            }
             () = hangup() => {
                 if let Err(problems) = crate::reload::rules(&gw, path).await {
                     for p in problems {

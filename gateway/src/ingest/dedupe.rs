@@ -1,11 +1,15 @@
 //! Per-device sequence windows: tell a repeated event from a new one in
 //! memory, so linkage can act before the disk has answered.
 //!
-//! A node repeats an unacknowledged event with the same `seq` until the
-//! gateway's `evt/ack` arrives. The store's UNIQUE(device, seq) is the final
-//! word; this window only decides whether to forward an event to the alarm
-//! stage *now*. An event the window calls a repeat but the store calls new
-//! (a gap after a restart) is forwarded when the store answers.
+//! A node repeats an unacknowledged event with the same `boot` and `seq`
+//! until the gateway's `evt/ack` arrives. The store's UNIQUE(device, boot,
+//! seq) is the final word; this window only decides whether to forward an
+//! event to the alarm stage *now*. An event the window calls a repeat but the
+//! store calls new (a gap after a restart, a node without a boot counter whose
+//! sequence was reset) is forwarded when the store answers.
+//!
+//! Each device has one window for its current boot: an event of a later boot
+//! (the node restarted, its `seq` from 1 again) starts a fresh window.
 
 use std::collections::HashMap;
 
@@ -58,34 +62,52 @@ impl SeqWindow {
     }
 }
 
-/// Sequence windows of every device.
+/// Sequence windows of every device, each for the device's current boot.
 #[derive(Debug, Default)]
 pub struct Dedupe {
-    windows: HashMap<DeviceId, SeqWindow>,
+    windows: HashMap<DeviceId, (Option<u32>, SeqWindow)>,
 }
 
 impl Dedupe {
-    /// Starts from the highest stored sequence number of each device.
-    pub fn from_stored(max_seqs: impl IntoIterator<Item = (DeviceId, u32)>) -> Self {
+    /// Starts from where each device's stored sequence stands: the boot of
+    /// its latest event and the highest `seq` within it.
+    pub fn from_stored(stored: impl IntoIterator<Item = (DeviceId, Option<u32>, u32)>) -> Self {
         Self {
-            windows: max_seqs
+            windows: stored
                 .into_iter()
-                .map(|(d, s)| (d, SeqWindow::seen_up_to(s)))
+                .map(|(d, boot, s)| (d, (boot, SeqWindow::seen_up_to(s))))
                 .collect(),
         }
     }
 
     /// Records an event; true if it is new to this gateway's memory.
-    pub fn observe(&mut self, device: &DeviceId, seq: u32) -> bool {
-        match self.windows.get_mut(device) {
-            Some(w) => w.observe(seq),
-            None => {
-                let mut w = SeqWindow::default();
-                let new = w.observe(seq);
-                self.windows.insert(device.clone(), w);
-                new
-            }
+    pub fn observe(&mut self, device: &DeviceId, boot: Option<u32>, seq: u32) -> bool {
+        let Some((current, w)) = self.windows.get_mut(device) else {
+            let mut w = SeqWindow::default();
+            let new = w.observe(seq);
+            self.windows.insert(device.clone(), (boot, w));
+            return new;
+        };
+        if *current == boot {
+            return w.observe(seq);
         }
+        if let (Some(b), Some(c)) = (boot, *current)
+            && b < c
+        {
+            // A late repeat from an earlier boot: the store decides.
+            return false;
+        }
+        // A new boot (or a node that began or stopped sending one).
+        *current = boot;
+        *w = SeqWindow::default();
+        w.observe(seq)
+    }
+
+    /// The store found the sequence of a node without a boot counter reset
+    /// at `seq`: what follows is counted from there.
+    pub fn restart(&mut self, device: &DeviceId, boot: Option<u32>, seq: u32) {
+        self.windows
+            .insert(device.clone(), (boot, SeqWindow::seen_up_to(seq)));
     }
 }
 
@@ -110,11 +132,41 @@ mod tests {
     #[test]
     fn after_a_restart_stored_sequences_are_repeats() {
         let d = DeviceId::new("smoke-1").expect("id");
-        let mut dd = Dedupe::from_stored([(d.clone(), 7)]);
-        assert!(!dd.observe(&d, 7));
-        assert!(!dd.observe(&d, 5));
-        assert!(dd.observe(&d, 8));
+        let mut dd = Dedupe::from_stored([(d.clone(), None, 7)]);
+        assert!(!dd.observe(&d, None, 7));
+        assert!(!dd.observe(&d, None, 5));
+        assert!(dd.observe(&d, None, 8));
         let other = DeviceId::new("smoke-2").expect("id");
-        assert!(dd.observe(&other, 1));
+        assert!(dd.observe(&other, None, 1));
+    }
+
+    #[test]
+    fn a_new_boot_starts_a_fresh_window_and_an_old_one_is_left_to_the_store() {
+        let d = DeviceId::new("smoke-1").expect("id");
+        let mut dd = Dedupe::from_stored([(d.clone(), Some(4), 9)]);
+        assert!(!dd.observe(&d, Some(4), 1), "boot 4's seq 1 is stored");
+        assert!(
+            dd.observe(&d, Some(5), 1),
+            "rebooted: seq 1 of boot 5 is new"
+        );
+        assert!(!dd.observe(&d, Some(5), 1), "and its repeat is not");
+        assert!(
+            !dd.observe(&d, Some(4), 10),
+            "boot 4 is over: the store decides"
+        );
+        assert!(dd.observe(&d, Some(5), 2));
+    }
+
+    #[test]
+    fn after_a_sequence_reset_later_seqs_are_new_again() {
+        let d = DeviceId::new("smoke-1").expect("id");
+        let mut dd = Dedupe::from_stored([(d.clone(), None, 30)]);
+        assert!(
+            !dd.observe(&d, None, 1),
+            "looks like a repeat of the old seq 1"
+        );
+        dd.restart(&d, None, 1);
+        assert!(dd.observe(&d, None, 2));
+        assert!(!dd.observe(&d, None, 1));
     }
 }

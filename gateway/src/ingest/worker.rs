@@ -57,6 +57,9 @@ pub struct IngestStats {
     pub events: AtomicU64,
     /// Repeats of events already stored (acknowledged again, stored once).
     pub duplicates: AtomicU64,
+    /// Events of nodes without a boot counter taken as new after their
+    /// sequence was reset (also counted in `events`).
+    pub sequence_resets: AtomicU64,
     /// `evt/ack`s published.
     pub acks: AtomicU64,
     /// Telemetry messages accepted.
@@ -137,9 +140,9 @@ impl Ingest {
     pub fn spawn(&self, priority: Subscription, telemetry: Subscription) {
         let (tasks, stop) = (&self.inner.tasks, self.inner.tasks.shutdown());
         let me = self.clone();
-        tasks.spawn("ingest-priority", me.run_priority(priority, stop.clone()));
+        tasks.spawn_stage("ingest-priority", me.run_priority(priority, stop.clone()));
         let me = self.clone();
-        tasks.spawn(
+        tasks.spawn_stage(
             "ingest-telemetry",
             me.run_telemetry(telemetry, stop.clone()),
         );
@@ -282,7 +285,7 @@ impl Ingest {
             .dedupe
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(&dev.id, ev.seq);
+            .observe(&dev.id, ev.boot, ev.seq);
         if fresh {
             self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
             let msg = Ingested {
@@ -294,6 +297,7 @@ impl Ingest {
         }
         let rec = EventRecord {
             device: dev.id.clone(),
+            boot: ev.boot,
             seq: ev.seq,
             kind: ev.kind,
             cause: ev.cause,
@@ -328,9 +332,13 @@ impl Ingest {
         rec: EventRecord,
         forwarded: bool,
     ) {
+        let ack = EvtAck::of(&ev);
         let seq = ev.seq;
         match self.inner.store.commit_event(rec).await {
-            Ok(Commit::New(id)) => {
+            Ok(commit @ (Commit::New(_) | Commit::SequenceReset(_))) => {
+                if matches!(commit, Commit::SequenceReset(_)) {
+                    self.sequence_reset(&dev, &ev);
+                }
                 if !forwarded {
                     // A gap the window took for a repeat: new after all.
                     self.inner.stats.events.fetch_add(1, Ordering::Relaxed);
@@ -341,7 +349,7 @@ impl Ingest {
                     };
                     let _ = self.inner.out.events.send(msg).await;
                 }
-                self.committed(&dev, now, seq, Some(id)).await;
+                self.committed(&dev, now, seq, commit.row()).await;
             }
             Ok(Commit::Duplicate) => {
                 self.inner.stats.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -357,9 +365,30 @@ impl Ingest {
                 return;
             }
         }
-        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &EvtAck { seq });
+        let ack = Outgoing::device(&dev.id, DeviceChannel::EvtAck, &ack);
         self.inner.publisher.urgent(ack);
         self.inner.stats.acks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A node without a boot counter reused a `seq` for a different
+    /// alarm-class event: it restarted. Logged, counted, and the window
+    /// follows the new sequence.
+    fn sequence_reset(&self, dev: &DeviceInfo, ev: &NodeEvent) {
+        self.inner
+            .stats
+            .sequence_resets
+            .fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .dedupe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restart(&dev.id, ev.boot, ev.seq);
+        tracing::warn!(
+            device = %dev.id,
+            seq = ev.seq,
+            kind = %ev.kind,
+            "sequence reset: the node reused a seq for a different event (it restarted without a boot counter); stored as a new event"
+        );
     }
 
     fn on_telemetry(&self, topic: &[u8], payload: &[u8]) {

@@ -123,5 +123,6 @@ fn state(status: Status) -> Body {
         status,
         fw: None,
         heartbeat_s: None,
+        boot: None,
     })
 }

@@ -166,20 +166,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The highest stored event `seq` of every device.
+    /// Where every device's sequence stands: the boot of its latest stored
+    /// event (`None`: a node without a boot counter) and the highest `seq`
+    /// stored within that boot (or sequence epoch).
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn max_event_seqs(&self) -> Result<Vec<(DeviceId, u32)>, StoreError> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT device, MAX(seq) FROM events GROUP BY device")?;
-        let rows = st.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+    pub fn max_event_seqs(&self) -> Result<Vec<(DeviceId, Option<u32>, u32)>, StoreError> {
+        let mut st = self.conn().prepare(
+            "SELECT e.device, e.boot,
+                    (SELECT max(x.seq) FROM events x WHERE x.device = e.device AND x.boot = e.boot)
+             FROM events e WHERE e.id IN (SELECT max(id) FROM events GROUP BY device)",
+        )?;
+        let rows = st.query_map((), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, u32>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (d, seq) = row?;
+            let (d, boot, seq) = row?;
             if let Ok(d) = DeviceId::new(&d) {
-                out.push((d, seq));
+                out.push((d, u32::try_from(boot).ok().filter(|&b| b > 0), seq));
             }
         }
         Ok(out)

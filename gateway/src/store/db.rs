@@ -27,7 +27,12 @@ pub struct Store {
 pub struct EventRow {
     /// Row id (what [`super::Commit::New`] returned).
     pub id: i64,
-    /// Device sequence number.
+    /// The node's boot counter, if it sent one.
+    pub boot: Option<u32>,
+    /// For a node without a boot counter: how many sequence resets the
+    /// gateway had seen from it when this event came (0 for the first run).
+    pub epoch: u32,
+    /// Device sequence number (within the boot).
     pub seq: u32,
     /// Event kind wire name.
     pub kind: String,
@@ -167,12 +172,15 @@ impl Store {
     /// SQLite errors.
     pub fn events_for(&self, device: &str) -> Result<Vec<EventRow>, StoreError> {
         let mut st = self.conn.prepare(
-            "SELECT id, seq, kind, cause, value, node_ts, received_ms, payload
+            "SELECT id, seq, kind, cause, value, node_ts, received_ms, payload, boot
              FROM events WHERE device = ?1 ORDER BY id",
         )?;
         let rows = st.query_map([device], |r| {
+            let boot: i64 = r.get(8)?;
             Ok(EventRow {
                 id: r.get(0)?,
+                boot: u32::try_from(boot).ok().filter(|&b| b > 0),
+                epoch: u32::try_from(-boot.min(0)).unwrap_or(u32::MAX),
                 seq: r.get(1)?,
                 kind: r.get(2)?,
                 cause: r.get(3)?,

@@ -45,6 +45,7 @@ pub(super) enum Job {
 pub(super) struct Counters {
     pub(super) events: AtomicU64,
     pub(super) duplicates: AtomicU64,
+    pub(super) sequence_resets: AtomicU64,
     pub(super) telemetry_rows: AtomicU64,
     pub(super) shed: AtomicU64,
     pub(super) quarantined: AtomicU64,
@@ -67,6 +68,7 @@ impl Counters {
         StoreStats {
             events: get(&self.events),
             duplicates: get(&self.duplicates),
+            sequence_resets: get(&self.sequence_resets),
             telemetry_rows: get(&self.telemetry_rows),
             shed: get(&self.shed),
             quarantined: get(&self.quarantined),
@@ -83,8 +85,11 @@ impl Counters {
 pub struct StoreStats {
     /// Events stored.
     pub events: u64,
-    /// Events not stored because `(device, seq)` was already there.
+    /// Events not stored because `(device, boot, seq)` was already there.
     pub duplicates: u64,
+    /// Events of nodes without a boot identity stored as new after their
+    /// sequence was reset (counted in `events` too).
+    pub sequence_resets: u64,
     /// Telemetry rows (readings) stored.
     pub telemetry_rows: u64,
     /// Telemetry records shed because the queue was full.

@@ -33,6 +33,8 @@ mod write;
 mod writer;
 
 #[cfg(test)]
+mod boot_tests;
+#[cfg(test)]
 mod outbox_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,11 @@ use protocol::{Cause, CommandKind, DeviceId, EventKind, FieldName};
 pub struct EventRecord {
     /// The device that sent it.
     pub device: DeviceId,
-    /// The device's sequence number; `(device, seq)` is unique.
+    /// The node's boot counter, if it sends one; `(device, boot, seq)` is
+    /// unique. Without one the store keys on `(device, seq)` within the
+    /// device's sequence epoch (see [`Commit::SequenceReset`]).
+    pub boot: Option<u32>,
+    /// The device's sequence number (within the boot).
     pub seq: u32,
     /// What happened.
     pub kind: EventKind,
@@ -77,9 +81,23 @@ pub struct LinkageRecord {
 pub enum Commit {
     /// Stored for the first time, with this row id.
     New(i64),
-    /// `(device, seq)` was already stored (the node repeated it); nothing
-    /// was written. Acknowledge it again.
+    /// `(device, boot, seq)` was already stored (the node repeated it);
+    /// nothing was written. Acknowledge it again.
     Duplicate,
+    /// A node without a boot identity sent an alarm-class event whose `seq`
+    /// is stored with different content: its sequence was reset (a reboot).
+    /// Stored as new, with this row id, in the device's next sequence epoch.
+    SequenceReset(i64),
+}
+
+impl Commit {
+    /// The new row's id, unless the event was a repeat.
+    pub const fn row(self) -> Option<i64> {
+        match self {
+            Self::New(id) | Self::SequenceReset(id) => Some(id),
+            Self::Duplicate => None,
+        }
+    }
 }
 
 /// Limits of the store writer.

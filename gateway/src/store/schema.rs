@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: events, telemetry, quarantine, presence, registry.
     r"
     CREATE TABLE events (
@@ -166,7 +166,34 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN evaluated INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX events_unevaluated ON events (id) WHERE evaluated = 0;
     ",
-    // 6: maintenance (test mode) windows: who set each, why, until when,
+    // 6: the boot identity. Events are unique on (device, boot, seq): `boot`
+    // is the node's boot counter (from 1), or for a node that sends none the
+    // gateway's sequence epoch for the device (0, then -1, -2 ... one down per
+    // sequence reset seen). SQLite cannot drop a table constraint in place, so
+    // the table is rebuilt; earlier rows keep their ids and evaluation mark,
+    // with boot 0.
+    r"
+    CREATE TABLE events_boot (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        boot INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        cause TEXT,
+        value REAL,
+        node_ts INTEGER,
+        received_ms INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        evaluated INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (device, boot, seq)
+    );
+    INSERT INTO events_boot (id, device, boot, seq, kind, cause, value, node_ts, received_ms, payload, evaluated)
+        SELECT id, device, 0, seq, kind, cause, value, node_ts, received_ms, payload, evaluated FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_boot RENAME TO events;
+    CREATE INDEX events_unevaluated ON events (id) WHERE evaluated = 0;
+    ",
+    // 7: maintenance (test mode) windows: who set each, why, until when,
     // and how it ended. Windows in force are those not ended whose
     // `until_ms` is still ahead.
     r"

@@ -1,5 +1,5 @@
-//! The SQL of one writer batch: events (duplicates detected by
-//! `UNIQUE(device, seq)`), presence, quarantine counts, telemetry rows.
+//! The SQL of one writer batch: events (repeats detected by
+//! `UNIQUE(device, boot, seq)`), presence, quarantine counts, telemetry rows.
 
 use rusqlite::Transaction;
 
@@ -70,14 +70,46 @@ pub(super) fn write_tx(
     })
 }
 
+/// Stores an event once per `(device, boot, seq)`.
+///
+/// With the node's boot counter that key decides alone. Without one, the
+/// event goes to the device's current sequence epoch (the lowest `boot` at
+/// or below 0); a clash there with different content, for an alarm-class
+/// event, is a sequence reset: the event opens the next epoch (one lower)
+/// and is stored as new. Never dropped; an exact repeat is a duplicate.
 fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusqlite::Error> {
+    if let Some(boot) = rec.boot {
+        return Ok(insert_at(tx, rec, i64::from(boot))?.map_or(Commit::Duplicate, Commit::New));
+    }
+    let epoch: i64 = tx
+        .prepare_cached(
+            "SELECT coalesce(min(boot), 0) FROM events WHERE device = ?1 AND boot <= 0",
+        )?
+        .query_row([rec.device.as_str()], |r| r.get(0))?;
+    if let Some(id) = insert_at(tx, rec, epoch)? {
+        return Ok(Commit::New(id));
+    }
+    if !rec.kind.is_alarm_class() || same_content(tx, rec, epoch)? {
+        return Ok(Commit::Duplicate);
+    }
+    // `epoch` is the device's lowest, so the one below it is free.
+    Ok(insert_at(tx, rec, epoch - 1)?.map_or(Commit::Duplicate, Commit::SequenceReset))
+}
+
+/// Inserts `rec` under `boot`; the new row id, or `None` if the key is taken.
+fn insert_at(
+    tx: &Transaction<'_>,
+    rec: &EventRecord,
+    boot: i64,
+) -> Result<Option<i64>, rusqlite::Error> {
     let n = tx
         .prepare_cached(
-            "INSERT INTO events (device, seq, kind, cause, value, node_ts, received_ms, payload, evaluated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT (device, seq) DO NOTHING",
+            "INSERT INTO events (device, boot, seq, kind, cause, value, node_ts, received_ms, payload, evaluated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0) ON CONFLICT (device, boot, seq) DO NOTHING",
         )?
         .execute((
             rec.device.as_str(),
+            boot,
             rec.seq,
             rec.kind.as_str(),
             rec.cause.map(protocol::Cause::as_str),
@@ -86,11 +118,32 @@ fn insert_event(tx: &Transaction<'_>, rec: &EventRecord) -> Result<Commit, rusql
             at_i64(rec.received_ms),
             &rec.payload,
         ))?;
-    Ok(if n == 0 {
-        Commit::Duplicate
-    } else {
-        Commit::New(tx.last_insert_rowid())
-    })
+    Ok((n > 0).then(|| tx.last_insert_rowid()))
+}
+
+/// Whether the stored event at `(device, boot, seq)` says what `rec` says:
+/// same type, cause, value and node time.
+fn same_content(
+    tx: &Transaction<'_>,
+    rec: &EventRecord,
+    boot: i64,
+) -> Result<bool, rusqlite::Error> {
+    tx.prepare_cached(
+        "SELECT kind = ?4 AND cause IS ?5 AND value IS ?6 AND node_ts IS ?7 FROM events
+         WHERE device = ?1 AND boot = ?2 AND seq = ?3",
+    )?
+    .query_row(
+        (
+            rec.device.as_str(),
+            boot,
+            rec.seq,
+            rec.kind.as_str(),
+            rec.cause.map(protocol::Cause::as_str),
+            rec.value.map(f64::from),
+            rec.node_ts.map(at_i64),
+        ),
+        |r| r.get(0),
+    )
 }
 
 fn insert_quarantine(tx: &Transaction<'_>, q: &QuarantineRecord) -> Result<(), rusqlite::Error> {

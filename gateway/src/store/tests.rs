@@ -23,6 +23,7 @@ fn dev(id: &str) -> DeviceId {
 fn event(device: &str, seq: u32) -> EventRecord {
     EventRecord {
         device: dev(device),
+        boot: None,
         seq,
         kind: EventKind::Alarm,
         cause: Some(Cause::Smoke),

@@ -221,6 +221,10 @@ impl Writer {
                     match commit {
                         Commit::New(_) => Counters::add(&c.events, 1),
                         Commit::Duplicate => Counters::add(&c.duplicates, 1),
+                        Commit::SequenceReset(_) => {
+                            Counters::add(&c.events, 1);
+                            Counters::add(&c.sequence_resets, 1);
+                        }
                     }
                     let _ = reply.send(Ok(commit));
                 }

@@ -13,7 +13,7 @@ fn run(n: &mut SimNode, from: u64, ticks: u64) -> Vec<(EventKind, Option<Cause>)
             if let Outgoing::Event(e) = m
                 && e.kind != EventKind::Heartbeat
             {
-                n.evt_ack(EvtAck { seq: e.seq });
+                n.evt_ack(EvtAck::of(&e));
                 out.push((e.kind, e.cause));
             }
         }
@@ -86,4 +86,36 @@ fn gas_and_camera_stimuli_raise_their_alarms() {
         vec![(EventKind::Alarm, Some(Cause::Intrusion))]
     );
     assert!(!c.apply(0, &Stimulus::Chamber(1)), "not a camera stimulus");
+}
+
+#[test]
+fn a_reboot_forgets_ram_keeps_the_sensors_and_advances_the_boot_counter() {
+    let mut flash = SimFlash::default();
+    let mut n = SimNode::new(SimKind::Smoke, 60, EPOCH);
+    assert_eq!(n.start(&mut flash), Some(1));
+    n.apply(0, &Stimulus::Chamber(320));
+    let before: Vec<_> = (0..4)
+        .flat_map(|t| n.tick(t * 500))
+        .filter_map(|m| match m {
+            Outgoing::Event(e) if e.kind == EventKind::Alarm => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((before[0].boot, before[0].seq), (Some(1), 1));
+    // Rebooted unacknowledged, with smoke still in the chamber: the alarm
+    // comes again, seq 1 of boot 2.
+    assert_eq!(n.reboot(60, EPOCH, &mut flash), Some(2));
+    let after: Vec<_> = (4..8)
+        .flat_map(|t| n.tick(t * 500))
+        .filter_map(|m| match m {
+            Outgoing::Event(e) if e.kind == EventKind::Alarm => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((after[0].boot, after[0].seq), (Some(2), 1));
+    assert!(
+        !n.evt_ack(EvtAck::of(&before[0])),
+        "an ack of boot 1 clears nothing"
+    );
+    assert!(n.evt_ack(EvtAck::of(&after[0])));
 }

@@ -102,3 +102,37 @@ action = { type = "chatter", input = "chamber", high = 260, low = 40, period_s =
     let errs = build(&s, &members(&fleet), 1).expect_err("empty");
     assert!(errs[0].contains("selects no device"), "{errs:?}");
 }
+
+#[test]
+fn a_reboot_drops_the_link_restarts_the_firmware_and_brings_the_link_back() {
+    let fleet = generate(4, 1);
+    let s = scenario(
+        "[[step]]\nat_s = 3\nselect = { devices = [\"smoke-0002\"] }\naction = { type = \"reboot\", down_s = 1.5 }\n",
+    );
+    let plan = build(&s, &members(&fleet), 1).expect("plan");
+    let what: Vec<_> = plan
+        .iter()
+        .map(|e| (e.at_ms, e.node, e.what.clone()))
+        .collect();
+    assert_eq!(
+        what,
+        [
+            (3_000, 1, Planned::LinkDown),
+            (3_000, 1, Planned::Reboot),
+            (4_500, 1, Planned::LinkUp),
+        ]
+    );
+    let default_down = scenario("[[step]]\nat_s = 1\naction = { type = \"reboot\" }\n");
+    assert_eq!(
+        default_down.steps[0].action,
+        crate::scenario::Action::Reboot { down_s: 2.0 }
+    );
+    let bad = Scenario::parse(
+        "t",
+        "name = \"t\"\nduration_s = 9\n[[step]]\nat_s = 1\naction = { type = \"reboot\", down_s = 0 }\n",
+    );
+    let Err(crate::scenario::ScenarioError::Invalid(errs)) = bad else {
+        panic!("down_s 0 accepted")
+    };
+    assert!(errs[0].contains("step[0].action.down_s"), "{errs:?}");
+}

@@ -149,7 +149,7 @@ fn record(
         p.urgent(Outgoing::device(
             &device,
             DeviceChannel::EvtAck,
-            &EvtAck { seq: e.seq },
+            &EvtAck::of(&e),
         ));
     }
     seen.lock().expect("lock").push(s);
