@@ -164,7 +164,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let resume = restored.open_alarms.0.clone();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
-    let control = w.analysis(spine, linkage, restored.open_alarms, out_tx);
+    let control = w.analysis(
+        spine,
+        linkage,
+        restored.open_alarms,
+        restored.maintenance,
+        out_tx,
+    );
     let orders = w.governance().await?;
     w.tasks.spawn_stage(
         "record",
@@ -180,6 +186,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         control: control.clone(),
         rejects: w.rejects.clone(),
         health: health.clone(),
+        operators: crate::api::Operators::new(&control, &store, &w.registry, &w.clock, &cfg.alarms),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;

@@ -11,7 +11,8 @@ use protocol::{Feed, Name};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::alarms::{Effect, Engine, OperatorAction, OperatorError};
+use crate::alarms::windows::{self, Change as MaintenanceChange};
+use crate::alarms::{Effect, Engine, MaintenanceError, OperatorAction, OperatorError, Window};
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
 use crate::linkage::{Action, Linkage, LinkageRecord};
@@ -34,12 +35,13 @@ pub enum Control {
         /// The outcome.
         reply: oneshot::Sender<Result<(), OperatorError>>,
     },
-    /// Put a device, site node or fire zone in or out of maintenance.
+    /// Start, end or restore a maintenance window (already validated
+    /// against the registry; stored by the caller).
     Maintenance {
-        /// Device id, site node id or fire zone.
-        target: String,
-        /// In (true) or out.
-        on: bool,
+        /// What to change.
+        change: MaintenanceChange,
+        /// The window replaced or ended, or why the change was refused.
+        reply: oneshot::Sender<Result<Option<Window>, MaintenanceError>>,
     },
     /// Replace the rules (a configuration reload that passed validation).
     ReloadRules(Box<Rules>),
@@ -95,6 +97,8 @@ pub enum AnalysisOut {
     Linkage(LinkageRecord),
     /// An aggregate window closed.
     Aggregate(protocol::feed::Aggregate),
+    /// A maintenance window reached its `until`.
+    MaintenanceExpired(Window),
     /// The committed event with this row id was evaluated: store what it
     /// changed and mark it evaluated, in one transaction.
     Evaluated {
@@ -180,9 +184,15 @@ impl Analysis {
                     .engine
                     .operator(&id, action, now)
                     .map(|fx| self.apply(fx));
+                if let Err(e) = &r {
+                    tracing::warn!(alarm = %id, ?action, error = %e, "operator action refused");
+                }
                 let _ = reply.send(r);
             }
-            Control::Maintenance { target, on } => self.engine.set_maintenance(&target, on),
+            Control::Maintenance { change, reply } => {
+                let r = windows::apply(&mut self.engine, &self.registry.get(), change);
+                let _ = reply.send(r);
+            }
             Control::ReloadRules(rules) => {
                 tracing::info!("rules reloaded");
                 self.rules = *rules;
@@ -210,6 +220,10 @@ impl Analysis {
         self.gate.expire(now);
         let fx = self.engine.tick(now);
         self.apply(fx);
+        for w in self.engine.maintenance_mut().expire(now) {
+            tracing::info!(window = %w.target, by = %w.by, "maintenance window expired");
+            let _ = self.changes.send(AnalysisOut::MaintenanceExpired(w));
+        }
         self.linkage.tick(now);
         for agg in self.rules.aggregator.flush(now) {
             self.emit(AnalysisOut::Aggregate(agg.clone()));
