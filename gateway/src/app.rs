@@ -30,6 +30,7 @@ use modbus::ModbusSource;
 mod analysis;
 mod governance;
 mod restore;
+mod running;
 mod sources;
 mod spine;
 
@@ -217,44 +218,4 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         tasks: w.tasks,
         writer: Some(restored.writer),
     })
-}
-
-impl Gateway {
-    /// Resolves when a stage stops while the gateway runs, or a task
-    /// panics (the gateway is then already shutting down), with what failed.
-    pub async fn failed(&self) -> String {
-        self.tasks.failed().await
-    }
-
-    /// What failed, if anything did.
-    pub fn failure(&self) -> Option<String> {
-        self.tasks.failure()
-    }
-
-    /// The tracker every task of this gateway runs in, for work added
-    /// beside the stages (tools, tests) under the same supervision.
-    pub fn tasks(&self) -> &Tasks {
-        &self.tasks
-    }
-
-    /// Stops every task, then lets the store writer commit what it holds and exit.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        self.tasks.wait().await;
-        if let Err(e) = self.store.flush().await {
-            tracing::error!(error = %e, "final store flush failed");
-        }
-        let writer = self.writer.take();
-        drop(self);
-        if let Some(w) = writer {
-            let _ = tokio::task::spawn_blocking(move || w.join()).await;
-        }
-    }
-}
-
-impl Drop for Gateway {
-    /// A gateway dropped without [`Gateway::stop`] still stops its tasks.
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
 }
