@@ -60,11 +60,6 @@ pub enum StartError {
     Stopped(String),
 }
 
-/// Capacity of the event channel to analysis (events are never shed).
-const EVENT_QUEUE: usize = 8_192;
-/// Capacity of the telemetry channel to analysis (shed when full).
-const TELEMETRY_QUEUE: usize = 65_536;
-
 /// A running gateway.
 #[derive(Debug)]
 pub struct Gateway {

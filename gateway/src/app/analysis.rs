@@ -45,7 +45,7 @@ impl Wiring<'_> {
             gate: crate::analysis::gate::Gate::default(),
             progress: self.progress.clone(),
         };
-        let (control, control_rx) = mpsc::channel(64);
+        let (control, control_rx) = mpsc::channel(self.cfg.queues.control.get());
         self.tasks.spawn_stage(
             "analysis",
             analysis.run(spine, control_rx, self.shutdown.clone()),

@@ -34,8 +34,8 @@ impl Wiring<'_> {
         )
         .await
         .map_err(|e| StartError::Governance(e.to_string()))?;
-        let (alarms_tx, alarms_rx) = mpsc::channel(1024);
-        let (status_tx, status_rx) = mpsc::channel(1024);
+        let (alarms_tx, alarms_rx) = mpsc::channel(self.cfg.queues.orders.get());
+        let (status_tx, status_rx) = mpsc::channel(self.cfg.queues.orders.get());
         if let Some(u) = &self.cfg.uplink {
             let uplink = Uplink::new(u, &self.cfg.gateway.id, self.store.outbox())
                 .map_err(|e| StartError::Governance(e.to_string()))?;

@@ -23,8 +23,9 @@ impl Wiring<'_> {
         let Some(source) = modbus else {
             return linkage;
         };
-        let (events_tx, events_rx) = mpsc::channel(4096);
-        let (writes_tx, writes_rx) = mpsc::channel(64);
+        let q = &self.cfg.queues;
+        let (events_tx, events_rx) = mpsc::channel(q.modbus_events.get());
+        let (writes_tx, writes_rx) = mpsc::channel(q.modbus_writes.get());
         let stop = &self.shutdown;
         self.tasks
             .spawn_stage("modbus", source.run(events_tx, writes_rx, stop.clone()));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{EVENT_QUEUE, TELEMETRY_QUEUE, Wiring};
+use super::Wiring;
 use crate::analysis::SpineOutputs;
 use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
 use crate::message::Ingested;
@@ -29,10 +29,11 @@ impl Wiring<'_> {
         presence: Presence,
         replay: Vec<Ingested>,
     ) -> (SpineOutputs, Ingest, Feeds) {
-        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
-        let (telemetry_tx, telemetry) = mpsc::channel(TELEMETRY_QUEUE);
-        let (states_tx, states_rx) = mpsc::channel(1024);
-        let (changes_tx, changes_rx) = mpsc::channel(1024);
+        let q = &self.cfg.queues;
+        let (events_tx, events) = mpsc::channel(q.events.get());
+        let (telemetry_tx, telemetry) = mpsc::channel(q.telemetry.get());
+        let (states_tx, states_rx) = mpsc::channel(q.states.get());
+        let (changes_tx, changes_rx) = mpsc::channel(q.presence.get());
         let last_seen = Arc::new(LastSeen::default());
         let ingest = Ingest::new(IngestParts {
             registry: self.registry.clone(),

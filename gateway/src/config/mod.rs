@@ -49,6 +49,9 @@ pub struct Config {
     /// Where completion notices are POSTed (the resident's feedback channel).
     #[serde(default)]
     pub webhook: Option<crate::orders::WebhookConfig>,
+    /// Capacities of the queues between stages.
+    #[serde(default)]
+    pub queues: crate::message::QueuesSection,
 }
 
 /// `[gateway]`: identity of this gateway.
