@@ -186,7 +186,8 @@ async fn rtu_scan_lists_the_units_on_the_bus() {
         1..=5,
         protocol::modbus::Table::Holding,
         3,
-        Duration::from_millis(30),
+        // Generous: a loaded CI machine can delay the line emulator's thread.
+        Duration::from_millis(250),
     )
     .await
     .expect("scan");
