@@ -63,7 +63,8 @@ impl Wiring<'_> {
             live.spawn(lanes.priority, lanes.telemetry);
         });
         let presence_task = PresenceTask {
-            presence,
+            presence: presence.with_config(self.cfg.presence),
+            refused: self.rejects.refused.clone(),
             site: self.cfg.gateway.site.clone(),
             registry: self.registry.clone(),
             profiles: self.profiles.clone(),
