@@ -6,7 +6,7 @@
 //! signal ([`link`]); wills of clients the broker refused are not drops. Changes are stored, so they survive a restart, and published
 //! retained on `gs/v1/site/{site}/device/{id}/availability` for integrators.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ pub struct Change {
     pub status: Status,
     /// When.
     pub at_ms: u64,
-    /// Why: `connected`, `last-will`, `heartbeat-missed`, `traffic` or
+    /// Why: `connected`, `last-will`, `polls-failed`, `heartbeat-missed`, `traffic` or
     /// `restored` (republished at start); `unstable-link` or `link-stable`
     /// for link signals.
     pub reason: &'static str,
@@ -70,6 +70,7 @@ pub enum Signal {
 pub struct Presence {
     entries: HashMap<DeviceId, Entry>,
     links: Links,
+    polled: HashSet<DeviceId>,
 }
 
 impl Presence {
@@ -78,7 +79,17 @@ impl Presence {
         Self {
             entries: entries.into_iter().collect(),
             links: Links::default(),
+            polled: HashSet::new(),
         }
+    }
+
+    /// Devices polled by the gateway (Modbus): their offline report is the
+    /// poller's own verdict after failed polls, not a last will, so it takes
+    /// effect at once.
+    #[must_use]
+    pub fn with_polled(mut self, devices: impl IntoIterator<Item = DeviceId>) -> Self {
+        self.polled.extend(devices);
+        self
     }
 
     /// Uses `cfg` for grace periods and link stability.
@@ -162,6 +173,10 @@ impl Presence {
                 }
                 self.set(device, status, at_ms, "connected").into_iter().collect()
             }
+            Status::Offline if self.polled.contains(device) => self
+                .set(device, status, at_ms, "polls-failed")
+                .into_iter()
+                .collect(),
             Status::Offline => {
                 if self.entries.get(device).is_some_and(|e| e.status == Status::Offline) {
                     return Vec::new();
