@@ -171,14 +171,20 @@ impl Presence {
                 if self.links.on_back(device) {
                     tracing::debug!(%device, "link blip: back inside the grace period");
                 }
-                self.set(device, status, at_ms, "connected").into_iter().collect()
+                self.set(device, status, at_ms, "connected")
+                    .into_iter()
+                    .collect()
             }
             Status::Offline if self.polled.contains(device) => self
                 .set(device, status, at_ms, "polls-failed")
                 .into_iter()
                 .collect(),
             Status::Offline => {
-                if self.entries.get(device).is_some_and(|e| e.status == Status::Offline) {
+                if self
+                    .entries
+                    .get(device)
+                    .is_some_and(|e| e.status == Status::Offline)
+                {
                     return Vec::new();
                 }
                 self.links
@@ -396,7 +402,10 @@ mod tests {
         assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!((c[0].status, c[0].reason), (Status::Offline, "last-will"));
         assert_eq!(p.get(&d).map(|e| e.since_ms), Some(30));
-        assert!(p.on_state(&d, Status::Offline, 40_000).is_empty(), "already offline");
+        assert!(
+            p.on_state(&d, Status::Offline, 40_000).is_empty(),
+            "already offline"
+        );
         let c = p.on_state(&d, Status::Online, 50_000);
         assert_eq!((c[0].status, c[0].reason), (Status::Online, "connected"));
     }

@@ -75,16 +75,17 @@ async fn twenty_drops_in_forty_seconds_give_at_most_one_order() {
     // Past the grace period: the device is back, nothing is an outage.
     c.advance(Duration::from_secs(31));
     sweep().await;
-    let fault = gridsense_tests::alarm(&mut it, "unstable link", |v| {
-        v["kind"] == "unstable-link"
-    })
-    .await;
+    let fault =
+        gridsense_tests::alarm(&mut it, "unstable link", |v| v["kind"] == "unstable-link").await;
     assert_eq!(fault["devices"][0], id);
     until("the order", || !outbox_orders(&c).is_empty()).await;
     let orders = outbox_orders(&c);
     let ids: std::collections::BTreeSet<_> = orders.iter().map(|(o, _)| o.clone()).collect();
     assert_eq!(ids.len(), 1, "one order for twenty drops: {orders:?}");
-    assert!(orders.iter().all(|(_, k)| k == "unstable-link"), "{orders:?}");
+    assert!(
+        orders.iter().all(|(_, k)| k == "unstable-link"),
+        "{orders:?}"
+    );
     let kinds = alarms(&c);
     assert!(
         !kinds.iter().any(|(k, _)| k == "device-offline"),

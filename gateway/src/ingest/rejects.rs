@@ -2,8 +2,8 @@
 //! so a flood of bad messages costs a counter increment, not a log line each.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::presence::Refused;
 

@@ -150,7 +150,10 @@ impl Links {
         let window = self.cfg.unstable_window_s * 1_000;
         let drops = self.drops.entry(device.clone()).or_default();
         drops.push_back(at);
-        while drops.front().is_some_and(|t| at.saturating_sub(*t) > window) {
+        while drops
+            .front()
+            .is_some_and(|t| at.saturating_sub(*t) > window)
+        {
             drops.pop_front();
         }
         if drops.len() < self.cfg.unstable_drops.max(2) as usize {
@@ -270,12 +273,19 @@ mod tests {
         let mut l = Links::new(cfg());
         let d = id("smoke-1");
         assert_eq!(l.on_will(&d, 1_000), None);
-        assert!(l.overdue(30_999).is_empty(), "still inside the grace period");
+        assert!(
+            l.overdue(30_999).is_empty(),
+            "still inside the grace period"
+        );
         assert!(l.on_back(&d));
         assert_eq!(l.blips, 1);
         assert!(l.overdue(100_000).is_empty(), "back: no outage");
         l.on_will(&d, 200_000);
-        assert_eq!(l.overdue(230_000), vec![(d, 200_000)], "gone for the grace period");
+        assert_eq!(
+            l.overdue(230_000),
+            vec![(d, 200_000)],
+            "gone for the grace period"
+        );
     }
 
     #[test]
@@ -287,8 +297,15 @@ mod tests {
             found.extend(l.on_will(&d, i * 2_000));
             l.on_back(&d);
         }
-        assert_eq!(found, vec![LinkChange::Unstable(8_000)], "the fifth drop, once");
-        assert!(l.stable(38_000 + 299_999, |_| true).is_empty(), "not held long enough");
+        assert_eq!(
+            found,
+            vec![LinkChange::Unstable(8_000)],
+            "the fifth drop, once"
+        );
+        assert!(
+            l.stable(38_000 + 299_999, |_| true).is_empty(),
+            "not held long enough"
+        );
         assert!(l.stable(400_000, |_| false).is_empty(), "not connected");
         assert_eq!(l.stable(400_000, |_| true), vec![d.clone()]);
         assert!(!l.is_unstable(&d));
@@ -323,6 +340,9 @@ mod tests {
         let bad: PresenceSection =
             toml::from_str("unstable_drops = 1\nunstable_window_s = 0").expect("parses");
         assert_eq!(bad.validate().expect_err("bad").len(), 2);
-        assert!(toml::from_str::<PresenceSection>("grace = 3").is_err(), "unknown key");
+        assert!(
+            toml::from_str::<PresenceSection>("grace = 3").is_err(),
+            "unknown key"
+        );
     }
 }
