@@ -54,6 +54,9 @@ pub enum StartError {
     /// A thread could not be started.
     #[error("thread: {0}")]
     Io(#[from] std::io::Error),
+    /// A stage stopped (or a task panicked) while the gateway ran.
+    #[error("{0}; the gateway stopped")]
+    Stopped(String),
 }
 
 /// Capacity of the event channel to analysis (events are never shed).
@@ -88,6 +91,8 @@ pub struct Gateway {
     pub api_addr: SocketAddr,
     /// The gateway's clock.
     pub clock: SharedClock,
+    /// Whether the pipeline is moving (`/healthz`, the watchdog).
+    pub health: crate::health::Health,
     tasks: Tasks,
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -103,6 +108,8 @@ struct Wiring<'a> {
     rejects: Arc<Rejects>,
     shutdown: CancellationToken,
     tasks: Tasks,
+    /// Analysis's heartbeat.
+    progress: Arc<crate::health::Progress>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -141,13 +148,14 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects,
         tasks: Tasks::new(shutdown.clone()),
         shutdown,
+        progress: Arc::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "record-denied",
         refusals.run(store.clone(), shutdown.clone()),
     );
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "reload-registry",
         crate::registry::reload(store.clone(), w.registry.clone(), shutdown.clone()),
     );
@@ -156,20 +164,33 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let resume = restored.open_alarms.0.clone();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
-    let control = w.analysis(spine, linkage, restored.open_alarms, out_tx);
+    let control = w.analysis(
+        spine,
+        linkage,
+        restored.open_alarms,
+        restored.maintenance,
+        out_tx,
+    );
     let orders = w.governance().await?;
-    w.tasks.spawn(
+    w.tasks.spawn_stage(
         "record",
         crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders, resume),
     );
 
+    let health = crate::health::Health {
+        tasks: w.tasks.clone(),
+        analysis: w.progress.clone(),
+        store: store.clone(),
+    };
     let state = ApiState {
         control: control.clone(),
         rejects: w.rejects.clone(),
+        health: health.clone(),
+        operators: crate::api::Operators::new(&control, &store, &w.registry, &w.clock, &cfg.alarms),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;
-    w.tasks.spawn("api", api.run(shutdown.clone()));
+    w.tasks.spawn_stage("api", api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");
     started.disarm();
     Ok(Gateway {
@@ -185,12 +206,30 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         control,
         api_addr,
         clock: w.clock,
+        health,
         tasks: w.tasks,
         writer: Some(restored.writer),
     })
 }
 
 impl Gateway {
+    /// Resolves when a stage stops while the gateway runs, or a task
+    /// panics (the gateway is then already shutting down), with what failed.
+    pub async fn failed(&self) -> String {
+        self.tasks.failed().await
+    }
+
+    /// What failed, if anything did.
+    pub fn failure(&self) -> Option<String> {
+        self.tasks.failure()
+    }
+
+    /// The tracker every task of this gateway runs in, for work added
+    /// beside the stages (tools, tests) under the same supervision.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
     /// Stops every task, then lets the store writer commit what it holds and exit.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

@@ -1,5 +1,6 @@
 //! The commit gate's store side: what analysis reports (alarm changes with
-//! their audit records, linkage records, aggregates, and an evaluated
+//! their audit records, linkage records, aggregates, expired maintenance
+//! windows, and an evaluated
 //! event's consequences with its mark) is stored, and each alarm change is
 //! handed to the order engine only once it is committed, so the uplink acts
 //! on committed alarms only.
@@ -9,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::analysis::AnalysisOut;
 use crate::clock::SharedClock;
-use crate::store::{StoreHandle, Write};
+use crate::store::{MaintenanceWrite, StoreHandle, Write};
 
 /// The store write of one report, and the alarm changes in it.
 fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
@@ -20,6 +21,10 @@ fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
         }
         AnalysisOut::Linkage(rec) => Write::Linkage(rec),
         AnalysisOut::Aggregate(a) => Write::Aggregate(a),
+        AnalysisOut::MaintenanceExpired(w) => Write::Maintenance(MaintenanceWrite::Expired {
+            target: w.target,
+            until: w.until,
+        }),
         AnalysisOut::Evaluated { event, outs } => Write::Evaluated {
             event,
             writes: outs.into_iter().map(|o| to_write(o, at, alarms)).collect(),

@@ -1,6 +1,13 @@
 //! Every task the gateway spawns, in one tracker: a task that panics or
 //! returns an error is logged by name, and shutdown waits for all of them.
 //!
+//! Supervision: a *stage* ([`Tasks::spawn_stage`]: ingest, analysis, the
+//! order engine, the uplink ...) runs until shutdown. A stage that ends
+//! before shutdown, or any task that panics, is a failure: one `error` line
+//! names it, the gateway is shut down, and `gridsense run` exits non-zero so
+//! its supervisor (systemd) restarts it. A gateway running on with a dead
+//! stage would acknowledge events nobody evaluates.
+//!
 //! [`Tasks`] is cheap to clone; each stage that starts tasks of its own
 //! (ingest's commit tasks, linkage's Modbus writes) holds a clone, so no
 //! task runs outside it.
@@ -9,6 +16,7 @@ use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use tokio_util::sync::CancellationToken;
@@ -21,6 +29,18 @@ pub struct Tasks {
     tracker: TaskTracker,
     /// Cancelled at shutdown; long waits inside tasks select on it.
     shutdown: CancellationToken,
+    /// The first failure, and its signal.
+    failure: Arc<Failure>,
+    /// Stages running, by name.
+    stages: Arc<Mutex<std::collections::BTreeMap<&'static str, usize>>>,
+}
+
+#[derive(Debug, Default)]
+struct Failure {
+    /// What failed first.
+    what: Mutex<Option<String>>,
+    /// Cancelled at the first failure.
+    signal: CancellationToken,
 }
 
 /// What a task returns: nothing, or a result whose error is logged.
@@ -47,7 +67,83 @@ impl Tasks {
         Self {
             tracker: TaskTracker::new(),
             shutdown,
+            failure: Arc::default(),
+            stages: Arc::default(),
         }
+    }
+
+    /// Stages running now, by name, with how many of each.
+    pub fn stages(&self) -> Vec<(String, usize)> {
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), *v))
+            .collect()
+    }
+
+    fn stage_count(&self, name: &'static str, up: bool) {
+        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let n = stages.entry(name).or_default();
+        if up {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                stages.remove(name);
+            }
+        }
+    }
+
+    /// Records a failure (the first one is kept), then shuts everything down.
+    fn fail(&self, what: String) {
+        let mut first = self.failure.what.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_none() {
+            *first = Some(what);
+        }
+        drop(first);
+        self.shutdown.cancel();
+        self.failure.signal.cancel();
+    }
+
+    /// The first failure, if a stage stopped or a task panicked.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .what
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Resolves at the first failure, with what failed.
+    pub async fn failed(&self) -> String {
+        self.failure.signal.cancelled().await;
+        self.failure().unwrap_or_default()
+    }
+
+    /// Runs the stage `fut`, named `name`, which must run until shutdown:
+    /// ending before it (whatever it returns) or panicking is a failure.
+    pub fn spawn_stage<F>(&self, name: &'static str, fut: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutcome,
+    {
+        let me = self.clone();
+        self.stage_count(name, true);
+        self.spawn(name, async move {
+            let out = fut.await;
+            me.stage_count(name, false);
+            let error = out.failure();
+            if !me.shutdown.is_cancelled() {
+                let why = error.unwrap_or_else(|| "it returned".into());
+                tracing::error!(stage = name, reason = %why, "stage stopped while the gateway runs: shutting down to be restarted");
+                me.fail(format!("stage {name} stopped: {why}"));
+                return;
+            }
+            if let Some(error) = error {
+                tracing::error!(task = name, %error, "task failed");
+            }
+        });
     }
 
     /// Runs `fut` as a tracked task named `name`. When it panics or returns
@@ -57,6 +153,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: TaskOutcome,
     {
+        let me = self.clone();
         self.tracker.spawn(async move {
             match catch_unwind(fut).await {
                 Ok(out) => {
@@ -67,6 +164,7 @@ impl Tasks {
                 Err(panic) => {
                     let panic = panic_message(panic.as_ref());
                     tracing::error!(task = name, %panic, "task panicked");
+                    me.fail(format!("task {name} panicked: {panic}"));
                 }
             }
         });
@@ -204,6 +302,57 @@ mod tests {
             text.contains("uplink") && text.contains("broker refused"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stage_that_stops_before_shutdown_fails_the_gateway_and_stops_the_rest() {
+        let (log, _guard) = capture();
+        let tasks = Tasks::new(CancellationToken::new());
+        let t = tasks.clone();
+        tasks.spawn_stage("other", async move { t.cancelled().await });
+        tasks.spawn_stage("analysis", async {
+            tokio::task::yield_now().await;
+        });
+        let what = tokio::time::timeout(Duration::from_secs(5), tasks.failed())
+            .await
+            .expect("the failure is signalled");
+        assert_eq!(what, "stage analysis stopped: it returned");
+        assert!(
+            tasks.shutdown().is_cancelled(),
+            "everything is told to stop"
+        );
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("the other stage stops");
+        let text = log.text();
+        assert_eq!(text.matches("stage stopped").count(), 1, "{text}");
+        assert!(text.contains("analysis"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stage_ending_at_shutdown_and_a_finished_job_are_not_failures() {
+        let tasks = Tasks::new(CancellationToken::new());
+        let t = tasks.clone();
+        tasks.spawn_stage("api", async move { t.cancelled().await });
+        tasks.spawn("replay", async {});
+        tokio::task::yield_now().await;
+        assert!(!tasks.shutdown().is_cancelled());
+        tasks.shutdown().cancel();
+        tasks.wait().await;
+        assert_eq!(tasks.failure(), None);
+    }
+
+    #[tokio::test]
+    async fn a_panicked_job_is_a_failure() {
+        let tasks = Tasks::new(CancellationToken::new());
+        tasks.spawn("ingest-commit", async {
+            tokio::task::yield_now().await;
+            fall();
+        });
+        let what = tokio::time::timeout(Duration::from_secs(5), tasks.failed())
+            .await
+            .expect("signalled");
+        assert_eq!(what, "task ingest-commit panicked: the sky fell");
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ pub(crate) fn device(id: &str, profile: &str, room: &str, zone: Option<&str>) ->
         id: DeviceId::new(id).expect("id"),
         profile: Ident::new(profile).expect("profile"),
         location: name(room),
+        ancestors: vec![name("b1")],
         location_label: format!("Building 1 / {room}"),
         grid: GridPath {
             city: name("foshan"),

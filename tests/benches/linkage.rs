@@ -141,12 +141,26 @@ async fn run(rounds: u32) {
 
 /// Ends every open alarm, so the next signal raises a new one.
 async fn cancel_open_alarms(c: &Compound) {
-    let (_, open) = c.http("GET", "/api/alarms", "").await;
-    for a in open.as_array().into_iter().flatten() {
-        if let Some(id) = a["id"].as_str() {
+    // A confirmed fire is cancelled only once its detector's restore has
+    // been evaluated (409 before): retry until nothing is open.
+    let deadline = Instant::now() + gridsense_tests::WAIT;
+    loop {
+        let (_, open) = c.http("GET", "/api/alarms", "").await;
+        let ids: Vec<String> = open
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["id"].as_str().map(str::to_string))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "alarms still open: {open}");
+        for id in ids {
             c.http("POST", &format!("/api/alarms/{id}/cancel"), "")
                 .await;
         }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

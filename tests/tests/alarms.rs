@@ -145,7 +145,7 @@ async fn maintenance_records_test_alarms_and_releases_nothing() {
         .http(
             "POST",
             "/api/maintenance",
-            r#"{"target":"b2-u1-f1","on":true}"#,
+            r#"{"target":"b2-u1-f1","on":true,"by":"tech-wang","reason":"detector test","for_s":600}"#,
         )
         .await;
     assert_eq!(status, 200);

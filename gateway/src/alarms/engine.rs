@@ -9,6 +9,7 @@ use protocol::feed::{AlarmFeed, AlarmState};
 use protocol::{AlarmKind, Cause, DeviceId, EventKind, Name, NodeEvent, Status};
 
 use super::incident::{Alarm, Key};
+use super::maintenance::Maintenance;
 use super::policy::AlarmPolicy;
 use crate::registry::DeviceInfo;
 
@@ -68,6 +69,18 @@ pub enum OperatorError {
         /// Devices still signalling.
         devices: String,
     },
+    /// Cancel of a confirmed fire or gas alarm while devices are still in alarm.
+    #[error(
+        "alarm {id} is a confirmed {kind} still in alarm at {devices}: it cannot be cancelled; reset it once they restore"
+    )]
+    StillInAlarm {
+        /// The alarm.
+        id: String,
+        /// Its kind.
+        kind: AlarmKind,
+        /// Devices still signalling.
+        devices: String,
+    },
 }
 
 /// The alarm engine.
@@ -80,13 +93,13 @@ pub struct Engine {
     by_key: HashMap<Key, String>,
     recent: HashMap<DeviceId, VecDeque<u64>>,
     chattering: HashSet<DeviceId>,
-    maintenance: HashSet<String>,
+    maintenance: Maintenance,
 }
 
 impl Engine {
     /// A new engine; alarm ids continue after `last_id`.
     pub fn new(gateway: Name, policy: AlarmPolicy, last_id: u64) -> Self {
-        let maintenance = policy.maintenance.iter().map(ToString::to_string).collect();
+        let maintenance = Maintenance::new(policy.maintenance.iter().map(ToString::to_string));
         Self {
             gateway,
             policy,
@@ -167,22 +180,20 @@ impl Engine {
         self.open.get(id)
     }
 
-    /// Puts a device, site node or fire zone in or out of maintenance.
+    /// Puts a device, site node or fire zone in or out of maintenance with
+    /// no expiry (as `[alarms] maintenance` does).
     pub fn set_maintenance(&mut self, target: &str, on: bool) {
-        if on {
-            self.maintenance.insert(target.to_string());
-        } else {
-            self.maintenance.remove(target);
-        }
+        self.maintenance.set_fixed(target, on);
     }
 
-    fn in_maintenance(&self, dev: &DeviceInfo) -> bool {
-        self.maintenance.contains(dev.id.as_str())
-            || self.maintenance.contains(dev.location.as_str())
-            || dev
-                .fire_zone
-                .as_ref()
-                .is_some_and(|z| self.maintenance.contains(z.as_str()))
+    /// Maintenance windows in force.
+    pub fn maintenance(&self) -> &Maintenance {
+        &self.maintenance
+    }
+
+    /// Maintenance windows, to start, end or expire them.
+    pub fn maintenance_mut(&mut self) -> &mut Maintenance {
+        &mut self.maintenance
     }
 
     /// An event from a node.
@@ -257,7 +268,7 @@ impl Engine {
         if kind == AlarmKind::Fire && self.note_toggle(dev, at, &mut fx) {
             return fx;
         }
-        let test = self.in_maintenance(dev);
+        let test = self.maintenance.covers(dev, at);
         let zone = Self::zone_of(dev);
         let key = Key::Zone(kind, zone.clone(), test);
         let strong = matches!(cause, Some(Cause::Heat | Cause::ManualCall));
@@ -327,7 +338,7 @@ impl Engine {
             }
             return fx;
         }
-        let test = self.in_maintenance(dev);
+        let test = self.maintenance.covers(dev, at);
         let mut alarm = self.new_alarm(dev, kind, key, test, at);
         alarm.confirm(at, "single-stage");
         // A chattering detector's fault is cleared by an operator, not by a restore.
@@ -490,6 +501,19 @@ impl Engine {
                 alarm.feed.state = AlarmState::Acknowledged;
                 fx.push(Effect::Changed(Box::new(alarm.feed.clone())));
             }
+            // The latch: a confirmed fire or gas alarm is never withdrawn
+            // while a detector still reports it.
+            OperatorAction::Cancel
+                if state == AlarmState::Active
+                    && alarm.feed.kind.is_life_safety()
+                    && !alarm.active.is_empty() =>
+            {
+                return Err(OperatorError::StillInAlarm {
+                    id: id.to_string(),
+                    kind: alarm.feed.kind,
+                    devices: joined(&alarm.active),
+                });
+            }
             OperatorAction::Cancel
                 if matches!(state, AlarmState::PreAlarm | AlarmState::Active) =>
             {
@@ -500,15 +524,9 @@ impl Engine {
                     && alarm.latching
                     && alarm.feed.kind != AlarmKind::Chattering =>
             {
-                let devices = alarm
-                    .active
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 return Err(OperatorError::StillActive {
                     id: id.to_string(),
-                    devices,
+                    devices: joined(&alarm.active),
                 });
             }
             OperatorAction::Reset => {
@@ -531,6 +549,14 @@ impl Engine {
             fx.push(Effect::Changed(Box::new(alarm.feed)));
         }
     }
+}
+
+fn joined(devices: &std::collections::BTreeSet<DeviceId>) -> String {
+    devices
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn confirmer(cause: Option<Cause>) -> &'static str {

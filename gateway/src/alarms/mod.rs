@@ -3,14 +3,21 @@
 //!
 //! - [`policy`]: the site's alarm policy (confirmation, chatter, maintenance);
 //! - [`engine`]: the pure state machine, `input → effects`;
-//! - [`incident`]: one alarm and how signals join it.
+//! - [`incident`]: one alarm and how signals join it;
+//! - [`maintenance`]: test mode windows (who, why, until, which subtree);
+//! - [`windows`]: changes to them asked by operators, and their resumption.
 
 mod engine;
 mod incident;
+pub mod maintenance;
+#[cfg(test)]
+mod maintenance_tests;
 pub mod policy;
 #[cfg(test)]
 mod tests;
+pub mod windows;
 
 pub use engine::{Effect, Engine, OperatorAction, OperatorError};
 pub use incident::Alarm;
+pub use maintenance::{Maintenance, MaintenanceError, Scope, Window};
 pub use policy::AlarmPolicy;

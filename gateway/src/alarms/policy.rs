@@ -23,8 +23,13 @@ pub struct AlarmPolicy {
     pub chatter_window_s: u64,
     /// Devices, site nodes or fire zones in maintenance at start: their
     /// events are recorded as test alarms, with no ticket and no linkage.
+    /// These have no expiry; windows set through the API do.
     #[serde(default)]
     pub maintenance: Vec<Name>,
+    /// The longest maintenance window the API accepts, in hours: test mode
+    /// is never left on by forgetting it.
+    #[serde(default = "default_max_maintenance")]
+    pub max_maintenance_h: u64,
 }
 
 impl Default for AlarmPolicy {
@@ -35,6 +40,7 @@ impl Default for AlarmPolicy {
             chatter_events: default_chatter(),
             chatter_window_s: default_chatter_window(),
             maintenance: Vec::new(),
+            max_maintenance_h: default_max_maintenance(),
         }
     }
 }
@@ -47,4 +53,7 @@ const fn default_chatter() -> usize {
 }
 const fn default_chatter_window() -> u64 {
     60
+}
+const fn default_max_maintenance() -> u64 {
+    24
 }

@@ -342,4 +342,56 @@ fn an_unstable_link_is_one_fault_per_device_until_it_holds() {
     };
     assert_eq!((f.id.clone(), f.state), (id, AlarmState::Cleared));
     assert_eq!(e.open().count(), 0);
+
+fn a_confirmed_fire_cannot_be_cancelled_while_in_alarm() {
+    let mut e = engine();
+    let s1 = device("smoke-1", "smoke", "r701", Some("fz7"));
+    let s2 = device("smoke-2", "smoke", "r702", Some("fz7"));
+    e.on_event(&s1, &alarm(1, Cause::Smoke), 1);
+    e.on_event(&s2, &alarm(1, Cause::Smoke), 2);
+    assert!(e.get("gw01-a1").expect("open").is_confirmed());
+    let refused = e.operator("gw01-a1", OperatorAction::Cancel, 3);
+    let Err(OperatorError::StillInAlarm { devices, .. }) = refused else {
+        panic!("cancel of a confirmed fire in alarm: {refused:?}");
+    };
+    assert_eq!(devices, "smoke-1, smoke-2");
+    // One detector restores: still in alarm at the other.
+    e.on_event(&s1, &ev(2, EventKind::Restore, Some(Cause::Smoke)), 4);
+    assert!(matches!(
+        e.operator("gw01-a1", OperatorAction::Cancel, 5),
+        Err(OperatorError::StillInAlarm { .. })
+    ));
+    assert!(matches!(
+        e.operator("gw01-a1", OperatorAction::Reset, 5),
+        Err(OperatorError::StillActive { .. })
+    ));
+    assert_eq!(
+        e.get("gw01-a1").map(|a| a.feed.state),
+        Some(AlarmState::Active)
+    );
+    // Both restored: latched, and now it may be declared false.
+    e.on_event(&s2, &ev(2, EventKind::Restore, Some(Cause::Smoke)), 6);
+    let fx = e
+        .operator("gw01-a1", OperatorAction::Cancel, 7)
+        .expect("cancel once restored");
+    assert_eq!(
+        changes(&fx),
+        [("gw01-a1".to_string(), AlarmState::Cancelled)]
+    );
+}
+
+#[test]
+fn an_acknowledged_fire_is_reset_not_cancelled() {
+    let mut e = engine();
+    let h = device("heat-1", "heat", "kitchen", Some("fz1"));
+    e.on_event(&h, &alarm(1, Cause::Heat), 5);
+    e.operator("gw01-a1", OperatorAction::Acknowledge, 6)
+        .expect("ack");
+    e.on_event(&h, &ev(2, EventKind::Restore, Some(Cause::Heat)), 7);
+    assert!(matches!(
+        e.operator("gw01-a1", OperatorAction::Cancel, 8),
+        Err(OperatorError::State { .. })
+    ));
+    e.operator("gw01-a1", OperatorAction::Reset, 9)
+        .expect("reset once restored");
 }

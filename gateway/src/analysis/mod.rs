@@ -11,7 +11,8 @@ use protocol::{Feed, Name};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::alarms::{Effect, Engine, OperatorAction, OperatorError};
+use crate::alarms::windows::{self, Change as MaintenanceChange};
+use crate::alarms::{Effect, Engine, MaintenanceError, OperatorAction, OperatorError, Window};
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
 use crate::linkage::{Action, Linkage, LinkageRecord};
@@ -34,12 +35,13 @@ pub enum Control {
         /// The outcome.
         reply: oneshot::Sender<Result<(), OperatorError>>,
     },
-    /// Put a device, site node or fire zone in or out of maintenance.
+    /// Start, end or restore a maintenance window (already validated
+    /// against the registry; stored by the caller).
     Maintenance {
-        /// Device id, site node id or fire zone.
-        target: String,
-        /// In (true) or out.
-        on: bool,
+        /// What to change.
+        change: MaintenanceChange,
+        /// The window replaced or ended, or why the change was refused.
+        reply: oneshot::Sender<Result<Option<Window>, MaintenanceError>>,
     },
     /// Replace the rules (a configuration reload that passed validation).
     ReloadRules(Box<Rules>),
@@ -82,6 +84,8 @@ pub struct Analysis {
     pub changes: mpsc::UnboundedSender<AnalysisOut>,
     /// What acknowledged events changed, held until each is committed.
     pub gate: gate::Gate,
+    /// Its heartbeat, for `/healthz` and the watchdog.
+    pub progress: std::sync::Arc<crate::health::Progress>,
 }
 
 /// What analysis reports to the stages after it.
@@ -93,6 +97,8 @@ pub enum AnalysisOut {
     Linkage(LinkageRecord),
     /// An aggregate window closed.
     Aggregate(protocol::feed::Aggregate),
+    /// A maintenance window reached its `until`.
+    MaintenanceExpired(Window),
     /// The committed event with this row id was evaluated: store what it
     /// changed and mark it evaluated, in one transaction.
     Evaluated {
@@ -133,6 +139,7 @@ impl Analysis {
                 Some(m) = input.telemetry.recv() => self.on_telemetry(&m),
             }
             self.flush();
+            self.progress.beat(input.events.len());
         }
     }
 
@@ -181,9 +188,15 @@ impl Analysis {
                     .engine
                     .operator(&id, action, now)
                     .map(|fx| self.apply(fx));
+                if let Err(e) = &r {
+                    tracing::warn!(alarm = %id, ?action, error = %e, "operator action refused");
+                }
                 let _ = reply.send(r);
             }
-            Control::Maintenance { target, on } => self.engine.set_maintenance(&target, on),
+            Control::Maintenance { change, reply } => {
+                let r = windows::apply(&mut self.engine, &self.registry.get(), change);
+                let _ = reply.send(r);
+            }
             Control::ReloadRules(rules) => {
                 tracing::info!("rules reloaded");
                 self.rules = *rules;
@@ -211,6 +224,10 @@ impl Analysis {
         self.gate.expire(now);
         let fx = self.engine.tick(now);
         self.apply(fx);
+        for w in self.engine.maintenance_mut().expire(now) {
+            tracing::info!(window = %w.target, by = %w.by, "maintenance window expired");
+            let _ = self.changes.send(AnalysisOut::MaintenanceExpired(w));
+        }
         self.linkage.tick(now);
         for agg in self.rules.aggregator.flush(now) {
             self.emit(AnalysisOut::Aggregate(agg.clone()));

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::alarms::OperatorError;
+use crate::alarms::{MaintenanceError, OperatorError};
+use crate::store::StoreError;
 
 /// What can go wrong answering a request.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,15 @@ pub enum ApiError {
     /// The action in the path is not one we know.
     #[error("unknown action `{0}`: use ack, reset or cancel")]
     Action(String),
+    /// A maintenance request that cannot be honoured.
+    #[error(transparent)]
+    Maintenance(#[from] MaintenanceError),
+    /// The request body is not the JSON the route takes.
+    #[error("bad request body: {0}")]
+    Body(String),
+    /// The store failed; the details are logged, not sent.
+    #[error("internal error: the change was not stored")]
+    Store(StoreError),
     /// The analysis task is gone (shutting down).
     #[error("the gateway is shutting down")]
     Unavailable,
@@ -26,6 +36,15 @@ impl IntoResponse for ApiError {
             Self::Operator(OperatorError::Unknown(_)) => StatusCode::NOT_FOUND,
             Self::Operator(_) => StatusCode::CONFLICT,
             Self::Action(_) => StatusCode::BAD_REQUEST,
+            Self::Maintenance(MaintenanceError::UnknownTarget(_)) => StatusCode::NOT_FOUND,
+            Self::Maintenance(MaintenanceError::Invalid(_)) | Self::Body(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::Maintenance(_) => StatusCode::CONFLICT,
+            Self::Store(e) => {
+                tracing::error!(error = %e, "API request failed in the store");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         (

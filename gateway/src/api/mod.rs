@@ -5,10 +5,12 @@
 
 mod config;
 mod error;
+mod operators;
 mod routes;
 mod serve;
 
 pub use config::ApiSection;
 pub use error::ApiError;
+pub use operators::Operators;
 pub use routes::{ApiState, router};
 pub use serve::Server;

@@ -40,7 +40,7 @@ impl Wiring<'_> {
             let uplink = Uplink::new(u, &self.cfg.gateway.id, self.store.outbox())
                 .map_err(|e| StartError::Governance(e.to_string()))?;
             let stop = self.shutdown.clone();
-            self.tasks.spawn("uplink", async move {
+            self.tasks.spawn_stage("uplink", async move {
                 if let Err(e) = uplink.run(status_tx, stop).await {
                     tracing::error!(error = %e, "uplink stopped");
                 }
@@ -50,7 +50,7 @@ impl Wiring<'_> {
             drop(status_tx);
         }
         let stop = self.shutdown.clone();
-        self.tasks.spawn("order-engine", async move {
+        self.tasks.spawn_stage("order-engine", async move {
             if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
                 tracing::error!(error = %e, "order engine stopped");
             }

@@ -1,5 +1,6 @@
 //! Opens the store and restores what the stages resume from: the registry,
-//! each device's last event seq, presence and the open alarms; then hands
+//! each device's last event seq, presence, the open alarms and the
+//! maintenance windows in force; then hands
 //! the database to the store's threads.
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::thread::JoinHandle;
 use protocol::feed::AlarmFeed;
 
 use super::StartError;
+use crate::alarms::Window;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::ingest::Dedupe;
@@ -26,6 +28,9 @@ pub(super) struct Restored {
     pub(super) presence: Presence,
     /// The open alarms and the last alarm number given.
     pub(super) open_alarms: (Vec<AlarmFeed>, u64),
+    /// Maintenance windows in force (those that ended while the gateway
+    /// was down are recorded as expired).
+    pub(super) maintenance: Vec<Window>,
     /// Events committed (and acknowledged) but not evaluated before the
     /// gateway stopped: replayed through analysis before live traffic.
     pub(super) replay: Vec<Ingested>,
@@ -74,7 +79,7 @@ fn replay(db: &Store, registry: &Registry) -> Result<Vec<Ingested>, StartError> 
 /// Opens the database (creating the admin credential at first start) and
 /// starts the store's threads.
 pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartError> {
-    let db = Store::open(&cfg.store.path)?;
+    let mut db = Store::open(&cfg.store.path)?;
     if let Some(password) = crate::registry::ensure_admin(&db)? {
         // Printed once, at first start; never stored in clear.
         println!(
@@ -96,6 +101,7 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
             .flat_map(|a| a.devices.first().cloned()),
         clock.now_ms(),
     );
+    let maintenance = db.maintenance_at_start(clock.now_ms())?;
     let (store, writer) = store::spawn_writer(
         db,
         StoreConfig {
@@ -113,6 +119,7 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
         dedupe,
         presence,
         open_alarms,
+        maintenance,
         replay,
     })
 }

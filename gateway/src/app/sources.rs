@@ -27,7 +27,7 @@ impl Wiring<'_> {
         let (writes_tx, writes_rx) = mpsc::channel(64);
         let stop = &self.shutdown;
         self.tasks
-            .spawn("modbus", source.run(events_tx, writes_rx, stop.clone()));
+            .spawn_stage("modbus", source.run(events_tx, writes_rx, stop.clone()));
         let bridge = Bridge {
             registry: self.registry.clone(),
             store: self.store.clone(),
@@ -35,10 +35,10 @@ impl Wiring<'_> {
             states: feeds.states,
         };
         self.tasks
-            .spawn("modbus-bridge", bridge.run(events_rx, stop.clone()));
+            .spawn_stage("modbus-bridge", bridge.run(events_rx, stop.clone()));
         let (records, mut records_rx) = mpsc::unbounded_channel();
         let out = out.clone();
-        self.tasks.spawn("linkage-records", async move {
+        self.tasks.spawn_stage("linkage-records", async move {
             while let Some(r) = records_rx.recv().await {
                 let _ = out.send(AnalysisOut::Linkage(r));
             }

@@ -82,7 +82,7 @@ impl Wiring<'_> {
             changes: changes_tx,
             sweep_every: Duration::from_secs(1),
         };
-        tasks.spawn(
+        tasks.spawn_stage(
             "presence",
             presence::run(presence_task, states_rx, stop.clone()),
         );

@@ -43,18 +43,42 @@ pub fn main(path: &Path) -> ExitCode {
 /// validated again and, if valid, its rules replace the running ones.
 ///
 /// # Errors
-/// [`StartError`] when it cannot start.
+/// [`StartError`] when it cannot start, [`StartError::Stopped`] when a stage
+/// stopped while it ran (it is shut down first).
 pub async fn run_until_signal(
     cfg: &Config,
     path: &Path,
     clock: SharedClock,
 ) -> Result<(), StartError> {
     let gw = app::start(cfg, clock).await?;
+    crate::notify::notify("READY=1");
+    if let Some(every) = crate::notify::watchdog_every() {
+        let health = gw.health.clone();
+        gw.tasks().spawn_stage("watchdog", async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    () = health.tasks.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let report = health.check().await;
+                if report.ok {
+                    crate::notify::notify("WATCHDOG=1");
+                } else {
+                    tracing::error!(problems = ?report.problems, "unhealthy: the watchdog is not fed");
+                }
+            }
+        });
+    }
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => break,
+            what = gw.failed() => {
+                gw.stop().await;
+                return Err(StartError::Stopped(what));
+            }
             () = hangup() => {
                 if let Err(problems) = crate::reload::rules(&gw, path).await {
                     for p in problems {
@@ -65,6 +89,7 @@ pub async fn run_until_signal(
         }
     }
     tracing::info!("shutting down");
+    crate::notify::notify("STOPPING=1");
     gw.stop().await;
     tracing::info!("stopped");
     Ok(())

@@ -140,9 +140,9 @@ impl Ingest {
     pub fn spawn(&self, priority: Subscription, telemetry: Subscription) {
         let (tasks, stop) = (&self.inner.tasks, self.inner.tasks.shutdown());
         let me = self.clone();
-        tasks.spawn("ingest-priority", me.run_priority(priority, stop.clone()));
+        tasks.spawn_stage("ingest-priority", me.run_priority(priority, stop.clone()));
         let me = self.clone();
-        tasks.spawn(
+        tasks.spawn_stage(
             "ingest-telemetry",
             me.run_telemetry(telemetry, stop.clone()),
         );

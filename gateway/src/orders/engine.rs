@@ -4,7 +4,7 @@
 //! commits the order, its outbox row, its audit record and the cell's KPIs
 //! in one transaction; then the engine tells [`Feedback`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,11 +53,20 @@ pub struct OrderEngine {
     feedback: Arc<dyn Feedback>,
     /// The last order number taken.
     number: u64,
+    /// The store failed the last input (logged once until it recovers).
+    stalled: bool,
     /// Open orders by id.
     open: HashMap<OrderId, OrderRecord>,
     /// Open orders by alarm id.
     by_alarm: HashMap<String, OrderId>,
     stats: Arc<EngineStats>,
+}
+
+/// What the engine is given to act on, in arrival order.
+#[derive(Debug)]
+enum Input {
+    Alarm(Box<AlarmFeed>),
+    Status(StatusUpdate),
 }
 
 /// A stored record, decoded.
@@ -120,6 +129,7 @@ impl OrderEngine {
             clock,
             feedback,
             number,
+            stalled: false,
             open,
             by_alarm,
             stats: Arc::default(),
@@ -162,17 +172,51 @@ impl OrderEngine {
     ) -> Result<(), OrdersError> {
         let mut tick = tokio::time::interval(self.supervise_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backlog = VecDeque::new();
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
-                s = status.recv(), if !status.is_closed() => if let Some(s) = s { self.on_status(&s).await? },
+                s = status.recv(), if !status.is_closed() => if let Some(s) = s { backlog.push_back(Input::Status(s)) },
                 a = alarms.recv() => match a {
-                    Some(a) => self.on_alarm(&a).await?,
+                    Some(a) => backlog.push_back(Input::Alarm(Box::new(a))),
                     None => return Ok(()),
                 },
-                _ = tick.tick() => self.supervise().await?,
+                _ = tick.tick() => {
+                    if backlog.is_empty() && let Err(e) = self.supervise().await {
+                        tracing::error!(error = %e, "order supervision not stored; retried at the next tick");
+                    }
+                }
             }
+            self.work_off(&mut backlog).await;
+        }
+    }
+
+    /// Handles queued inputs in order. A store failure (a full disk, say)
+    /// keeps the input and everything after it for the next round, so a
+    /// change is never lost nor applied out of order; an input that can
+    /// never succeed (a record that does not decode) is dropped and logged.
+    async fn work_off(&mut self, backlog: &mut VecDeque<Input>) {
+        while let Some(input) = backlog.front() {
+            let r = match input {
+                Input::Alarm(a) => self.on_alarm(&a.as_ref().clone()).await,
+                Input::Status(s) => self.on_status(&s.clone()).await,
+            };
+            match r {
+                Ok(()) => {}
+                Err(OrdersError::Store(e)) => {
+                    if !self.stalled {
+                        tracing::error!(error = %e, queued = backlog.len(), "order change not stored; kept and retried");
+                    }
+                    self.stalled = true;
+                    return;
+                }
+                Err(e) => tracing::error!(error = %e, "order input dropped"),
+            }
+            if std::mem::take(&mut self.stalled) {
+                tracing::info!("order changes stored again");
+            }
+            backlog.pop_front();
         }
     }
 

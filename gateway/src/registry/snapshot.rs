@@ -19,6 +19,9 @@ pub struct DeviceInfo {
     pub profile: KindName,
     /// The site node it is installed in.
     pub location: Name,
+    /// The site nodes enclosing that node, nearest first (`b3-u2-f7`,
+    /// `b3-u2`, `b3`): what a maintenance window on a building or floor covers.
+    pub ancestors: Vec<Name>,
     /// That node's names from the top: `Building 3 / Unit 2 / Floor 7 / Room 702`.
     pub location_label: String,
     /// The grid cell responsible for it.
@@ -100,6 +103,7 @@ impl Registry {
                 id: DeviceId::new(&id).map_err(|_| bad("bad id"))?,
                 profile: KindName::new(&profile).map_err(|_| bad("bad profile"))?,
                 location: node.id.clone(),
+                ancestors: self.ancestors(node),
                 location_label: node.label.clone(),
                 grid: node.grid.clone(),
                 fire_zone,
@@ -115,6 +119,21 @@ impl Registry {
             self.devices.insert(id, info);
         }
         Ok(())
+    }
+
+    /// The nodes enclosing `node`, nearest first (the tree is resolved, so
+    /// it has no cycle; the bound is a guard all the same).
+    fn ancestors(&self, node: &SiteNode) -> Vec<Name> {
+        let mut out = Vec::new();
+        let mut at = node;
+        while let Some(parent) = at.parent.as_ref().and_then(|p| self.nodes.get(p.as_str())) {
+            if out.len() > self.nodes.len() {
+                break;
+            }
+            out.push(parent.id.clone());
+            at = parent;
+        }
+        out
     }
 
     fn load_creds(&mut self, store: &Store) -> Result<(), StoreError> {

@@ -69,6 +69,11 @@ pub(super) fn write(
         Write::OutboxRemove(seqs) => {
             return Ok(Done::Removed(super::outbox::remove(tx, outbox, seqs)?));
         }
+        Write::Maintenance(m) => {
+            let ended = super::operators::write_maintenance(tx, m)?;
+            return Ok(Done::Ended(u64::try_from(ended).unwrap_or(u64::MAX)));
+        }
+        Write::Operator(r) => super::operators::write_operator(tx, r)?,
         Write::Evaluated { event, writes } => {
             for w in writes {
                 write(tx, outbox, w)?;

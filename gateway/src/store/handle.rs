@@ -81,7 +81,7 @@ impl Counters {
 }
 
 /// A snapshot of the writer's counters since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreStats {
     /// Events stored.
     pub events: u64,

@@ -1,7 +1,7 @@
 //! The gateway's durable state in one SQLite file (WAL, `synchronous=FULL`):
 //! events, telemetry, quarantine, presence, the registry's tables, alarms,
-//! linkage, aggregates, work orders and their KPIs, the outbox and the
-//! audit chain. Every table is created by the one migration chain
+//! linkage, aggregates, work orders and their KPIs, the outbox, maintenance
+//! windows and the audit chain. Every table is created by the one migration chain
 //! ([`schema`]), and every statement of the running gateway runs on the
 //! store's own threads, never on the async runtime.
 //!
@@ -21,6 +21,7 @@ mod convert;
 mod db;
 mod error;
 mod handle;
+mod operators;
 mod orders;
 mod outbox;
 mod outbox_handle;
@@ -43,6 +44,7 @@ pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};
 pub use handle::{StoreHandle, StoreStats};
+pub use operators::{MaintenanceRow, MaintenanceWrite, OperatorRecord, Scope, Window};
 pub use orders::{KpiFn, KpiRow, OrderCommit, OrderCommitted, OrderRow};
 pub use outbox::{Class, Enqueued, OutMsg, OutboxStats, ROW_OVERHEAD, Row};
 pub use outbox_handle::Outbox;

@@ -193,6 +193,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE events_boot RENAME TO events;
     CREATE INDEX events_unevaluated ON events (id) WHERE evaluated = 0;
     ",
+    // 7: maintenance (test mode) windows: who set each, why, until when,
+    // and how it ended. Windows in force are those not ended whose
+    // `until_ms` is still ahead.
+    r"
+    CREATE TABLE maintenance (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,
+        set_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ended_ms INTEGER,
+        ended_by TEXT,
+        end_reason TEXT
+    );
+    CREATE INDEX maintenance_open ON maintenance (target, ended_ms);
+    ",
 ];
 
 /// The schema version this build writes.

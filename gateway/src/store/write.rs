@@ -4,6 +4,7 @@
 use protocol::feed::AlarmFeed;
 
 use super::LinkageRecord;
+use super::operators::{MaintenanceWrite, OperatorRecord};
 use super::orders::{OrderCommit, OrderCommitted};
 use super::outbox::{Enqueued, OutMsg};
 
@@ -26,6 +27,10 @@ pub enum Write {
     OutboxAck(Vec<(String, u32)>),
     /// Routine outbox rows handed to a connected client.
     OutboxRemove(Vec<i64>),
+    /// A maintenance window starts, ends or expires; audited.
+    Maintenance(MaintenanceWrite),
+    /// An operator's action on an alarm, done or refused; audited.
+    Operator(OperatorRecord),
     /// Analysis has evaluated the stored event with this row id: its
     /// consequences are stored in the same transaction, then it is marked.
     Evaluated {
@@ -47,6 +52,8 @@ pub enum Done {
     Enqueued(Vec<Enqueued>),
     /// Outbox rows removed.
     Removed(u64),
+    /// Maintenance windows ended (early, replaced or expired).
+    Ended(u64),
 }
 
 impl Write {
