@@ -342,7 +342,9 @@ fn an_unstable_link_is_one_fault_per_device_until_it_holds() {
     };
     assert_eq!((f.id.clone(), f.state), (id, AlarmState::Cleared));
     assert_eq!(e.open().count(), 0);
+}
 
+#[test]
 fn a_confirmed_fire_cannot_be_cancelled_while_in_alarm() {
     let mut e = engine();
     let s1 = device("smoke-1", "smoke", "r701", Some("fz7"));
