@@ -1,7 +1,8 @@
 //! Presence without ticket storms, against a running gateway with nodes on
 //! real MQTT connections: a flapping link is one `unstable-link` order, not
 //! one offline order per last will; a client refused for publishing as
-//! another device raises nothing, however often it comes back.
+//! another device raises nothing, however often it comes back, and is
+//! quarantined after repeated refusals.
 //!
 //! No `[uplink]` is configured, so every order waits in the outbox: its rows
 //! are the orders the district would get.
@@ -185,5 +186,27 @@ async fn a_refused_clients_retries_give_no_alarm_and_no_order() {
             .all(|r| r.status == protocol::Status::Online),
         "the refused client's wills are no outage of {me}: {rows:?}"
     );
+    // Refused `refusals_before_quarantine` (10) times within a minute, the
+    // client id is quarantined: its connections are refused at CONNECT, so
+    // it publishes nothing more, and each attempt is counted, not logged.
+    let rejects =
+        |c: &Compound, reason: &str| c.gw.as_ref().expect("running").rejects.count(reason);
+    until("quarantine", || rejects(&c, "quarantined") >= 2).await;
+    assert!(
+        rejects(&c, "acl-publish") <= 10,
+        "no refusal after the quarantine"
+    );
+    until("quarantine recorded", || {
+        c.store()
+            .quarantine_list()
+            .expect("quarantine")
+            .iter()
+            .any(|q| q.source == me && q.reason == "quarantined")
+    })
+    .await;
+    c.advance(Duration::from_secs(31));
+    sweep().await;
+    assert!(alarms(&c).is_empty(), "quarantine raised an alarm");
+    assert!(outbox_orders(&c).is_empty());
     node.kill();
 }

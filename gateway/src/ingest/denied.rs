@@ -31,6 +31,7 @@ pub fn denied_sink(rejects: &Arc<Rejects>, clock: &SharedClock) -> (bus::DeniedS
                 client_id,
                 username,
             } => ("auth", username, format!("(connect as client {client_id})")),
+            q @ Denied::Quarantined { .. } => q.into_parts(),
             Denied::Topic {
                 username,
                 action,

@@ -20,6 +20,7 @@ pub const REASONS: &[&str] = &[
     "acl-publish",
     "acl-subscribe",
     "auth",
+    "quarantined",
     "shed-telemetry",
     "store-error",
 ];
