@@ -168,8 +168,17 @@ impl Presence {
     pub fn on_state(&mut self, device: &DeviceId, status: Status, at_ms: u64) -> Vec<Change> {
         match status {
             Status::Online => {
-                if self.links.on_back(device) {
+                let blip = self.links.on_back(device);
+                if blip {
                     tracing::debug!(%device, "link blip: back inside the grace period");
+                }
+                // A repeated online state (a heartbeat) is no return.
+                let away = self
+                    .entries
+                    .get(device)
+                    .is_some_and(|e| e.status == Status::Offline);
+                if blip || away {
+                    self.links.on_connected(device, at_ms);
                 }
                 self.set(device, status, at_ms, "connected")
                     .into_iter()
@@ -246,6 +255,15 @@ impl Presence {
                 .map(|d| link_change(d, LinkChange::Stable(now_ms))),
         );
         changes
+    }
+
+    /// Whether the alarm stage should see `c`: not an outage of a device
+    /// whose link is unstable (its open `unstable-link` fault covers the
+    /// outages; it stays open while the device is away).
+    pub fn raises_alarm(&self, c: &Change) -> bool {
+        !(c.signal == Signal::Availability
+            && c.status == Status::Offline
+            && self.links.is_unstable(&c.device))
     }
 
     fn pending_before(&self, device: &DeviceId, seen: u64) -> bool {
@@ -361,7 +379,9 @@ async fn publish(t: &PresenceTask, c: &Change) {
         tracing::error!(error = %e, device = %c.device, "availability not stored");
     }
     publish_retained(t, c);
-    let _ = t.changes.send(c.clone()).await;
+    if t.presence.raises_alarm(c) {
+        let _ = t.changes.send(c.clone()).await;
+    }
 }
 
 /// Publishes a device's availability, retained, for integrators.
@@ -426,9 +446,23 @@ mod tests {
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].signal, Signal::UnstableLink);
         assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Online));
-        // Held for `stable_after_s` (300 s) after the last drop: stable again.
-        assert!(p.sweep(39_000 + 299_000, &none, |_| None).is_empty());
-        let c = p.sweep(39_000 + 300_000, &none, |_| None);
+        // An outage past the grace period while unstable: availability
+        // changes, but the open unstable-link fault covers it.
+        p.on_state(&d, Status::Offline, 40_000);
+        let out = p.sweep(70_000, &none, |_| None);
+        assert_eq!((out.len(), out[0].status), (1, Status::Offline));
+        assert!(
+            !p.raises_alarm(&out[0]),
+            "no device-offline beside unstable-link"
+        );
+        let back = p.on_state(&d, Status::Online, 71_000);
+        assert!(p.raises_alarm(&back[0]));
+        assert!(
+            p.sweep(71_000 + 299_999, &none, |_| None).is_empty(),
+            "the hold counts from the return"
+        );
+        // Held for `stable_after_s` (300 s) after it came back: stable again.
+        let c = p.sweep(71_000 + 300_000, &none, |_| None);
         assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!(c[0].signal, Signal::LinkStable);
     }

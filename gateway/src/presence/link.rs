@@ -164,6 +164,14 @@ impl Links {
         Some(LinkChange::Unstable(at))
     }
 
+    /// The device reconnected at `at`: an unstable link's hold is counted
+    /// from its return, not from its last drop.
+    pub fn on_connected(&mut self, device: &DeviceId, at: u64) {
+        if let Some(last) = self.unstable.get_mut(device) {
+            *last = (*last).max(at);
+        }
+    }
+
     /// The device is back (its online state or traffic). True if it was
     /// inside its grace period: a blip, not an outage.
     pub fn on_back(&mut self, device: &DeviceId) -> bool {
