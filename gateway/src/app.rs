@@ -174,7 +174,14 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let orders = w.governance().await?;
     w.tasks.spawn_stage(
         "record",
-        crate::commit::run(out_rx, store.clone(), w.clock.clone(), orders, resume),
+        crate::commit::run(
+            out_rx,
+            store.clone(),
+            w.clock.clone(),
+            orders,
+            resume,
+            shutdown.clone(),
+        ),
     );
 
     let health = crate::health::Health {

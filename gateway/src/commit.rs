@@ -5,8 +5,11 @@
 //! handed to the order engine only once it is committed, so the uplink acts
 //! on committed alarms only.
 
+use std::time::Duration;
+
 use protocol::feed::AlarmFeed;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::analysis::AnalysisOut;
 use crate::clock::SharedClock;
@@ -32,18 +35,24 @@ fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
     }
 }
 
+/// How long to wait before trying a refused write again.
+const RETRY: Duration = Duration::from_millis(500);
+
 /// First hands `resume` (the open alarms found at start-up) to the order
 /// engine, which makes the order an alarm should have and lacks (a crash
 /// came between the two commits) and ignores the rest; then stores each
 /// report of analysis in turn and passes committed alarm changes to
-/// `orders`. Runs until analysis ends (its sender dropped), so nothing it
-/// said is lost.
+/// `orders`. A write the store refuses (a full disk) is tried again, in
+/// order, until it is stored or shutdown comes; an event whose consequences
+/// were never stored stays unevaluated and is replayed at the next start.
+/// Runs until analysis ends (its sender dropped), so nothing it said is lost.
 pub async fn run(
     mut rx: mpsc::UnboundedReceiver<AnalysisOut>,
     store: StoreHandle,
     clock: SharedClock,
     orders: mpsc::Sender<AlarmFeed>,
     resume: Vec<AlarmFeed>,
+    shutdown: CancellationToken,
 ) {
     for feed in resume {
         let _ = orders.send(feed).await;
@@ -51,13 +60,42 @@ pub async fn run(
     while let Some(out) = rx.recv().await {
         let mut alarms = Vec::new();
         let w = to_write(out, clock.now_ms(), &mut alarms);
-        match store.write(w).await {
-            Ok(_) => {
-                for feed in alarms {
-                    let _ = orders.send(feed).await;
-                }
+        if store_until_done(&store, w, &shutdown).await {
+            for feed in alarms {
+                let _ = orders.send(feed).await;
             }
-            Err(e) => tracing::error!(error = %e, "alarm record not stored"),
+        }
+    }
+}
+
+/// Stores `w`, trying again while the store refuses it; false when shutdown
+/// came first.
+async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &CancellationToken) -> bool {
+    let mut failing = false;
+    loop {
+        match store.write(w.clone()).await {
+            Ok(_) => {
+                if failing {
+                    tracing::info!("alarm records stored again");
+                }
+                return true;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::error!(error = %e, "alarm record not stored; kept and retried (linkage goes on)");
+                }
+                failing = true;
+            }
+        }
+        if shutdown.is_cancelled() {
+            tracing::error!(
+                "alarm record not stored before shutdown; its event is replayed at the next start"
+            );
+            return false;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(RETRY) => {}
         }
     }
 }
