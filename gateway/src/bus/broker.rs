@@ -163,7 +163,7 @@ impl Bus {
         ));
         let started = std::time::Instant::now();
         let ms = move || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (t, now) = (throttle.clone(), ms.clone());
+        let (t, now) = (throttle.clone(), ms);
         connections.set_auth_handler(
             move |client_id: String, username: String, password: String| {
                 if t.quarantined(&client_id, now()) {
