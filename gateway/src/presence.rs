@@ -1,10 +1,12 @@
 //! Presence: each device's availability, from its own state reports (the
 //! retained `state` topic and its last will), from its traffic, and from
 //! heartbeat supervision (silent for `MISSED_HEARTBEATS` intervals →
-//! offline). Changes are stored, so they survive a restart, and published
+//! offline). A last will is an outage only once `[presence] offline_grace_s`
+//! passed without a reconnect; repeated drops make one `unstable-link`
+//! signal ([`link`]); wills of clients the broker refused are not drops. Changes are stored, so they survive a restart, and published
 //! retained on `gs/v1/site/{site}/device/{id}/availability` for integrators.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ use crate::clock::SharedClock;
 use crate::message::{Body, Ingested};
 use crate::registry::{Profiles, RegistryCell};
 use crate::store::StoreHandle;
+
+pub mod link;
+
+pub use link::{LinkChange, Links, PresenceSection, Refused};
 
 /// Heartbeat intervals a device may miss before it is offline.
 pub const MISSED_HEARTBEATS: u64 = 3;
@@ -40,14 +46,31 @@ pub struct Change {
     pub status: Status,
     /// When.
     pub at_ms: u64,
-    /// Why: `connected`, `last-will`, `heartbeat-missed`, `traffic` or `restored` (republished at start).
+    /// Why: `connected`, `last-will`, `polls-failed`, `heartbeat-missed`, `traffic` or
+    /// `restored` (republished at start); `unstable-link` or `link-stable`
+    /// for link signals.
     pub reason: &'static str,
+    /// What changed: availability, or the link's stability.
+    pub signal: Signal,
+}
+
+/// What a [`Change`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Online or offline (`status`).
+    Availability,
+    /// The link dropped too often within the window.
+    UnstableLink,
+    /// The link held long enough after being unstable.
+    LinkStable,
 }
 
 /// The availability of every device (pure state; the task is [`run`]).
 #[derive(Debug, Default)]
 pub struct Presence {
     entries: HashMap<DeviceId, Entry>,
+    links: Links,
+    polled: HashSet<DeviceId>,
 }
 
 impl Presence {
@@ -55,6 +78,37 @@ impl Presence {
     pub fn from_stored(entries: impl IntoIterator<Item = (DeviceId, Entry)>) -> Self {
         Self {
             entries: entries.into_iter().collect(),
+            links: Links::default(),
+            polled: HashSet::new(),
+        }
+    }
+
+    /// Devices polled by the gateway (Modbus): their offline report is the
+    /// poller's own verdict after failed polls, not a last will, so it takes
+    /// effect at once.
+    #[must_use]
+    pub fn with_polled(mut self, devices: impl IntoIterator<Item = DeviceId>) -> Self {
+        self.polled.extend(devices);
+        self
+    }
+
+    /// Uses `cfg` for grace periods and link stability.
+    #[must_use]
+    pub fn with_config(mut self, cfg: PresenceSection) -> Self {
+        self.links.configure(cfg);
+        self
+    }
+
+    /// Link supervision (blips counted, unstable devices).
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Devices whose `unstable-link` fault was open at a restart: their
+    /// link must hold again before it clears.
+    pub fn resume_unstable(&mut self, devices: impl IntoIterator<Item = DeviceId>, at: u64) {
+        for d in devices {
+            self.links.resume_unstable(d, at);
         }
     }
 
@@ -104,16 +158,51 @@ impl Presence {
             status,
             at_ms,
             reason,
+            signal: Signal::Availability,
         })
     }
 
-    /// A state report from the node (`online` on connect, `offline` as last will).
-    pub fn on_state(&mut self, device: &DeviceId, status: Status, at_ms: u64) -> Option<Change> {
-        let reason = match status {
-            Status::Online => "connected",
-            Status::Offline => "last-will",
-        };
-        self.set(device, status, at_ms, reason)
+    /// A state report from the node (`online` on connect, `offline` as last
+    /// will). A last will starts the grace period; it is an outage only if
+    /// the device is not back by its end (see [`Presence::sweep`]).
+    pub fn on_state(&mut self, device: &DeviceId, status: Status, at_ms: u64) -> Vec<Change> {
+        match status {
+            Status::Online => {
+                let blip = self.links.on_back(device);
+                if blip {
+                    tracing::debug!(%device, "link blip: back inside the grace period");
+                }
+                // A repeated online state (a heartbeat) is no return.
+                let away = self
+                    .entries
+                    .get(device)
+                    .is_some_and(|e| e.status == Status::Offline);
+                if blip || away {
+                    self.links.on_connected(device, at_ms);
+                }
+                self.set(device, status, at_ms, "connected")
+                    .into_iter()
+                    .collect()
+            }
+            Status::Offline if self.polled.contains(device) => self
+                .set(device, status, at_ms, "polls-failed")
+                .into_iter()
+                .collect(),
+            Status::Offline => {
+                if self
+                    .entries
+                    .get(device)
+                    .is_some_and(|e| e.status == Status::Offline)
+                {
+                    return Vec::new();
+                }
+                self.links
+                    .on_will(device, at_ms)
+                    .map(|l| link_change(device, l))
+                    .into_iter()
+                    .collect()
+            }
+        }
     }
 
     /// Supervision: devices silent too long go offline, devices heard from
@@ -125,7 +214,19 @@ impl Presence {
         heartbeat_ms: impl Fn(&DeviceId) -> Option<u64>,
     ) -> Vec<Change> {
         let mut changes = Vec::new();
+        // Traffic after a will is a reconnect: a blip.
         for (device, seen) in last_seen {
+            if self.pending_before(device, *seen) {
+                self.links.on_back(device);
+            }
+        }
+        for (device, at) in self.links.overdue(now_ms) {
+            changes.extend(self.set(&device, Status::Offline, at, "last-will"));
+        }
+        for (device, seen) in last_seen {
+            if self.links.is_pending(device) {
+                continue;
+            }
             let Some(hb) = heartbeat_ms(device) else {
                 continue;
             };
@@ -144,7 +245,46 @@ impl Presence {
             };
             changes.extend(change);
         }
+        let entries = &self.entries;
+        let stable = self.links.stable(now_ms, |d| {
+            entries.get(d).is_some_and(|e| e.status == Status::Online)
+        });
+        changes.extend(
+            stable
+                .iter()
+                .map(|d| link_change(d, LinkChange::Stable(now_ms))),
+        );
         changes
+    }
+
+    /// Whether the alarm stage should see `c`: not an outage of a device
+    /// whose link is unstable (its open `unstable-link` fault covers the
+    /// outages; it stays open while the device is away).
+    pub fn raises_alarm(&self, c: &Change) -> bool {
+        !(c.signal == Signal::Availability
+            && c.status == Status::Offline
+            && self.links.is_unstable(&c.device))
+    }
+
+    fn pending_before(&self, device: &DeviceId, seen: u64) -> bool {
+        self.links.pending_since(device).is_some_and(|at| seen > at)
+    }
+}
+
+fn link_change(device: &DeviceId, l: LinkChange) -> Change {
+    let (signal, at_ms, reason) = match l {
+        LinkChange::Unstable(at) => (Signal::UnstableLink, at, "unstable-link"),
+        LinkChange::Stable(at) => (Signal::LinkStable, at, "link-stable"),
+    };
+    Change {
+        device: device.clone(),
+        status: match l {
+            LinkChange::Unstable(_) => Status::Offline,
+            LinkChange::Stable(_) => Status::Online,
+        },
+        at_ms,
+        reason,
+        signal,
     }
 }
 
@@ -169,6 +309,8 @@ pub struct PresenceTask {
     pub clock: SharedClock,
     /// Changes also go to the alarm stage (offline detectors are faults).
     pub changes: mpsc::Sender<Change>,
+    /// Users the broker refused lately: their wills are not drops.
+    pub refused: Arc<Refused>,
     /// How often to sweep.
     pub sweep_every: Duration,
 }
@@ -189,6 +331,7 @@ pub async fn run(
                 status: e.status,
                 at_ms: e.since_ms,
                 reason: "restored",
+                signal: Signal::Availability,
             },
         );
     }
@@ -198,7 +341,13 @@ pub async fn run(
         let changes = tokio::select! {
             () = shutdown.cancelled() => return,
             Some(msg) = states.recv() => match msg.body {
-                Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms).into_iter().collect(),
+                Body::State(s) if s.status == Status::Offline
+                    && t.refused.explains_will(&msg.device.id, msg.at_ms) =>
+                {
+                    tracing::debug!(device = %msg.device.id, "last will of a refused client: not a drop");
+                    Vec::new()
+                }
+                Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms),
                 _ => Vec::new(),
             },
             _ = tick.tick() => {
@@ -216,6 +365,11 @@ pub async fn run(
 }
 
 async fn publish(t: &PresenceTask, c: &Change) {
+    if c.signal != Signal::Availability {
+        tracing::warn!(device = %c.device, reason = c.reason, blips = t.presence.links().blips, "link");
+        let _ = t.changes.send(c.clone()).await;
+        return;
+    }
     tracing::info!(device = %c.device, status = %c.status, reason = c.reason, "availability");
     if let Err(e) = t
         .store
@@ -225,7 +379,9 @@ async fn publish(t: &PresenceTask, c: &Change) {
         tracing::error!(error = %e, device = %c.device, "availability not stored");
     }
     publish_retained(t, c);
-    let _ = t.changes.send(c.clone()).await;
+    if t.presence.raises_alarm(c) {
+        let _ = t.changes.send(c.clone()).await;
+    }
 }
 
 /// Publishes a device's availability, retained, for integrators.
@@ -254,11 +410,72 @@ mod tests {
     fn last_will_and_reconnect_change_status_once() {
         let mut p = Presence::default();
         let d = id("smoke-1");
-        assert!(p.on_state(&d, Status::Online, 10).is_some());
-        assert!(p.on_state(&d, Status::Online, 20).is_none());
-        let c = p.on_state(&d, Status::Offline, 30).expect("change");
-        assert_eq!(c.reason, "last-will");
+        assert_eq!(p.on_state(&d, Status::Online, 10).len(), 1);
+        assert!(p.on_state(&d, Status::Online, 20).is_empty());
+        assert!(
+            p.on_state(&d, Status::Offline, 30).is_empty(),
+            "a will starts the grace period"
+        );
+        let none = HashMap::new();
+        assert!(p.sweep(30_029, &none, |_| None).is_empty(), "inside it");
+        let c = p.sweep(30_030, &none, |_| None);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].status, c[0].reason), (Status::Offline, "last-will"));
         assert_eq!(p.get(&d).map(|e| e.since_ms), Some(30));
+        assert!(
+            p.on_state(&d, Status::Offline, 40_000).is_empty(),
+            "already offline"
+        );
+        let c = p.on_state(&d, Status::Online, 50_000);
+        assert_eq!((c[0].status, c[0].reason), (Status::Online, "connected"));
+    }
+
+    #[test]
+    fn twenty_drops_in_forty_seconds_are_blips_and_one_unstable_link() {
+        let mut p = Presence::default();
+        let d = id("smoke-1");
+        p.on_state(&d, Status::Online, 0);
+        let none = HashMap::new();
+        let mut changes = Vec::new();
+        for i in 0..20 {
+            changes.extend(p.on_state(&d, Status::Offline, 1_000 + i * 2_000));
+            changes.extend(p.sweep(1_500 + i * 2_000, &none, |_| None));
+            changes.extend(p.on_state(&d, Status::Online, 2_000 + i * 2_000));
+        }
+        assert_eq!(p.links().blips, 20);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].signal, Signal::UnstableLink);
+        assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Online));
+        // An outage past the grace period while unstable: availability
+        // changes, but the open unstable-link fault covers it.
+        p.on_state(&d, Status::Offline, 40_000);
+        let out = p.sweep(70_000, &none, |_| None);
+        assert_eq!((out.len(), out[0].status), (1, Status::Offline));
+        assert!(
+            !p.raises_alarm(&out[0]),
+            "no device-offline beside unstable-link"
+        );
+        let back = p.on_state(&d, Status::Online, 71_000);
+        assert!(p.raises_alarm(&back[0]));
+        assert!(
+            p.sweep(71_000 + 299_999, &none, |_| None).is_empty(),
+            "the hold counts from the return"
+        );
+        // Held for `stable_after_s` (300 s) after it came back: stable again.
+        let c = p.sweep(71_000 + 300_000, &none, |_| None);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].signal, Signal::LinkStable);
+    }
+
+    #[test]
+    fn traffic_after_a_will_is_a_reconnect() {
+        let mut p = Presence::default();
+        let d = id("smoke-1");
+        p.on_state(&d, Status::Online, 0);
+        p.on_state(&d, Status::Offline, 1_000);
+        let seen = HashMap::from([(d.clone(), 2_000)]);
+        assert!(p.sweep(60_000, &seen, |_| Some(60_000)).is_empty());
+        assert_eq!(p.links().blips, 1);
     }
 
     #[test]

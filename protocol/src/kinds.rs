@@ -106,6 +106,9 @@ wire_enum! {
         LowBattery = "low-battery",
         /// A detector toggled too often and is treated as faulty.
         Chattering = "chattering",
+        /// A device's link dropped again and again within a short window:
+        /// one fault for the whole episode instead of one outage per drop.
+        UnstableLink = "unstable-link",
     }
 }
 
@@ -121,7 +124,11 @@ impl AlarmKind {
     pub const fn is_fault(self) -> bool {
         matches!(
             self,
-            Self::DeviceOffline | Self::SensorFault | Self::LowBattery | Self::Chattering
+            Self::DeviceOffline
+                | Self::SensorFault
+                | Self::LowBattery
+                | Self::Chattering
+                | Self::UnstableLink
         )
     }
 
@@ -140,7 +147,9 @@ impl AlarmKind {
             Self::DoorHeld | Self::Threshold | Self::Tamper | Self::DeviceOffline => {
                 Severity::Minor
             }
-            Self::SensorFault | Self::LowBattery | Self::Chattering => Severity::Minor,
+            Self::SensorFault | Self::LowBattery | Self::Chattering | Self::UnstableLink => {
+                Severity::Minor
+            }
         }
     }
 }

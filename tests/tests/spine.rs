@@ -131,9 +131,23 @@ async fn availability_follows_the_last_will_and_survives_a_restart() {
         .await;
     assert_eq!(v["reason"], "connected");
     n.kill();
-    let (_, v) = it
-        .wait_for("offline", |t, v| t == topic && v["status"] == "offline")
-        .await;
+    // Offline once the grace period after the last will passed (the clock
+    // moves until presence's sweep sees it).
+    let (_, v) = tokio::time::timeout(gridsense_tests::WAIT, async {
+        loop {
+            c.advance(std::time::Duration::from_secs(31));
+            let seen = it
+                .collect(std::time::Duration::from_millis(1_500), |t, v| {
+                    t == topic && v["status"] == "offline"
+                })
+                .await;
+            if let Some(s) = seen.into_iter().next() {
+                return s;
+            }
+        }
+    })
+    .await
+    .expect("offline after the grace period");
     assert_eq!(v["reason"], "last-will");
     c.down().await;
     c.up().await;

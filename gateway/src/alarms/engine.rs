@@ -239,6 +239,16 @@ impl Engine {
         }
     }
 
+    /// A device's link became unstable (`stable` false) or held again
+    /// (`stable` true): one `unstable-link` fault per device while open.
+    pub fn on_link(&mut self, dev: &DeviceInfo, stable: bool, at: u64) -> Vec<Effect> {
+        if stable {
+            self.restore(dev, Some(AlarmKind::UnstableLink), at)
+        } else {
+            self.raise_fault(dev, AlarmKind::UnstableLink, at)
+        }
+    }
+
     fn zone_of(dev: &DeviceInfo) -> String {
         dev.fire_zone
             .as_ref()

@@ -320,6 +320,31 @@ fn cancel_withdraws_a_false_alarm() {
 }
 
 #[test]
+fn an_unstable_link_is_one_fault_per_device_until_it_holds() {
+    let mut e = engine();
+    let s1 = device("smoke-1", "smoke", "r701", Some("fz7"));
+    let fx = e.on_link(&s1, false, 1);
+    let Some(Effect::Changed(f)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(f.kind, AlarmKind::UnstableLink);
+    let id = f.id.clone();
+    // Signalled again while open: the same alarm, nothing new.
+    assert!(e.on_link(&s1, false, 2).is_empty());
+    assert_eq!(e.open().count(), 1);
+    // Offline/online of the device leaves it open.
+    e.on_availability(&s1, Status::Offline, 3);
+    e.on_availability(&s1, Status::Online, 4);
+    assert!(e.open().any(|a| a.feed.id == id));
+    let fx = e.on_link(&s1, true, 5);
+    let Some(Effect::Changed(f)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!((f.id.clone(), f.state), (id, AlarmState::Cleared));
+    assert_eq!(e.open().count(), 0);
+}
+
+#[test]
 fn a_confirmed_fire_cannot_be_cancelled_while_in_alarm() {
     let mut e = engine();
     let s1 = device("smoke-1", "smoke", "r701", Some("fz7"));

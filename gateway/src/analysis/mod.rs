@@ -17,7 +17,7 @@ use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
 use crate::linkage::{Action, Linkage, LinkageRecord};
 use crate::message::{Body, Ingested};
-use crate::presence::Change;
+use crate::presence::{Change, Signal};
 use crate::registry::RegistryCell;
 use crate::rules::{Rules, RulesOutput};
 
@@ -171,7 +171,11 @@ impl Analysis {
     fn on_presence(&mut self, c: &Change) {
         let registry = self.registry.get();
         if let Some(dev) = registry.device(&c.device) {
-            let fx = self.engine.on_availability(dev, c.status, c.at_ms);
+            let fx = match c.signal {
+                Signal::Availability => self.engine.on_availability(dev, c.status, c.at_ms),
+                Signal::UnstableLink => self.engine.on_link(dev, false, c.at_ms),
+                Signal::LinkStable => self.engine.on_link(dev, true, c.at_ms),
+            };
             self.apply(fx);
         }
     }

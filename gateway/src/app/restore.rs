@@ -90,8 +90,17 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
     let replay = replay(&db, &loaded)?;
     let registry = Arc::new(RegistryCell::new(loaded));
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
-    let presence = Presence::from_rows(db.presence_list()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let mut presence = Presence::from_rows(db.presence_list()?);
+    // An unstable link open at the stop clears only once the link holds again.
+    presence.resume_unstable(
+        open_alarms
+            .0
+            .iter()
+            .filter(|a| a.kind == protocol::AlarmKind::UnstableLink && !a.state.is_final())
+            .flat_map(|a| a.devices.first().cloned()),
+        clock.now_ms(),
+    );
     let maintenance = db.maintenance_at_start(clock.now_ms())?;
     let (store, writer) = store::spawn_writer(
         db,

@@ -64,7 +64,15 @@ impl Wiring<'_> {
             live.spawn(lanes.priority, lanes.telemetry);
         });
         let presence_task = PresenceTask {
-            presence,
+            presence: presence.with_config(self.cfg.presence).with_polled(
+                self.cfg
+                    .modbus
+                    .iter()
+                    .flat_map(|m| &m.lines)
+                    .flat_map(|l| &l.devices)
+                    .map(|d| d.device.clone()),
+            ),
+            refused: self.rejects.refused.clone(),
             site: self.cfg.gateway.site.clone(),
             registry: self.registry.clone(),
             profiles: self.profiles.clone(),

@@ -11,6 +11,7 @@ use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, Se
 
 use super::acl::{self, Action, Authenticator, Role};
 use super::config::MqttSection;
+use super::throttle::Throttle;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,13 @@ pub enum Denied {
         /// Username.
         username: String,
     },
+    /// A quarantined client id tried to connect (refused at once).
+    Quarantined {
+        /// Client id.
+        client_id: String,
+        /// Username.
+        username: String,
+    },
     /// A topic the client may not use; the client is disconnected.
     Topic {
         /// Client id.
@@ -65,6 +73,14 @@ impl Denied {
                 client_id,
                 username,
             } => ("auth", username, format!("(connect as client {client_id})")),
+            Self::Quarantined {
+                client_id,
+                username,
+            } => (
+                "quarantined",
+                username,
+                format!("(connect as client {client_id}, quarantined)"),
+            ),
             Self::Topic {
                 username,
                 action,
@@ -140,8 +156,23 @@ impl Bus {
         let roles: Arc<RwLock<HashMap<String, Role>>> = Arc::default();
         let mut connections = connection_settings(cfg, cfg.max_inflight_count.get());
         let (r, d) = (roles.clone(), denied.clone());
+        let throttle = Arc::new(Throttle::new(
+            cfg.refusals_before_quarantine,
+            cfg.refusal_window_s * 1_000,
+            cfg.quarantine_s * 1_000,
+        ));
+        let started = std::time::Instant::now();
+        let ms = move || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (t, now) = (throttle.clone(), ms);
         connections.set_auth_handler(
             move |client_id: String, username: String, password: String| {
+                if t.quarantined(&client_id, now()) {
+                    d(Denied::Quarantined {
+                        client_id,
+                        username,
+                    });
+                    return std::future::ready(false);
+                }
                 let verdict = match auth.authenticate(&username, &password) {
                     // A device must connect with its own id as client id, or it
                     // could take over another device's session.
@@ -154,10 +185,14 @@ impl Bus {
                             .unwrap_or_else(|e| e.into_inner())
                             .insert(username, role);
                     }
-                    None => d(Denied::Auth {
-                        client_id,
-                        username,
-                    }),
+                    None => {
+                        // Guessing credentials is coming back to be refused too.
+                        t.refused(&client_id, now());
+                        d(Denied::Auth {
+                            client_id,
+                            username,
+                        });
+                    }
                 }
                 std::future::ready(verdict.is_some())
             },
@@ -175,6 +210,9 @@ impl Bus {
                 _ => false,
             };
             if !ok {
+                if throttle.refused(client_id, ms()) {
+                    tracing::warn!(client_id, "client quarantined after repeated refusals");
+                }
                 denied(Denied::Topic {
                     client_id: client_id.to_owned(),
                     username: username.map(str::to_owned),

@@ -56,6 +56,27 @@ pub struct MqttSection {
     /// never shed).
     #[serde(default = "default_feed_queue")]
     pub feed_queue: NonZeroUsize,
+    /// A client id refused (a topic it may not use) this many times within
+    /// `refusal_window_s` is quarantined: its connections are refused for
+    /// `quarantine_s`. 0 turns quarantine off.
+    #[serde(default = "default_refusals_before_quarantine")]
+    pub refusals_before_quarantine: usize,
+    /// The window, seconds, in which refusals are counted.
+    #[serde(default = "default_refusal_window_s")]
+    pub refusal_window_s: u64,
+    /// How long a quarantined client id is refused, seconds.
+    #[serde(default = "default_quarantine_s")]
+    pub quarantine_s: u64,
+}
+
+const fn default_refusals_before_quarantine() -> usize {
+    10
+}
+const fn default_refusal_window_s() -> u64 {
+    60
+}
+const fn default_quarantine_s() -> u64 {
+    300
 }
 
 /// `[mqtt.tls]`: the TLS listener; the same credentials and topic rules apply.
@@ -85,6 +106,9 @@ impl Default for MqttSection {
             max_segment_count: default_max_segment_count(),
             next_connection_delay_ms: 0,
             feed_queue: default_feed_queue(),
+            refusals_before_quarantine: default_refusals_before_quarantine(),
+            refusal_window_s: default_refusal_window_s(),
+            quarantine_s: default_quarantine_s(),
         }
     }
 }

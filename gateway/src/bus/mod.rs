@@ -6,12 +6,14 @@
 //! - [`broker`]: builds the broker, wires authentication and the topic ACL,
 //!   starts it on its own threads and hands out in-process links;
 //! - [`publisher`]: one thread that publishes everything the gateway says,
-//!   with a priority lane for acks and commands.
+//!   with a priority lane for acks and commands;
+//! - [`throttle`]: quarantine of client ids refused again and again.
 
 pub mod acl;
 pub mod broker;
 pub mod config;
 pub mod publisher;
+pub mod throttle;
 
 pub use acl::{AllowAll, Authenticator, Role};
 pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};

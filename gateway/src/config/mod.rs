@@ -25,6 +25,9 @@ pub struct Config {
     /// The SQLite store.
     #[serde(default)]
     pub store: crate::store::StoreSection,
+    /// Availability: the grace period after a last will, unstable links.
+    #[serde(default)]
+    pub presence: crate::presence::PresenceSection,
     /// Alarm confirmation, chatter and maintenance.
     #[serde(default)]
     pub alarms: crate::alarms::AlarmPolicy,

@@ -31,12 +31,18 @@ pub fn denied_sink(rejects: &Arc<Rejects>, clock: &SharedClock) -> (bus::DeniedS
                 client_id,
                 username,
             } => ("auth", username, format!("(connect as client {client_id})")),
+            q @ Denied::Quarantined { .. } => q.into_parts(),
             Denied::Topic {
                 username,
                 action,
                 topic,
                 ..
             } => {
+                // Disconnected for it: its last will is the refusal's
+                // consequence, not an outage of the device it logged in as.
+                if let Some(user) = &username {
+                    rejects.refused.mark(user, now);
+                }
                 let reason = if action == bus::acl::Action::Publish {
                     "acl-publish"
                 } else {

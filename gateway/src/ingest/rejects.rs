@@ -2,8 +2,10 @@
 //! so a flood of bad messages costs a counter increment, not a log line each.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::presence::Refused;
 
 /// Every reason a message or connection is refused.
 pub const REASONS: &[&str] = &[
@@ -18,6 +20,7 @@ pub const REASONS: &[&str] = &[
     "acl-publish",
     "acl-subscribe",
     "auth",
+    "quarantined",
     "shed-telemetry",
     "store-error",
 ];
@@ -28,6 +31,8 @@ const LOG_EVERY_MS: u64 = 10_000;
 /// Counters per reason and the last time each was logged.
 #[derive(Debug)]
 pub struct Rejects {
+    /// Users the broker refused lately, for presence.
+    pub refused: Arc<Refused>,
     counts: Vec<AtomicU64>,
     logged: Mutex<BTreeMap<&'static str, (u64, u64)>>,
 }
@@ -35,6 +40,7 @@ pub struct Rejects {
 impl Default for Rejects {
     fn default() -> Self {
         Self {
+            refused: Arc::default(),
             counts: REASONS.iter().map(|_| AtomicU64::new(0)).collect(),
             logged: Mutex::default(),
         }

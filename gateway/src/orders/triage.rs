@@ -30,9 +30,8 @@ pub const fn default_urgency(kind: AlarmKind) -> Urgency {
         Fire | Gas => Urgency::Immediate,
         WaterLeak | WaterLevel | Intrusion | DoorForced | FireLaneBlocked | EbikeOverheat
         | ElevatorFault | ManholeOpen => Urgency::Urgent,
-        DoorHeld | Threshold | Tamper | DeviceOffline | SensorFault | LowBattery | Chattering => {
-            Urgency::Routine
-        }
+        DoorHeld | Threshold | Tamper | DeviceOffline | SensorFault | LowBattery | Chattering
+        | UnstableLink => Urgency::Routine,
     }
 }
 
