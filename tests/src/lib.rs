@@ -207,6 +207,44 @@ impl Compound {
         (status, json)
     }
 
+    /// The compound's MQTT nodes, with the credentials the registry exported
+    /// (wired Modbus devices are polled by the gateway, not simulated).
+    pub fn fleet(&self) -> Vec<sim::devices::DeviceSpec> {
+        sim::devices::read_csv_file(&self.dir.path().join("creds.csv"))
+            .expect("the registry's credentials export")
+            .into_iter()
+            .filter(|d| !d.profile.as_str().ends_with("-modbus"))
+            .collect()
+    }
+
+    /// Runs `deploy/scenarios/{file}` with the fleet simulator against this
+    /// gateway: its [`Compound::fleet`], seed 1, a 10 s drain, bounded to 60 s. Returns the simulator's summary.
+    pub async fn run_scenario(&self, file: &str) -> sim::stats::Summary {
+        let fleet = self.fleet();
+        let scenario = sim::scenario::Scenario::load(&deploy_dir().join("scenarios").join(file))
+            .expect("scenario");
+        let opts = sim::runner::SimOptions {
+            broker: self.mqtt().to_string(),
+            seed: 1,
+            drain: Duration::from_secs(10),
+            ..sim::runner::SimOptions::default()
+        };
+        let summary = tokio::time::timeout(
+            Duration::from_secs(60),
+            sim::runner::run(
+                &scenario,
+                &fleet,
+                &opts,
+                tokio_util::sync::CancellationToken::new(),
+            ),
+        )
+        .await
+        .expect("bounded")
+        .expect("run");
+        eprintln!("{summary}");
+        summary
+    }
+
     /// Moves the gateway's clock forward.
     pub fn advance(&self, d: Duration) {
         self.clock

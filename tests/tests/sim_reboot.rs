@@ -5,39 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use gridsense_tests::{Compound, deploy_dir};
-use sim::runner::{SimOptions, run};
-use sim::scenario::Scenario;
-use tokio_util::sync::CancellationToken;
+use gridsense_tests::Compound;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebooted_nodes_count_seq_from_one_under_a_new_boot_and_their_alarms_get_through() {
     let c = Compound::start("").await;
-    let creds = c.dir.path().join("creds.csv");
-    let fleet: Vec<_> = sim::devices::read_csv_file(&creds)
-        .expect("the registry's credentials export")
-        .into_iter()
-        // Wired (Modbus) devices are polled by the gateway, not MQTT nodes.
-        .filter(|d| !d.profile.as_str().ends_with("-modbus"))
-        .collect();
-    let scenario =
-        Scenario::load(&deploy_dir().join("scenarios/reboots-lianhua.toml")).expect("scenario");
-    let opts = SimOptions {
-        broker: c.mqtt().to_string(),
-        seed: 1,
-        drain: Duration::from_secs(10),
-        ..SimOptions::default()
-    };
-    let summary = tokio::time::timeout(
-        Duration::from_secs(60),
-        run(&scenario, &fleet, &opts, CancellationToken::new()),
-    )
-    .await
-    .expect("bounded")
-    .expect("run");
-    eprintln!("{summary}");
+    let fleet = c.fleet();
+    let summary = c.run_scenario("reboots-lianhua.toml").await;
     assert_eq!(summary.pending, 0, "every event acknowledged: {summary}");
     let in_b1 = fleet
         .iter()

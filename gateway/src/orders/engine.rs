@@ -199,8 +199,8 @@ impl OrderEngine {
     async fn work_off(&mut self, backlog: &mut VecDeque<Input>) {
         while let Some(input) = backlog.front() {
             let r = match input {
-                Input::Alarm(a) => self.on_alarm(&a.as_ref().clone()).await,
-                Input::Status(s) => self.on_status(&s.clone()).await,
+                Input::Alarm(a) => self.on_alarm(a).await,
+                Input::Status(s) => self.on_status(s).await,
             };
             match r {
                 Ok(()) => {}
