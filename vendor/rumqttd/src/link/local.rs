@@ -99,6 +99,32 @@ impl<'a> LinkBuilder<'a> {
     }
 
     pub fn build(self) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+        let (router_tx, event, link_rx, buffers) = self.prepare();
+        router_tx.send((0, event))?;
+        link_rx.recv()?;
+        finish(router_tx, link_rx, buffers)
+    }
+
+    /// GridSense patch: [`LinkBuilder::build`] for async code. `build` blocks
+    /// its thread on the router's round trip; inside a listener's
+    /// current-thread runtime that stalled accept and every connection's I/O
+    /// for each CONNECT, which a reconnect storm turns into timeouts.
+    pub async fn build_async(self) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+        let (router_tx, event, link_rx, buffers) = self.prepare();
+        router_tx.send_async((0, event)).await?;
+        link_rx.recv_async().await?;
+        finish(router_tx, link_rx, buffers)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        self,
+    ) -> (
+        Sender<(ConnectionId, Event)>,
+        Event,
+        Receiver<()>,
+        (Arc<Mutex<VecDeque<Notification>>>, Arc<Mutex<VecDeque<Packet>>>),
+    ) {
         // Connect to router
         // Local connections to the router shall have access to all subscriptions
         let mut connection = Connection::new(
@@ -121,23 +147,40 @@ impl<'a> LinkBuilder<'a> {
             incoming,
             outgoing,
         };
-
-        self.router_tx.send((0, event))?;
-
-        link_rx.recv()?;
-        let notification = outgoing_data_buffer.lock().pop_front().unwrap();
-
-        // Right now link identifies failure with dropped rx in router,
-        // which is probably ok. We need this here to get id assigned by router
-        let id = match notification {
-            Notification::DeviceAck(Ack::ConnAck(id, ..)) => id,
-            _message => return Err(LinkError::NotConnectionAck),
-        };
-
-        let tx = LinkTx::new(id, self.router_tx.clone(), incoming_data_buffer);
-        let rx = LinkRx::new(id, self.router_tx, link_rx, outgoing_data_buffer);
-        Ok((tx, rx, notification))
+        (
+            self.router_tx,
+            event,
+            link_rx,
+            (outgoing_data_buffer, incoming_data_buffer),
+        )
     }
+}
+
+/// The router acknowledged a link: its first notification is the ConnAck
+/// with the connection id it assigned.
+fn finish(
+    router_tx: Sender<(ConnectionId, Event)>,
+    link_rx: Receiver<()>,
+    (outgoing_data_buffer, incoming_data_buffer): (
+        Arc<Mutex<VecDeque<Notification>>>,
+        Arc<Mutex<VecDeque<Packet>>>,
+    ),
+) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+    let notification = outgoing_data_buffer
+        .lock()
+        .pop_front()
+        .ok_or(LinkError::NotConnectionAck)?;
+
+    // Right now link identifies failure with dropped rx in router,
+    // which is probably ok. We need this here to get id assigned by router
+    let id = match notification {
+        Notification::DeviceAck(Ack::ConnAck(id, ..)) => id,
+        _message => return Err(LinkError::NotConnectionAck),
+    };
+
+    let tx = LinkTx::new(id, router_tx.clone(), incoming_data_buffer);
+    let rx = LinkRx::new(id, router_tx, link_rx, outgoing_data_buffer);
+    Ok((tx, rx, notification))
 }
 
 pub struct LinkTx {
@@ -354,7 +397,8 @@ impl LinkRx {
             router_tx,
             router_rx,
             send_buffer: outgoing_data_buffer,
-            cache: VecDeque::with_capacity(100),
+            // GridSense patch: grows on demand (was 100 slots).
+            cache: VecDeque::new(),
         }
     }
 

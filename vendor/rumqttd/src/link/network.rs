@@ -22,6 +22,9 @@ pub enum Error {
     KeepAlive(#[from] Elapsed),
 }
 
+/// GridSense patch: bytes a drained connection buffer may keep.
+const IDLE_BUFFER: usize = 512;
+
 /// Network transforms packets <-> frames efficiently. It takes
 /// advantage of pre-allocation, buffering and vectorization when
 /// appropriate to achieve performance
@@ -51,8 +54,10 @@ impl<P: Protocol> Network<P> {
     ) -> Network<P> {
         Network {
             socket,
-            read: BytesMut::with_capacity(10 * 1024),
-            write: BytesMut::with_capacity(10 * 1024),
+            // GridSense patch: allocated on first use and released when
+            // drained (`shrink_idle`); were 10 KiB each for every connection.
+            read: BytesMut::new(),
+            write: BytesMut::new(),
             max_incoming_size,
             max_connection_buffer_len,
             // Overwritten by keepalive value in connect packet, otherwise we
@@ -64,8 +69,26 @@ impl<P: Protocol> Network<P> {
     }
 
     pub fn set_keepalive(&mut self, keepalive: u16) {
+        // GridSense patch: 0 means no keep-alive (MQTT 3.1.1 §3.1.2.10); it
+        // made every read time out at once.
+        if keepalive == 0 {
+            self.keepalive = Duration::MAX;
+            return;
+        }
         let keepalive = Duration::from_secs(keepalive as u64);
         self.keepalive = keepalive + keepalive.mul_f32(0.5);
+    }
+
+    /// GridSense patch: releases the read and write buffers when they hold
+    /// nothing and have grown past `IDLE_BUFFER`, so an idle connection
+    /// keeps a few hundred bytes rather than its largest burst.
+    pub fn shrink_idle(&mut self) {
+        if self.read.is_empty() && self.read.capacity() > IDLE_BUFFER {
+            self.read = BytesMut::new();
+        }
+        if self.write.is_empty() && self.write.capacity() > IDLE_BUFFER {
+            self.write = BytesMut::new();
+        }
     }
 
     /// Reads more than 'required' bytes to frame a packet into self.read buffer
@@ -150,3 +173,47 @@ impl<P: Protocol> Network<P> {
 
 pub trait N: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T> N for T where T: AsyncRead + AsyncWrite + Unpin + Send {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::v4::V4;
+    use tokio::io::AsyncWriteExt;
+
+    /// GridSense patch: a connection allocates its buffers on first use and
+    /// releases them once drained.
+    #[tokio::test]
+    async fn buffers_are_allocated_on_demand_and_released_when_idle() {
+        let (mut client, server) = tokio::io::duplex(128 * 1024);
+        let mut network = Network::new(Box::new(server), 64 * 1024, 100, V4);
+        assert_eq!(network.read.capacity() + network.write.capacity(), 0);
+        // A 32 KiB publish: topic "t", QoS 0.
+        let payload = vec![1u8; 32 * 1024];
+        let len = 2 + 1 + payload.len();
+        let mut p = vec![0x30];
+        let mut l = len;
+        loop {
+            let mut b = (l % 128) as u8;
+            l /= 128;
+            if l > 0 {
+                b |= 0x80;
+            }
+            p.push(b);
+            if l == 0 {
+                break;
+            }
+        }
+        p.extend_from_slice(&[0, 1, b't']);
+        p.extend_from_slice(&payload);
+        client.write_all(&p).await.unwrap();
+        let packet = network.read().await.unwrap();
+        assert!(matches!(packet, Packet::Publish(..)));
+        assert!(network.read.capacity() < 32 * 1024 || network.read.is_empty());
+        network.shrink_idle();
+        assert!(network.read.capacity() <= IDLE_BUFFER);
+        // Replies go through the write buffer and leave it small too.
+        network.write(Packet::PingResp(crate::protocol::PingResp)).await.unwrap();
+        network.shrink_idle();
+        assert!(network.write.capacity() <= IDLE_BUFFER);
+    }
+}

@@ -106,7 +106,9 @@ impl<P: Protocol> RemoteLink<P> {
             .last_will_properties(lastwill_props)
             .dynamic_filters(dynamic_filters)
             .topic_alias_max(topic_alias_max.unwrap_or(0))
-            .build()?;
+            // GridSense patch: without blocking the listener's runtime.
+            .build_async()
+            .await?;
 
         let id = link_rx.id();
         Span::current().record("connection_id", id);
@@ -126,7 +128,8 @@ impl<P: Protocol> RemoteLink<P> {
             network,
             link_tx,
             link_rx,
-            notifications: VecDeque::with_capacity(100),
+            // GridSense patch: grows on demand (was 100 slots).
+            notifications: VecDeque::new(),
             will_delay_interval,
             acl: topic_acl.map(|acl| (acl, login.map(|l| l.username))),
         })
@@ -154,6 +157,7 @@ impl<P: Protocol> RemoteLink<P> {
                     };
 
                     trace!("Packets read from network, count = {}", len);
+                    self.network.shrink_idle();
                     self.link_tx.notify().await?;
                 }
                 // Receive from router when previous when state isn't in collision
@@ -172,6 +176,9 @@ impl<P: Protocol> RemoteLink<P> {
 
                     }
                     self.network.writev(packets).await?;
+                    // GridSense patch: an idle connection keeps small buffers.
+                    self.notifications.shrink_to(crate::router::IDLE_CAPACITY);
+                    self.network.shrink_idle();
                     if unscheduled {
                         self.link_rx.wake().await?;
                     }
@@ -262,11 +269,10 @@ where
     handle_auth(config.clone(), login.as_ref(), &connect.client_id).await?;
     authorize_will(&config, &packet)?;
 
-    // When keep_alive feature is disabled client can live forever, which is not good in
-    // distributed broker context so currenlty we don't allow it.
-    if connect.keep_alive == 0 {
-        return Err(Error::ZeroKeepAlive);
-    }
+    // GridSense patch: keep-alive 0 turns the mechanism off (MQTT 3.1.1
+    // §3.1.2.10, MQTT 5 §3.1.2.10); it was refused with `ZeroKeepAlive`.
+    // Such a client is dropped when its socket closes, not when it goes
+    // quiet (see `Network::set_keepalive`).
 
     let empty_client_id = connect.client_id.is_empty();
     let clean_session = connect.clean_session;

@@ -5,15 +5,30 @@ use super::{
     ConnectionEvents,
 };
 
+/// GridSense patch: metrics-only entries (clean sessions) kept at most; the
+/// oldest goes first. Every client id that ever connected stayed, so a
+/// fleet of churning or random ids grew the map without bound.
+pub(crate) const MAX_SAVED_METRICS: usize = 1024;
+
 pub struct Graveyard {
     connections: HashMap<String, SavedState>,
+    /// GridSense patch: client ids of metrics-only entries, oldest first
+    /// (may name ids since retrieved or saved with a session: skipped).
+    metrics_order: VecDeque<String>,
 }
 
 impl Graveyard {
     pub fn new() -> Graveyard {
         Graveyard {
             connections: HashMap::new(),
+            metrics_order: VecDeque::new(),
         }
+    }
+
+    /// GridSense patch: entries held, for tests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.connections.len()
     }
 
     /// Add a new connection.
@@ -50,6 +65,7 @@ impl Graveyard {
 
     /// Save only metrics for connection
     pub fn save_metrics(&mut self, id: String, metrics: ConnectionEvents) {
+        self.metrics_order.push_back(id.clone());
         self.connections.insert(
             id,
             SavedState {
@@ -57,6 +73,20 @@ impl Graveyard {
                 metrics,
             },
         );
+        // GridSense patch: bounded, see MAX_SAVED_METRICS.
+        while self.metrics_order.len() > MAX_SAVED_METRICS {
+            let Some(old) = self.metrics_order.pop_front() else {
+                break;
+            };
+            if self
+                .connections
+                .get(&old)
+                .is_some_and(|s| s.session_state.is_none())
+                && !self.metrics_order.contains(&old)
+            {
+                self.connections.remove(&old);
+            }
+        }
     }
 }
 

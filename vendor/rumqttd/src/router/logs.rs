@@ -61,6 +61,37 @@ pub struct DataLog {
     retained_publishes: HashMap<Topic, PublishData>,
     /// List of filters associated with a topic
     publish_filters: HashMap<Topic, Vec<FilterIdx>>,
+    /// GridSense patch: the filters with a wildcard. A topic can match only
+    /// its own exact filter or one of these, so matching a new topic (or
+    /// one nobody subscribes to) costs the wildcard filters, not all of
+    /// them: with one filter per device that was thousands of string
+    /// matches per publish on the router thread.
+    wildcard_filters: Vec<(Filter, FilterIdx)>,
+}
+
+/// GridSense patch: whether an MQTT filter has a wildcard level.
+pub(crate) fn has_wildcard(filter: &str) -> bool {
+    filter.contains(['+', '#'])
+}
+
+/// GridSense patch: whether a stored message is still within its expiry
+/// interval; if so, the interval is reduced by the time it waited
+/// (MQTT 5 §3.3.2.3.3).
+fn still_valid(pubdata: &mut PublishData, now: Instant) -> bool {
+    // Keep data if no properties exists, which implies no message expiry!
+    let Some(properties) = pubdata.properties.as_mut() else {
+        return true;
+    };
+    // Keep data if there is no message_expiry_interval
+    let Some(message_expiry_interval) = properties.message_expiry_interval.as_mut() else {
+        return true;
+    };
+    let time_spent = (now - pubdata.timestamp).as_secs() as u32;
+    let is_valid = time_spent < *message_expiry_interval;
+    if is_valid {
+        *message_expiry_interval -= time_spent;
+    }
+    is_valid
 }
 
 impl DataLog {
@@ -70,6 +101,7 @@ impl DataLog {
         let retained_publishes = HashMap::new();
         let publish_filters = HashMap::new();
 
+        let mut wildcard_filters = Vec::new();
         if let Some(warmup_filters) = config.initialized_filters.clone() {
             for filter in warmup_filters {
                 let data = Data::new(&filter, &config);
@@ -77,6 +109,9 @@ impl DataLog {
                 // Add commitlog to datalog and add datalog index to filter to
                 // datalog index map
                 let idx = native.insert(data);
+                if has_wildcard(&filter) {
+                    wildcard_filters.push((filter.clone(), idx));
+                }
                 filter_indexes.insert(filter, idx);
             }
         }
@@ -87,6 +122,7 @@ impl DataLog {
             publish_filters,
             filter_indexes,
             retained_publishes,
+            wildcard_filters,
         })
     }
 
@@ -128,12 +164,14 @@ impl DataLog {
         match &self.publish_filters.get(topic) {
             Some(v) => Some(v.to_vec()),
             None => {
-                let v: Vec<usize> = self
-                    .filter_indexes
-                    .iter()
-                    .filter(|(filter, _)| matches(topic, filter))
-                    .map(|(_, filter_idx)| *filter_idx)
-                    .collect();
+                // GridSense patch: the exact filter, then the wildcard ones.
+                let mut v: Vec<usize> = self.filter_indexes.get(topic).copied().into_iter().collect();
+                v.extend(
+                    self.wildcard_filters
+                        .iter()
+                        .filter(|(filter, _)| matches(topic, filter))
+                        .map(|(_, filter_idx)| *filter_idx),
+                );
 
                 if !v.is_empty() {
                     self.publish_filters.insert(topic.to_owned(), v.clone());
@@ -159,10 +197,17 @@ impl DataLog {
                 self.filter_indexes.insert(filter.to_owned(), idx);
 
                 // Match new filter to existing topics and add to publish_filters if it matches
-                for (topic, filters) in publish_filters.iter_mut() {
-                    if matches(topic, filter) {
-                        filters.push(idx);
+                // GridSense patch: a filter without wildcard matches only its
+                // own topic; no scan of every cached topic.
+                if has_wildcard(filter) {
+                    self.wildcard_filters.push((filter.to_owned(), idx));
+                    for (topic, filters) in publish_filters.iter_mut() {
+                        if matches(topic, filter) {
+                            filters.push(idx);
+                        }
                     }
+                } else if let Some(filters) = publish_filters.get_mut(filter) {
+                    filters.push(idx);
                 }
 
                 (idx, self.native.get(idx).unwrap())
@@ -245,7 +290,28 @@ impl DataLog {
         data.waiters.register(id, request);
     }
 
+    /// GridSense patch: [`DataLog::clean`] over the filters a connection
+    /// subscribed to, the only ones where it can wait: a disconnect walked
+    /// every filter's waiters.
+    pub fn clean_filters<'a>(
+        &mut self,
+        id: ConnectionId,
+        filters: impl Iterator<Item = &'a String>,
+    ) -> Vec<DataRequest> {
+        let mut inflight = Vec::new();
+        for filter in filters {
+            let Some(idx) = self.filter_indexes.get(filter.as_str()) else {
+                continue;
+            };
+            if let Some(data) = self.native.get_mut(*idx) {
+                inflight.append(&mut data.waiters.remove(id));
+            }
+        }
+        inflight
+    }
+
     /// Cleanup a connection from all the waiters
+    #[allow(dead_code)]
     pub fn clean(&mut self, id: ConnectionId) -> Vec<DataRequest> {
         let mut inflight = Vec::new();
         for (_, data) in self.native.iter_mut() {
@@ -272,6 +338,19 @@ impl DataLog {
     pub fn read_retained_messages(&mut self, filter: &str) -> Vec<PubWithProp> {
         trace!(info = "reading retain msg", filter = &filter);
         let now = Instant::now();
+
+        // GridSense patch: a filter without wildcard reads its own topic's
+        // retained message; every subscribe swept all retained messages.
+        if !has_wildcard(filter) {
+            let Some(pubdata) = self.retained_publishes.get_mut(filter) else {
+                return Vec::new();
+            };
+            if !still_valid(pubdata, now) {
+                self.retained_publishes.remove(filter);
+                return Vec::new();
+            }
+            return vec![(pubdata.publish.clone(), pubdata.properties.clone())];
+        }
 
         // discard expired retained messages
         self.retained_publishes.retain(|_, pubdata| {
@@ -380,8 +459,9 @@ impl AckLog {
     /// New log
     pub fn new() -> AckLog {
         AckLog {
-            committed: VecDeque::with_capacity(100),
-            recorded: VecDeque::with_capacity(100),
+            // GridSense patch: grow on demand (were 100 slots each).
+            committed: VecDeque::new(),
+            recorded: VecDeque::new(),
         }
     }
 
@@ -475,6 +555,79 @@ mod test {
         data.matches("topic/a");
 
         assert_eq!(data.publish_filters.get("topic/a").unwrap().len(), 1);
+    }
+
+    fn config() -> RouterConfig {
+        RouterConfig {
+            max_segment_size: 1024,
+            max_connections: 10,
+            max_segment_count: 10,
+            max_outgoing_packet_count: 1024,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Strategy::RoundRobin,
+        }
+    }
+
+    fn sorted(v: Option<Vec<usize>>) -> Vec<usize> {
+        let mut v = v.unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    /// GridSense patch: matching by exact lookup plus the wildcard filters
+    /// finds what matching every filter found, in either order of filter
+    /// creation and first publish.
+    #[test]
+    fn matches_exact_and_wildcard_filters_only() {
+        let mut data = DataLog::new(config()).unwrap();
+        let (plus, _) = data.next_native_offset("dev/+/evt");
+        let (hash, _) = data.next_native_offset("dev/#");
+        let (own, _) = data.next_native_offset("dev/a/evt");
+        let (other, _) = data.next_native_offset("dev/b/evt");
+        let mut want = vec![plus, hash, own];
+        want.sort_unstable();
+        assert_eq!(sorted(data.matches("dev/a/evt")), want);
+        assert!(!sorted(data.matches("dev/a/evt")).contains(&other));
+        // A topic nobody subscribes to matches nothing.
+        assert!(data.matches("site/x").unwrap_or_default().is_empty());
+
+        // Filters created after a topic was cached are added to its entry:
+        // an exact one by lookup, a wildcard one by scan.
+        assert_eq!(sorted(data.matches("dev/c/evt")), vec![plus, hash]);
+        let (late_exact, _) = data.next_native_offset("dev/c/evt");
+        let (late_wild, _) = data.next_native_offset("+/c/+");
+        let mut want = vec![plus, hash, late_exact, late_wild];
+        want.sort_unstable();
+        assert_eq!(sorted(data.matches("dev/c/evt")), want);
+        // ...and an exact filter for another topic is not.
+        let (_d, _) = data.next_native_offset("dev/d/evt");
+        assert_eq!(sorted(data.matches("dev/c/evt")), want);
+    }
+
+    /// GridSense patch: a subscribe without wildcard reads only its own
+    /// topic's retained message; a wildcard one still reads every match.
+    #[test]
+    fn retained_messages_by_exact_filter_and_by_wildcard() {
+        use crate::protocol::{Publish, QoS};
+        let mut data = DataLog::new(config()).unwrap();
+        for t in ["dev/a/state", "dev/b/state", "site/x"] {
+            let p = Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: true,
+                topic: t.to_string().into(),
+                pkid: 0,
+                payload: t.to_string().into(),
+            };
+            data.insert_to_retained_publishes(p, None, t.to_string());
+        }
+        let exact = data.read_retained_messages("dev/a/state");
+        assert_eq!(exact.len(), 1);
+        assert_eq!(&exact[0].0.payload[..], b"dev/a/state");
+        assert!(data.read_retained_messages("dev/z/state").is_empty());
+        assert_eq!(data.read_retained_messages("dev/+/state").len(), 2);
+        assert_eq!(data.read_retained_messages("#").len(), 3);
     }
 
     //     #[test]

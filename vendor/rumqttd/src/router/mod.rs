@@ -32,6 +32,8 @@ pub use waiters::Waiters;
 
 pub const MAX_SCHEDULE_ITERATIONS: usize = 100;
 pub const MAX_CHANNEL_CAPACITY: usize = 200;
+/// GridSense patch: slots a per-connection buffer keeps once it is drained.
+pub(crate) const IDLE_CAPACITY: usize = 8;
 
 pub(crate) type FilterIdx = usize;
 

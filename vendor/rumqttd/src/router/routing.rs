@@ -26,7 +26,7 @@ use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
     packetid, Connection, DataRequest, Event, FilterIdx, Meter, Notification, Print, RouterMeter,
-    ShadowRequest, MAX_CHANNEL_CAPACITY, MAX_SCHEDULE_ITERATIONS,
+    ShadowRequest, IDLE_CAPACITY, MAX_CHANNEL_CAPACITY, MAX_SCHEDULE_ITERATIONS,
 };
 
 #[derive(Error, Debug)]
@@ -140,7 +140,8 @@ impl Router {
             router_rx,
             router_tx,
             router_meters: router_metrics,
-            cache: Some(VecDeque::with_capacity(MAX_CHANNEL_CAPACITY)),
+            // GridSense patch: see `IDLE_CAPACITY`.
+            cache: Some(VecDeque::new()),
             shared_subscriptions: HashMap::new(),
             last_wills: HashMap::new(),
         }
@@ -463,7 +464,10 @@ impl Router {
         // connection in readyqueue and allow 'consume()' method to deal with this
         // self.readyqueue.remove(id);
 
-        let inflight_data_requests = self.datalog.clean(id);
+        // GridSense patch: only the filters this connection subscribed to.
+        let inflight_data_requests = self
+            .datalog
+            .clean_filters(id, connection.subscriptions.iter());
         let retransmissions = outgoing.retransmission_map();
 
         // Remove connections from all groups and
@@ -478,6 +482,10 @@ impl Router {
         for filter in connection.subscriptions.iter() {
             if let Some(connections) = self.subscription_map.get_mut(filter) {
                 connections.remove(&id);
+                // GridSense patch: no empty entry left per departed filter.
+                if connections.is_empty() {
+                    self.subscription_map.remove(filter);
+                }
             }
         }
 
@@ -880,6 +888,10 @@ impl Router {
             }
         }
 
+        // GridSense patch: this buffer is swapped into the next connection
+        // that sends data, which then keeps it; shrunk, one burst's capacity
+        // is not left with every connection.
+        packets.shrink_to(IDLE_CAPACITY);
         self.cache = Some(packets);
 
         // Prepare AcksRequest in tracker if router is operating in a
@@ -1213,6 +1225,13 @@ fn append_to_commitlog(
     if let Some(alias) = topic_alias {
         validate_and_set_topic_alias(&mut publish, connection, alias)?;
     };
+
+    // GridSense patch: the topic and payload were parsed as views into the
+    // connection's read buffer; kept in the log (or as a retained message)
+    // they would pin that whole buffer, kilobytes per stored message
+    // (upstream issue #1001). The log keeps its own exact-size copies.
+    publish.topic = bytes::Bytes::copy_from_slice(&publish.topic);
+    publish.payload = bytes::Bytes::copy_from_slice(&publish.payload);
 
     let topic = std::str::from_utf8(&publish.topic)?;
 
@@ -2393,3 +2412,7 @@ fn extract_group(filter: &str) -> Option<(String, String)> {
 // //         dbg!(trackers);
 // //     }
 // // }
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod patch_tests;

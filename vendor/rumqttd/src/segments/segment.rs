@@ -29,14 +29,18 @@ where
 {
     pub(crate) fn with_offset(absolute_offset: u64) -> Self {
         Self {
-            data: Vec::with_capacity(1024),
+            // GridSense patch: grows on demand; 1024 entries reserved per
+            // segment cost every subscription filter ~200 KB of address space.
+            data: Vec::new(),
             absolute_offset,
             total_size: 0,
         }
     }
     pub(crate) fn new() -> Self {
         Self {
-            data: Vec::with_capacity(1024),
+            // GridSense patch: grows on demand; 1024 entries reserved per
+            // segment cost every subscription filter ~200 KB of address space.
+            data: Vec::new(),
             absolute_offset: 0,
             total_size: 0,
         }

@@ -380,20 +380,6 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         }
     }
 
-    // Depending on TLS or not create a new Network
-    async fn tls_accept(&self, stream: TcpStream) -> Result<(Box<dyn N>, Option<String>), Error> {
-        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
-        match &self.config.tls {
-            Some(c) => {
-                let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
-                Ok((network, tenant_id))
-            }
-            None => Ok((Box::new(stream), None)),
-        }
-        #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
-        Ok((Box::new(stream), None))
-    }
-
     pub async fn start(&mut self, link_type: LinkType) -> Result<(), Error> {
         let listener = TcpListener::bind(&self.config.listen).await?;
         if let Some(tx) = &self.config.on_bound {
@@ -423,69 +409,85 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
-            let (network, tenant_id) = match self.tls_accept(stream).await {
-                Ok(o) => o,
-                Err(e) => {
-                    error!(error=?e, "Tls accept error");
-                    continue;
-                }
-            };
-
-            info!(
-                name=?self.config.name, ?addr, count, tenant=?tenant_id, "accept"
-            );
+            info!(name=?self.config.name, ?addr, count, "accept");
 
             let config = config.clone();
             let router_tx = self.router_tx.clone();
             count += 1;
 
             let protocol = self.protocol.clone();
-            match link_type {
-                #[cfg(feature = "websocket")]
-                LinkType::Websocket => {
-                    let stream = match accept_hdr_async(network, WSCallback).await {
-                        Ok(s) => Box::new(WsStream::new(s)),
-                        Err(e) => {
-                            error!(error=?e, "Websocket failed handshake");
-                            continue;
-                        }
-                    };
-                    task::spawn(
-                        remote(
-                            config,
-                            tenant_id.clone(),
-                            router_tx,
-                            stream,
-                            protocol,
-                            self.awaiting_will_handler.clone(),
-                        )
-                        .instrument(tracing::info_span!(
-                            "websocket_link",
-                            client_id = field::Empty,
-                            connection_id = field::Empty
-                        )),
-                    )
+            let will_handlers = self.awaiting_will_handler.clone();
+            // GridSense patch: the TLS and websocket handshakes run in the
+            // connection's own task, not in the accept loop, so one slow
+            // handshake does not hold back every other connection.
+            #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+            let tls = self.config.tls.clone();
+            task::spawn(async move {
+                #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+                let accepted = tls_accept(tls.as_ref(), stream).await;
+                #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
+                let accepted: Result<(Box<dyn N>, Option<String>), Error> =
+                    Ok((Box::new(stream), None));
+                let (network, tenant_id) = match accepted {
+                    Ok(o) => o,
+                    Err(e) => {
+                        error!(error=?e, "Tls accept error");
+                        return;
+                    }
+                };
+                match link_type {
+                    #[cfg(feature = "websocket")]
+                    LinkType::Websocket => {
+                        let stream = match accept_hdr_async(network, WSCallback).await {
+                            Ok(s) => Box::new(WsStream::new(s)),
+                            Err(e) => {
+                                error!(error=?e, "Websocket failed handshake");
+                                return;
+                            }
+                        };
+                        remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers)
+                            .instrument(tracing::info_span!(
+                                "websocket_link",
+                                client_id = field::Empty,
+                                connection_id = field::Empty
+                            ))
+                            .await
+                    }
+                    LinkType::Remote => {
+                        remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers)
+                            .instrument(tracing::error_span!(
+                                "remote_link",
+                                ?tenant_id,
+                                client_id = field::Empty,
+                                connection_id = field::Empty,
+                            ))
+                            .await
+                    }
                 }
-                LinkType::Remote => task::spawn(
-                    remote(
-                        config,
-                        tenant_id.clone(),
-                        router_tx,
-                        network,
-                        protocol,
-                        self.awaiting_will_handler.clone(),
-                    )
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
-                ),
-            };
+            });
 
-            time::sleep(delay).await;
+            // GridSense patch: no pause at all when none is configured (a
+            // zero sleep still waits for the timer's next tick, ~1 ms per
+            // accept: 10 s for a 10,000-client storm).
+            if !delay.is_zero() {
+                time::sleep(delay).await;
+            }
         }
+    }
+}
+
+/// Depending on TLS or not create a new Network
+#[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+async fn tls_accept(
+    tls: Option<&crate::TlsConfig>,
+    stream: TcpStream,
+) -> Result<(Box<dyn N>, Option<String>), Error> {
+    match tls {
+        Some(c) => {
+            let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
+            Ok((network, tenant_id))
+        }
+        None => Ok((Box::new(stream), None)),
     }
 }
 
@@ -565,7 +567,10 @@ async fn remote<P: Protocol>(
         } else {
             AwaitingWill::Cancel
         };
-        sender.try_send(awaiting_will).unwrap();
+        // GridSense patch: the previous connection's task may be gone (its
+        // link failed before it waited on the will), leaving this sender's
+        // receiver dropped; that is no reason to panic this connection.
+        let _ = sender.try_send(awaiting_will);
     }
 
     let (will_tx, will_rx) = flume::bounded::<AwaitingWill>(1);
@@ -589,6 +594,9 @@ async fn remote<P: Protocol>(
         Ok(l) => l,
         Err(e) => {
             error!(error=?e, "Remote link error");
+            // GridSense patch: no will sender left behind for a link that
+            // never started.
+            will_handlers.lock().unwrap().remove(&client_id);
             return;
         }
     };
@@ -652,3 +660,7 @@ async fn remote<P: Protocol>(
         router_tx.send((connection_id, message)).ok();
     }
 }
+
+#[cfg(test)]
+#[path = "broker_tests.rs"]
+mod tests;

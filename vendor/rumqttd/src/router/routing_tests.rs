@@ -1,0 +1,151 @@
+//! GridSense patch tests: the router's bookkeeping, driven directly.
+
+use super::*;
+use crate::protocol::{Filter, Publish, QoS, RetainForwardRule, Subscribe};
+use crate::router::graveyard::MAX_SAVED_METRICS;
+use bytes::BytesMut;
+
+fn router() -> Router {
+    Router::new(
+        0,
+        RouterConfig {
+            max_connections: 10_000,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 1 << 20,
+            max_segment_count: 2,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+    )
+}
+
+fn connect(r: &mut Router, client_id: &str) -> ConnectionId {
+    let connection = Connection::new(None, client_id.to_string(), true, false);
+    let incoming = Incoming::new(client_id.to_string());
+    let (outgoing, _rx) = Outgoing::new(client_id.to_string());
+    r.handle_new_connection(connection, incoming, outgoing);
+    r.connection_map[client_id]
+}
+
+fn send(r: &mut Router, id: ConnectionId, packet: Packet) {
+    r.ibufs[id].buffer.lock().push_back(packet);
+    r.handle_device_payload(id);
+}
+
+fn subscribe(filter: &str) -> Packet {
+    Packet::Subscribe(
+        Subscribe {
+            pkid: 1,
+            filters: vec![Filter {
+                path: filter.to_string(),
+                qos: QoS::AtLeastOnce,
+                nolocal: false,
+                preserve_retain: false,
+                retain_forward_rule: RetainForwardRule::Never,
+            }],
+        },
+        None,
+    )
+}
+
+fn publish(topic: &str, payload: bytes::Bytes, retain: bool) -> Packet {
+    Packet::Publish(
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain,
+            topic: topic.to_string().into(),
+            pkid: 0,
+            payload,
+        },
+        None,
+    )
+}
+
+/// After many clients subscribed, published and left, the router holds no
+/// per-client state but a bounded record of recent ones.
+#[test]
+fn bookkeeping_is_released_after_disconnects() {
+    let mut r = router();
+    let clients = MAX_SAVED_METRICS * 2;
+    for i in 0..clients {
+        let id = connect(&mut r, &format!("node-{i}"));
+        send(&mut r, id, subscribe(&format!("dev/node-{i}/cmd")));
+        send(&mut r, id, publish(&format!("dev/node-{i}/evt"), "hb".into(), false));
+        r.handle_disconnection(id, None);
+    }
+    assert_eq!(r.connections.len(), 0);
+    assert_eq!(r.ibufs.len(), 0);
+    assert_eq!(r.obufs.len(), 0);
+    assert!(r.connection_map.is_empty());
+    assert!(r.subscription_map.is_empty(), "no entry per departed filter");
+    assert!(
+        r.graveyard.len() <= MAX_SAVED_METRICS,
+        "graveyard holds {} entries",
+        r.graveyard.len()
+    );
+    // The most recent client's record is kept.
+    let last = format!("node-{}", clients - 1);
+    assert!(r.graveyard.retrieve(&last).is_some());
+}
+
+/// A client that reconnects keeps its subscription-less record (the
+/// graveyard's metrics), and a persistent session is never evicted.
+#[test]
+fn persistent_sessions_survive_the_metrics_bound() {
+    let mut r = router();
+    let connection = Connection::new(None, "keeper".to_string(), false, false);
+    let (outgoing, _rx) = Outgoing::new("keeper".to_string());
+    r.handle_new_connection(connection, Incoming::new("keeper".to_string()), outgoing);
+    let id = r.connection_map["keeper"];
+    send(&mut r, id, subscribe("dev/keeper/cmd"));
+    r.handle_disconnection(id, None);
+    for i in 0..MAX_SAVED_METRICS + 10 {
+        let id = connect(&mut r, &format!("churn-{i}"));
+        r.handle_disconnection(id, None);
+    }
+    let saved = r.graveyard.retrieve("keeper").expect("persistent session kept");
+    assert!(saved.session_state.is_some());
+}
+
+/// A stored (retained) message does not keep the connection's read buffer
+/// alive: its payload is its own copy, not a view into the buffer.
+#[test]
+fn stored_messages_do_not_pin_the_read_buffer() {
+    let mut r = router();
+    let id = connect(&mut r, "pinner");
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    buf.extend_from_slice(&[7u8; 64 * 1024]);
+    let big = buf.freeze();
+    let view = big.slice(100..110);
+    let range = big.as_ptr() as usize..big.as_ptr() as usize + big.len();
+    send(&mut r, id, publish("dev/pinner/state", view, true));
+    let retained = r.datalog.read_retained_messages("dev/pinner/state");
+    assert_eq!(retained.len(), 1);
+    let stored = &retained[0].0.payload;
+    assert_eq!(&stored[..], &[7u8; 10]);
+    assert!(
+        !range.contains(&(stored.as_ptr() as usize)),
+        "the stored payload is a copy"
+    );
+}
+
+/// The buffer the router swaps into a connection is small again after a
+/// burst, so a burst's capacity is not left with every connection.
+#[test]
+fn a_burst_leaves_no_large_buffer_behind() {
+    let mut r = router();
+    let id = connect(&mut r, "burst");
+    {
+        let mut b = r.ibufs[id].buffer.lock();
+        for _ in 0..150 {
+            b.push_back(publish("dev/burst/tel", "x".into(), false));
+        }
+    }
+    r.handle_device_payload(id);
+    let other = connect(&mut r, "quiet");
+    send(&mut r, other, publish("dev/quiet/tel", "x".into(), false));
+    assert!(r.ibufs[other].buffer.lock().capacity() <= 2 * IDLE_CAPACITY);
+    assert!(r.cache.as_ref().unwrap().capacity() <= 2 * IDLE_CAPACITY);
+}

@@ -1,0 +1,181 @@
+//! GridSense patch tests: a real listener on 127.0.0.1 port 0 and raw MQTT
+//! 3.1.1 clients over TCP.
+
+use super::*;
+use crate::{RouterConfig, ServerSettings};
+use std::collections::HashMap;
+use std::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn settings(on_bound: mpsc::SyncSender<(String, SocketAddr)>) -> ServerSettings {
+    ServerSettings {
+        name: "test".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 30_000,
+            max_payload_size: 64 * 1024,
+            max_inflight_count: 100,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: false,
+            topic_acl: None,
+        },
+        on_bound: Some(on_bound),
+    }
+}
+
+fn router_config(max_connections: usize) -> RouterConfig {
+    RouterConfig {
+        max_connections,
+        max_outgoing_packet_count: 200,
+        max_segment_size: 1 << 20,
+        max_segment_count: 2,
+        custom_segment: None,
+        initialized_filters: None,
+        shared_subscriptions_strategy: Default::default(),
+    }
+}
+
+/// A whole broker on its own threads; returns the listener's address.
+fn broker(max_connections: usize) -> SocketAddr {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let config = Config {
+        id: 0,
+        router: router_config(max_connections),
+        v4: Some(HashMap::from([("test".to_string(), settings(tx))])),
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    thread::spawn(move || broker.start());
+    rx.recv_timeout(Duration::from_secs(10)).unwrap().1
+}
+
+fn connect_packet(client_id: &str, keep_alive: u16) -> Vec<u8> {
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02];
+    body.extend_from_slice(&keep_alive.to_be_bytes());
+    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
+    body.extend_from_slice(client_id.as_bytes());
+    let mut p = vec![0x10, body.len() as u8];
+    p.extend(body);
+    p
+}
+
+/// Connects and returns the stream after a successful CONNACK, or None if
+/// the broker closed the connection or refused.
+async fn mqtt_client(addr: SocketAddr, client_id: &str, keep_alive: u16) -> Option<TcpStream> {
+    let mut s = TcpStream::connect(addr).await.ok()?;
+    s.write_all(&connect_packet(client_id, keep_alive)).await.ok()?;
+    let mut ack = [0u8; 4];
+    let read = tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut ack)).await;
+    match read {
+        Ok(Ok(_)) if ack == [0x20, 2, 0, 0] => Some(s),
+        _ => None,
+    }
+}
+
+/// A storm sized for CI: 500 clients connect at once, one attempt each,
+/// and every one of them gets its CONNACK.
+#[tokio::test]
+async fn storm_of_clients_all_connect() {
+    const CLIENTS: usize = 500;
+    let addr = broker(CLIENTS + 10);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..CLIENTS {
+        tasks.spawn(async move { mqtt_client(addr, &format!("storm-{i}"), 60).await });
+    }
+    let mut held = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        if let Some(s) = r.unwrap() {
+            held.push(s);
+        }
+    }
+    assert_eq!(held.len(), CLIENTS, "every client of the storm connected");
+}
+
+/// MQTT 3.1.1 §3.1.2.10: keep-alive 0 turns keep-alive off. The broker
+/// accepts the client, and does not drop it for being silent.
+#[tokio::test]
+async fn keep_alive_zero_is_accepted_and_not_timed_out() {
+    let addr = broker(10);
+    let mut s = mqtt_client(addr, "silent", 0)
+        .await
+        .expect("a client with keep-alive 0 is accepted");
+    // Silent for a while (a zero timeout would have dropped it at once).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.write_all(&[0xC0, 0]).await.unwrap();
+    let mut resp = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut resp))
+        .await
+        .expect("PINGRESP in time")
+        .expect("connection still open");
+    assert_eq!(resp, [0xD0, 0]);
+}
+
+/// A will sender left by a failed attempt (its receiver gone) does not
+/// panic the next connection with the same client id.
+#[test]
+fn stale_will_sender_does_not_panic_the_next_connection() {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let broker = Broker::new(Config {
+        id: 0,
+        router: router_config(10),
+        ..Config::default()
+    });
+    let mut server = Server::new(settings(tx), broker.router_tx.clone(), V4);
+    let (stale, receiver) = flume::bounded::<AwaitingWill>(1);
+    drop(receiver);
+    server
+        .awaiting_will_handler
+        .lock()
+        .unwrap()
+        .insert("again".to_string(), stale);
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(server.start(LinkType::Remote))
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap().1;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let connected = rt.block_on(mqtt_client(addr, "again", 60));
+    assert!(connected.is_some(), "the client with a stale will sender connected");
+}
+
+/// The accept loop does not wait on the router: while a CONNECT's link is
+/// being built, the listener's (current-thread) runtime keeps running
+/// other tasks. A router that takes 300 ms to answer stands in for a busy one.
+#[test]
+fn link_building_does_not_block_the_runtime() {
+    let (router_tx, router_rx) = flume::bounded::<(ConnectionId, Event)>(10);
+    thread::spawn(move || {
+        if let Ok((_, Event::Connect { outgoing, .. })) = router_rx.recv() {
+            thread::sleep(Duration::from_millis(300));
+            let ack = crate::protocol::ConnAck {
+                session_present: false,
+                code: crate::protocol::ConnectReturnCode::Success,
+            };
+            outgoing.data_buffer.lock().push_back(crate::Notification::DeviceAck(
+                crate::router::Ack::ConnAck(7, ack, None),
+            ));
+            outgoing.handle.try_send(()).unwrap();
+            // Keep the link's channels open until the test ends.
+            thread::sleep(Duration::from_secs(2));
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = ticks.clone();
+    let (id, ticks_during) = rt.block_on(async move {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        let (tx, _rx, _ack) = LinkBuilder::new("slow", router_tx).build_async().await.unwrap();
+        (tx.connection_id, ticks.load(std::sync::atomic::Ordering::Relaxed) - before)
+    });
+    assert_eq!(id, 7, "the router's connection id");
+    assert!(ticks_during > 0, "other tasks ran while the link was built");
+}
