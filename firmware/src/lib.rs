@@ -12,6 +12,7 @@
 //! - [`node`]: [`Node`], [`Outgoing`], [`NodeCore`] (outbox, heartbeat, clock);
 //! - [`boot`]: the boot counter in non-volatile storage (`embedded-storage` traits);
 //! - [`outbox`]: reliable, bounded event outbox with `seq`, backoff and a drop policy;
+//! - [`reconnect`]: when to (re)connect: jittered first attempt, exponential backoff with full jitter;
 //! - [`sensor`]: the [`AdcChannel`] seam, rail (open/short) checks, debouncing;
 //! - [`smoke`]: smoke detector;
 //! - [`camera`]: camera analytics (intrusion, fire lane blocked) with snapshot references;
@@ -26,6 +27,7 @@ pub mod door;
 pub mod gas;
 pub mod node;
 pub mod outbox;
+pub mod reconnect;
 pub mod sensor;
 pub mod smoke;
 #[cfg(test)]
@@ -37,5 +39,6 @@ pub use door::{AllowList, DoorConfig, DoorController, DoorStatus, LockMode};
 pub use gas::{GasConfig, GasDetector, GasLevel, GasStatus};
 pub use node::{Node, NodeCore, Outbound, Outgoing};
 pub use outbox::{Outbox, RetryPolicy};
+pub use reconnect::{LinkState, Reconnect, ReconnectPolicy};
 pub use sensor::AdcChannel;
 pub use smoke::{SmokeConfig, SmokeDetector, SmokePins, SmokeStatus};

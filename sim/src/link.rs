@@ -1,7 +1,10 @@
 //! One node's MQTT connection: a rumqttc client whose event loop runs in its
 //! own task and reports to the node's shard.
 //!
-//! The event loop reconnects by itself after an error. A scenario's network
+//! The event loop reconnects by itself after an error, after a wait chosen by
+//! the firmware's reconnect state machine ([`firmware::Reconnect`]):
+//! exponential backoff from `reconnect` with full jitter, so that a fleet
+//! whose broker went away comes back spread out, not in waves. A scenario's network
 //! flap sets the link's `want_up` to false: the loop drops its TCP connection
 //! at once (so the broker publishes the node's last will) and stays away until
 //! `want_up` is true again. A packet being written at that moment is lost, as
@@ -19,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::devices::DeviceSpec;
+use firmware::reconnect::{Reconnect, ReconnectPolicy, seed_from};
 
 /// Connection settings shared by every link.
 #[derive(Debug, Clone)]
@@ -29,7 +33,8 @@ pub struct LinkConfig {
     pub port: u16,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
-    /// Wait before reconnecting after an error.
+    /// Backoff cap after the first failed attempt; it doubles per failure
+    /// up to 60 s, each wait drawn at random below the cap.
     pub reconnect: Duration,
 }
 
@@ -101,7 +106,18 @@ pub fn spawn(
         tx,
         want: want_rx,
         cancel,
-        reconnect: cfg.reconnect,
+        backoff: Reconnect::new(
+            ReconnectPolicy {
+                // The ramp (`delay`) spreads first attempts already.
+                first_spread_ms: 0,
+                base_ms: u32::try_from(cfg.reconnect.as_millis()).unwrap_or(u32::MAX).max(1),
+                max_ms: ReconnectPolicy::DEFAULT.max_ms,
+                attempt_timeout_ms: ReconnectPolicy::DEFAULT.attempt_timeout_ms,
+            },
+            seed_from(id.as_bytes()),
+            0,
+        ),
+        started: tokio::time::Instant::now(),
         up: false,
     };
     tokio::spawn(driver.run(ev, delay));
@@ -113,7 +129,8 @@ struct Driver {
     tx: mpsc::Sender<(usize, LinkEvent)>,
     want: watch::Receiver<bool>,
     cancel: CancellationToken,
-    reconnect: Duration,
+    backoff: Reconnect,
+    started: tokio::time::Instant,
     up: bool,
 }
 
@@ -142,13 +159,21 @@ impl Driver {
                 Ok(e) => self.on_event(e).await,
                 Err(_) => {
                     self.set_up(false).await;
-                    self.pause(self.reconnect).await
+                    let wait = self.backoff_wait();
+                    self.pause(wait).await
                 }
             };
             if !alive {
                 return;
             }
         }
+    }
+
+    /// The wait before the next attempt after a failure (or a lost
+    /// connection): the backoff's draw.
+    fn backoff_wait(&mut self) -> Duration {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(u64::from(self.backoff.failed(now)))
     }
 
     /// Sleeps `d`; false when cancelled.
@@ -163,11 +188,13 @@ impl Driver {
     async fn on_event(&mut self, e: Event) -> bool {
         match e {
             Event::Incoming(Packet::ConnAck(a)) if a.code == ConnectReturnCode::Success => {
+                self.backoff.connected();
                 self.set_up(true).await
             }
             Event::Incoming(Packet::ConnAck(a)) => {
                 tracing::warn!(node = self.index, code = ?a.code, "connection refused");
-                self.pause(self.reconnect).await
+                let wait = self.backoff_wait();
+                self.pause(wait).await
             }
             Event::Incoming(Packet::Publish(p)) => {
                 let Ok(Topic::Device { channel, .. }) = Topic::parse(&p.topic) else {
@@ -190,5 +217,53 @@ impl Driver {
         self.up = up;
         let e = if up { LinkEvent::Up } else { LinkEvent::Down };
         self.tx.send((self.index, e)).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A broker that accepts TCP connections and closes them at once: each
+    /// attempt fails. With exponential backoff from 100 ms the link makes a
+    /// handful of attempts in 3 s, not one every 100 ms.
+    #[tokio::test]
+    async fn failed_attempts_back_off_exponentially() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let a = accepts.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::Relaxed);
+                drop(s);
+            }
+        });
+        let spec = DeviceSpec {
+            id: "smoke-backoff".parse().unwrap(),
+            profile: "smoke".parse().unwrap(),
+            secret: "s".into(),
+            fire_zone: None,
+            location: None,
+        };
+        let cfg = LinkConfig {
+            host: "127.0.0.1".into(),
+            port,
+            keep_alive: Duration::from_secs(30),
+            reconnect: Duration::from_millis(100),
+        };
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let _link = spawn(&spec, &cfg, 0, Duration::ZERO, tx, cancel.clone());
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        cancel.cancel();
+        let n = accepts.load(Ordering::Relaxed);
+        // Fixed 100 ms pauses: ~30 attempts; backoff (caps 0.1, 0.2, 0.4,
+        // 0.8, 1.6, 3.2 s, random below each): about 6.
+        assert!(n >= 2, "the link retried ({n} attempts)");
+        assert!(n <= 15, "{n} attempts in 3 s: the waits do not grow");
     }
 }

@@ -32,8 +32,10 @@ pub use waiters::Waiters;
 
 pub const MAX_SCHEDULE_ITERATIONS: usize = 100;
 pub const MAX_CHANNEL_CAPACITY: usize = 200;
-/// GridSense patch: slots a per-connection buffer keeps once it is drained.
-pub(crate) const IDLE_CAPACITY: usize = 8;
+/// GridSense patch: slots a per-connection packet or notification buffer
+/// keeps once it is drained. Their elements are a few hundred bytes each,
+/// so an idle connection keeps none; the next burst allocates again.
+pub(crate) const IDLE_CAPACITY: usize = 0;
 
 pub(crate) type FilterIdx = usize;
 

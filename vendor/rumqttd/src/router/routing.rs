@@ -1408,6 +1408,9 @@ fn ack_device_data(ackslog: &mut AckLog, outgoing: &mut Outgoing) -> bool {
         count += 1;
     }
 
+    // GridSense patch: an idle connection keeps no ack slots.
+    acks.shrink_to(IDLE_CAPACITY);
+
     debug!(acks_count = count, "Acks sent to device");
     outgoing.handle.try_send(()).ok();
     true

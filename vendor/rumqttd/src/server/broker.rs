@@ -532,7 +532,10 @@ async fn remote<P: Protocol>(
     let dynamic_filters = config.dynamic_filters;
     let topic_acl = config.topic_acl.clone();
 
-    let connect_packet = match mqtt_connect(config, &mut network).await {
+    // GridSense patch: the handshake's and the link's futures are boxed, so
+    // a held connection's task keeps only the running link's state (the
+    // task was ~4 KB, sized for the largest of every stage's state).
+    let connect_packet = match Box::pin(mqtt_connect(config, &mut network)).await {
         Ok(p) => p,
         Err(e) => {
             error!(error=?e, "Error while handling MQTT connect packet");
@@ -580,7 +583,7 @@ async fn remote<P: Protocol>(
         .insert(client_id.clone(), will_tx);
 
     // Start the link
-    let mut link = match RemoteLink::new(
+    let mut link = match Box::pin(RemoteLink::new(
         router_tx.clone(),
         tenant_id.clone(),
         network,
@@ -588,7 +591,7 @@ async fn remote<P: Protocol>(
         dynamic_filters,
         assigned_client_id,
         topic_acl,
-    )
+    ))
     .await
     {
         Ok(l) => l,
@@ -605,7 +608,7 @@ async fn remote<P: Protocol>(
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
 
-    match link.start().await {
+    match Box::pin(link.start()).await {
         // Connection got closed. This shouldn't usually happen.
         Ok(_) => error!("connection-stop"),
         // No need to send a disconnect message when disconnection

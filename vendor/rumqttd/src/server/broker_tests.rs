@@ -179,3 +179,20 @@ fn link_building_does_not_block_the_runtime() {
     assert_eq!(id, 7, "the router's connection id");
     assert!(ticks_during > 0, "other tasks ran while the link was built");
 }
+
+/// A held connection's task keeps the running link's state, not the
+/// largest state of its handshake (4 KB before the futures were boxed).
+#[test]
+fn connection_task_stays_small() {
+    let (router_tx, _rx) = flume::bounded::<(ConnectionId, Event)>(1);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (tx, _) = mpsc::sync_channel(1);
+        let cfg = Arc::new(settings(tx).connections);
+        let task = remote(cfg, None, router_tx, Box::new(s), V4, Arc::default());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2048, "connection task future is {size} bytes");
+    });
+}

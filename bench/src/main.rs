@@ -1,0 +1,187 @@
+//! `gridsense-bench`: the gateway's embedded broker and mosquitto side by
+//! side in one run, one table, written to BENCHMARKS.md.
+//!
+//! Rows: a connect storm of N device clients (one attempt each, 5 s timeout
+//! per step): connected after 20 s and time to all; RSS holding the N idle
+//! clients; CPU of the whole broker process (and of rumqttd's router
+//! thread) while the N clients heartbeat every 30 s.
+
+mod fleet;
+mod mqtt;
+mod peers;
+mod procfs;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Runs the gateway and mosquitto side by side and prints one table.
+#[derive(Debug, Parser)]
+#[command(name = "gridsense-bench")]
+struct Args {
+    /// Device clients.
+    #[arg(long, default_value_t = 10_000)]
+    devices: usize,
+    /// The CI form: 500 devices, short windows; writes no BENCHMARKS.md
+    /// unless --out is given.
+    #[arg(long)]
+    short: bool,
+    /// The gridsense binary [default: next to this one].
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// The mosquitto binary.
+    #[arg(long, default_value = "/usr/sbin/mosquitto")]
+    mosquitto: PathBuf,
+    /// Working directory (store, configs, logs) [default: a new one in /tmp].
+    #[arg(long)]
+    work: Option<PathBuf>,
+    /// Where to write the report [default: BENCHMARKS.md, not with --short].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seconds of the storm's window.
+    #[arg(long, default_value_t = 20)]
+    window_s: u64,
+    /// Seconds over which CPU is measured while heartbeating.
+    #[arg(long, default_value_t = 60)]
+    cpu_s: u64,
+    /// Heartbeat period, seconds.
+    #[arg(long, default_value_t = 30)]
+    heartbeat_s: u64,
+    /// The peers to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "gateway,mosquitto")]
+    peers: Vec<String>,
+    /// A wrapper command for the gateway (e.g. `heaptrack`), for profiling.
+    #[arg(long)]
+    wrap: Option<String>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::process::ExitCode {
+    let mut a = Args::parse();
+    if a.short {
+        a.devices = a.devices.min(500);
+        a.cpu_s = a.cpu_s.min(10);
+        a.heartbeat_s = a.heartbeat_s.min(5);
+    }
+    match run(&a).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gridsense-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(a: &Args) -> std::io::Result<()> {
+    let need = a.devices as u64 + 256;
+    if procfs::nofile() < need {
+        return Err(std::io::Error::other(format!(
+            "open-file limit {} is below {need}: raise it with `ulimit -n` first",
+            procfs::nofile()
+        )));
+    }
+    let gw_bin = match &a.gateway {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("gridsense"),
+    };
+    let work = match &a.work {
+        Some(w) => w.clone(),
+        None => std::env::temp_dir().join(format!("gridsense-bench-{}", std::process::id())),
+    };
+    let mut results = Vec::new();
+    // The gateway registers the devices; mosquitto is given the same list.
+    let dir = work.join("gateway");
+    let mut devices = Vec::new();
+    for p in &a.peers {
+        let peer = match p.as_str() {
+            "gateway" => {
+                let (gw, d) = peers::gateway(&gw_bin, &dir, a.devices, "", a.wrap.as_deref())?;
+                devices = d;
+                gw
+            }
+            "mosquitto" => {
+                if devices.is_empty() {
+                    devices = peers::fleet_of(&gw_bin, &dir, a.devices)?;
+                }
+                peers::mosquitto(&a.mosquitto, &work.join("mosquitto"))?
+            }
+            other => return Err(std::io::Error::other(format!("unknown peer {other}"))),
+        };
+        eprintln!("{} up on {} with {} devices", peer.name, peer.addr, devices.len());
+        results.push(measure(a, peer, &devices).await);
+    }
+    let table = report::table(a.devices, a.window_s, a.heartbeat_s, &results);
+    println!("{table}");
+    let out = a.out.clone().or_else(|| (!a.short).then(|| PathBuf::from("BENCHMARKS.md")));
+    if let Some(out) = out {
+        report::write(&out, &table)?;
+        eprintln!("written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// What one peer measured.
+#[derive(Debug, Default)]
+pub(crate) struct Measured {
+    /// "gateway" or "mosquitto".
+    pub(crate) name: &'static str,
+    /// Connected within the window.
+    pub(crate) connected: usize,
+    /// Milliseconds to the last CONNACK, when every client connected.
+    pub(crate) all_ms: Option<u32>,
+    /// RSS before the storm, KiB.
+    pub(crate) rss_base: u64,
+    /// RSS holding the idle clients, KiB.
+    pub(crate) rss_idle: u64,
+    /// Percent of a core, whole process, while heartbeating.
+    pub(crate) cpu: f64,
+    /// Percent of a core, router thread.
+    pub(crate) cpu_router: Option<f64>,
+    /// Heartbeats sent in the CPU window.
+    pub(crate) heartbeats: u64,
+    /// Connections the broker closed during the run.
+    pub(crate) dropped: usize,
+}
+
+async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> Measured {
+    let pid = peer.pid();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut m = Measured {
+        name: peer.name,
+        rss_base: procfs::rss_kib(pid).unwrap_or(0),
+        ..Measured::default()
+    };
+    let devs = &devices[..a.devices.min(devices.len())];
+    let f = fleet::Fleet::storm(peer.addr, devs);
+    let (connected, all) = f.settle(devs.len(), Duration::from_secs(a.window_s)).await;
+    m.connected = connected;
+    m.all_ms = all;
+    eprintln!("{}: {connected}/{} connected within {} s, all in {all:?} ms", peer.name, devs.len(), a.window_s);
+    // Let the subscriptions and retained states settle, then hold idle.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    m.rss_idle = procfs::rss_kib(pid).unwrap_or(0);
+    eprintln!("{}: RSS {} KiB idle (base {} KiB)", peer.name, m.rss_idle, m.rss_base);
+    let period = Duration::from_secs(a.heartbeat_s);
+    let _ = f.control.heartbeat.send(period);
+    // One period for every client to be on its schedule.
+    tokio::time::sleep(period).await;
+    let tid = peer.router_thread.and_then(|n| procfs::thread(pid, n));
+    let sent0 = f.stats.published.load(std::sync::atomic::Ordering::Relaxed);
+    let w = procfs::CpuWindow::start(pid, tid);
+    tokio::time::sleep(Duration::from_secs(a.cpu_s)).await;
+    (m.cpu, m.cpu_router) = w.percent();
+    m.heartbeats = f.stats.published.load(std::sync::atomic::Ordering::Relaxed) - sent0;
+    m.dropped = f.stats.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "{}: CPU {:.1} % (router {:?}) over {} s, {} heartbeats, {} dropped",
+        peer.name, m.cpu, m.cpu_router, a.cpu_s, m.heartbeats, m.dropped
+    );
+    if !peer.alive() {
+        eprintln!("{} exited during the run", peer.name);
+    }
+    f.stop().await;
+    peer.stop();
+    m
+}
