@@ -41,12 +41,23 @@ listen = "127.0.0.1:18081"
 TOML
 "$bin/gridsense" site import --config gw.toml site.csv
 "$bin/gridsense" device import --config gw.toml devices.csv
+# 10,000 sockets on each side: raise the open-file limit as far as allowed.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 RUST_LOG=warn /usr/bin/time -v "$bin/gridsense" run --config gw.toml > gw.log 2> gw.time &
+timed=$!
+# Stop only what this script started: the gateway under `time` (never by name).
+stop_gateway() {
+    local gw
+    gw=$(pgrep -P "$timed" -x gridsense || true)
+    [ -n "$gw" ] && kill -TERM "$gw" 2>/dev/null
+    wait "$timed" 2>/dev/null || true
+}
+trap stop_gateway EXIT
 sleep 2
 /usr/bin/time -v "$bin/gridsense-sim" "$root/deploy/scenarios/fire-big.toml" --broker 127.0.0.1:18831 \
     --devices devices.creds.csv --heartbeat-s 30 --ramp-s 60 --progress-s 15 2> sim.time | tail -3
-pkill -TERM -x gridsense || true
-sleep 3
+stop_gateway
+trap - EXIT
 for f in gw.time sim.time; do
     echo "== ${f%.time}"
     grep -E "User time|System time|Percent of CPU|Elapsed|Maximum resident" "$f"
