@@ -4,13 +4,20 @@
 # `gridsense-sim deploy/scenarios/fire-big.toml` (60 s ramp, heartbeat 30 s,
 # fire at 110 s), then prints both processes' CPU time and peak memory.
 # Usage: bash scripts/bench-fleet.sh [WORKDIR]   (traffic on 127.0.0.1 only)
+#        GRIDSENSE_BIN_DIR=DIR bash scripts/bench-fleet.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
-cargo build --release -q -p gridsense-gateway -p gridsense-sim
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
+# GRIDSENSE_BIN_DIR: a directory holding gridsense and gridsense-sim
+# already built (nothing is built then).
+if [ -n "${GRIDSENSE_BIN_DIR:-}" ]; then
+    bin=$GRIDSENSE_BIN_DIR
+else
+    cargo build --release -q -p gridsense-gateway -p gridsense-sim
+    bin="${CARGO_TARGET_DIR:-$root/target}/release"
+fi
 cd "$work"
 rm -f gw.db gw.db-wal gw.db-shm devices.creds.csv
 {

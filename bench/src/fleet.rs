@@ -131,7 +131,11 @@ impl Fleet {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let window_ms = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
-        let acks = self.stats.connack_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let acks = self
+            .stats
+            .connack_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let within = acks.iter().filter(|&&ms| ms <= window_ms).count();
         let all = (acks.len() >= total).then(|| acks.iter().copied().max().unwrap_or(0));
         (within, all)
@@ -185,16 +189,29 @@ impl Client {
             topic: &will_topic,
             payload: &offline,
         };
-        s.write_all(&mqtt::connect(id, id, &self.device.secret, KEEP_ALIVE_S, Some(will)))
-            .await?;
+        s.write_all(&mqtt::connect(
+            id,
+            id,
+            &self.device.secret,
+            KEEP_ALIVE_S,
+            Some(will),
+        ))
+        .await?;
         let ack = tokio::time::timeout(ATTEMPT_TIMEOUT, mqtt::read(&mut s))
             .await
             .map_err(|_| timeout("connack"))??;
         if ack.header >> 4 != 2 || ack.body.get(1) != Some(&0) {
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "refused",
+            ));
         }
         let ms = u32::try_from(at.elapsed().as_millis()).unwrap_or(u32::MAX);
-        self.stats.connack_ms.lock().unwrap_or_else(|e| e.into_inner()).push(ms);
+        self.stats
+            .connack_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ms);
         Ok(s)
     }
 
@@ -211,7 +228,12 @@ impl Client {
             boot: Some(1),
         });
         let mut first = mqtt::subscribe(1, &[&cmd, &ack]);
-        first.extend(mqtt::publish(&format!("gs/v1/dev/{id}/state"), &online, Some(2), true));
+        first.extend(mqtt::publish(
+            &format!("gs/v1/dev/{id}/state"),
+            &online,
+            Some(2),
+            true,
+        ));
         if wr.write_all(&first).await.is_err() {
             return true;
         }

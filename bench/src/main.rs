@@ -109,12 +109,20 @@ async fn run(a: &Args) -> std::io::Result<()> {
             }
             other => return Err(std::io::Error::other(format!("unknown peer {other}"))),
         };
-        eprintln!("{} up on {} with {} devices", peer.name, peer.addr, devices.len());
+        eprintln!(
+            "{} up on {} with {} devices",
+            peer.name,
+            peer.addr,
+            devices.len()
+        );
         results.push(measure(a, peer, &devices).await);
     }
     let table = report::table(a.devices, a.window_s, a.heartbeat_s, &results);
     println!("{table}");
-    let out = a.out.clone().or_else(|| (!a.short).then(|| PathBuf::from("BENCHMARKS.md")));
+    let out = a
+        .out
+        .clone()
+        .or_else(|| (!a.short).then(|| PathBuf::from("BENCHMARKS.md")));
     if let Some(out) = out {
         report::write(&out, &table)?;
         eprintln!("written to {}", out.display());
@@ -158,11 +166,19 @@ async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> 
     let (connected, all) = f.settle(devs.len(), Duration::from_secs(a.window_s)).await;
     m.connected = connected;
     m.all_ms = all;
-    eprintln!("{}: {connected}/{} connected within {} s, all in {all:?} ms", peer.name, devs.len(), a.window_s);
+    eprintln!(
+        "{}: {connected}/{} connected within {} s, all in {all:?} ms",
+        peer.name,
+        devs.len(),
+        a.window_s
+    );
     // Let the subscriptions and retained states settle, then hold idle.
     tokio::time::sleep(Duration::from_secs(5)).await;
     m.rss_idle = procfs::rss_kib(pid).unwrap_or(0);
-    eprintln!("{}: RSS {} KiB idle (base {} KiB)", peer.name, m.rss_idle, m.rss_base);
+    eprintln!(
+        "{}: RSS {} KiB idle (base {} KiB)",
+        peer.name, m.rss_idle, m.rss_base
+    );
     let period = Duration::from_secs(a.heartbeat_s);
     let _ = f.control.heartbeat.send(period);
     // One period for every client to be on its schedule.

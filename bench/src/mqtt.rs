@@ -39,7 +39,13 @@ pub(crate) struct Will<'a> {
 }
 
 /// CONNECT, clean session, with credentials and an optional will.
-pub(crate) fn connect(client_id: &str, user: &str, pass: &str, keep_alive: u16, will: Option<Will<'_>>) -> Vec<u8> {
+pub(crate) fn connect(
+    client_id: &str,
+    user: &str,
+    pass: &str,
+    keep_alive: u16,
+    will: Option<Will<'_>>,
+) -> Vec<u8> {
     let mut body = Vec::with_capacity(64);
     string(&mut body, b"MQTT");
     body.push(4);
@@ -139,7 +145,10 @@ pub(crate) async fn read<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> std::io:
         }
         shift += 7;
         if shift > 21 {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "remaining length"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "remaining length",
+            ));
         }
     }
     let mut body = vec![0; len];

@@ -70,7 +70,10 @@ pub(crate) fn wait_listening(addr: SocketAddr, within: Duration) -> io::Result<(
             return Ok(());
         }
         if Instant::now() > until {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{addr} not listening")));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{addr} not listening"),
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -92,7 +95,8 @@ fn run(cmd: &mut Command) -> io::Result<()> {
 /// scripts/bench-fleet.sh builds it: the site and device CSV files.
 fn compound(dir: &Path, n: usize) -> io::Result<(PathBuf, PathBuf)> {
     let buildings = n.div_ceil(500).max(1);
-    let mut site = String::from("id,parent,level,name,city,district,street,community,cell,fire_zone\n");
+    let mut site =
+        String::from("id,parent,level,name,city,district,street,community,cell,fire_zone\n");
     for b in 1..=buildings {
         let cell = (b - 1) / 5 + 1;
         site.push_str(&format!(
@@ -111,7 +115,9 @@ fn compound(dir: &Path, n: usize) -> io::Result<(PathBuf, PathBuf)> {
             19 => "door-contact",
             _ => "smoke",
         };
-        devices.push_str(&format!("{p}-b{b}-f{f}-{k:02},{p},b{b}-f{f},,,2026-11-01\n"));
+        devices.push_str(&format!(
+            "{p}-b{b}-f{f}-{k:02},{p},b{b}-f{f},,,2026-11-01\n"
+        ));
     }
     let (s, d) = (dir.join("site.csv"), dir.join("devices.csv"));
     std::fs::write(&s, site)?;
@@ -198,8 +204,18 @@ fn setup(bin: &Path, dir: &Path, n: usize, extra: &str) -> io::Result<(PathBuf, 
             dir.join("gw.db").display()
         ),
     )?;
-    run(Command::new(bin).arg("site").arg("import").arg("--config").arg(&cfg).arg(&site))?;
-    run(Command::new(bin).arg("device").arg("import").arg("--config").arg(&cfg).arg(&devices))?;
+    run(Command::new(bin)
+        .arg("site")
+        .arg("import")
+        .arg("--config")
+        .arg(&cfg)
+        .arg(&site))?;
+    run(Command::new(bin)
+        .arg("device")
+        .arg("import")
+        .arg("--config")
+        .arg(&cfg)
+        .arg(&devices))?;
     let fleet = creds(&dir.join("devices.creds.csv"))?;
     Ok((cfg, port, fleet))
 }

@@ -58,9 +58,15 @@ impl CpuWindow {
 
     /// Percent of one core used since the start: (process, thread).
     pub(crate) fn percent(&self) -> (f64, Option<f64>) {
-        let secs = self.start.elapsed().max(Duration::from_millis(1)).as_secs_f64();
+        let secs = self
+            .start
+            .elapsed()
+            .max(Duration::from_millis(1))
+            .as_secs_f64();
         let p = ticks(&format!("/proc/{}/stat", self.pid)).unwrap_or(self.proc0);
-        let t = self.tid.and_then(|t| ticks(&format!("/proc/{}/task/{t}/stat", self.pid)));
+        let t = self
+            .tid
+            .and_then(|t| ticks(&format!("/proc/{}/task/{t}/stat", self.pid)));
         let pct = |d: u64| 100.0 * d as f64 / HZ / secs;
         (pct(p - self.proc0), t.map(|t| pct(t - self.thread0)))
     }
@@ -83,7 +89,10 @@ pub(crate) fn machine() -> String {
         .and_then(|k| k.parse::<u64>().ok())
         .map_or(0, |k| k / 1024 / 1024);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{model}, {cores} cores, {total} GiB RAM, Linux {}", kernel.trim())
+    format!(
+        "{model}, {cores} cores, {total} GiB RAM, Linux {}",
+        kernel.trim()
+    )
 }
 
 /// The soft limit of open files.
@@ -91,7 +100,10 @@ pub(crate) fn nofile() -> u64 {
     std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with("Max open files"))?.to_string();
+            let l = s
+                .lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .to_string();
             l.split_whitespace().nth(3)?.parse().ok()
         })
         .unwrap_or(0)

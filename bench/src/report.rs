@@ -27,35 +27,59 @@ pub(crate) fn table(n: usize, window_s: u64, hb_s: u64, r: &[Measured]) -> Strin
         }
         t.push('\n');
     };
-    row(format!("connect storm {n}: connected after {window_s} s"), &|m| {
-        format!("{} ({:.2} %)", m.connected, 100.0 * m.connected as f64 / n.max(1) as f64)
-    });
+    row(
+        format!("connect storm {n}: connected after {window_s} s"),
+        &|m| {
+            format!(
+                "{} ({:.2} %)",
+                m.connected,
+                100.0 * m.connected as f64 / n.max(1) as f64
+            )
+        },
+    );
     row(format!("connect storm {n}: time to all"), &|m| {
-        m.all_ms.map_or("not all".into(), |ms| format!("{:.2} s", f64::from(ms) / 1000.0))
+        m.all_ms.map_or("not all".into(), |ms| {
+            format!("{:.2} s", f64::from(ms) / 1000.0)
+        })
     });
     row(format!("RSS holding {n} idle clients"), &|m| {
         let per = (m.rss_idle.saturating_sub(m.rss_base)) as f64 * 1024.0 / n.max(1) as f64;
-        format!("{} ({:.1} KB/client over {} at start)", mib(m.rss_idle), per / 1000.0, mib(m.rss_base))
+        format!(
+            "{} ({:.1} KB/client over {} at start)",
+            mib(m.rss_idle),
+            per / 1000.0,
+            mib(m.rss_base)
+        )
     });
-    row(format!("CPU, whole process, {n} heartbeating every {hb_s} s"), &|m| {
-        format!("{:.1} % of a core ({} heartbeats)", m.cpu, m.heartbeats)
-    });
+    row(
+        format!("CPU, whole process, {n} heartbeating every {hb_s} s"),
+        &|m| format!("{:.1} % of a core ({} heartbeats)", m.cpu, m.heartbeats),
+    );
     row("CPU, rumqttd router thread".into(), &|m| {
-        m.cpu_router.map_or("—".into(), |c| format!("{c:.1} % of a core"))
+        m.cpu_router
+            .map_or("—".into(), |c| format!("{c:.1} % of a core"))
     });
-    row("connections closed by the broker".into(), &|m| m.dropped.to_string());
+    row("connections closed by the broker".into(), &|m| {
+        m.dropped.to_string()
+    });
     t
 }
 
-/// Writes BENCHMARKS.md: machine, command, table.
+/// Writes BENCHMARKS.md: machine, command, table. A `## Notes` section
+/// already in the file (written by hand) is kept.
 pub(crate) fn write(path: &Path, table: &str) -> std::io::Result<()> {
+    let notes = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|old| old.find("\n## Notes").map(|i| old[i..].to_string()))
+        .unwrap_or_default();
     let cmd: Vec<String> = std::env::args().collect();
-    let text = format!(
+    let mut text = format!(
         "# Benchmarks\n\nThe gateway's embedded broker (rumqttd, patched: vendor/rumqttd/PATCHES.md) and \
          mosquitto, side by side in one run of `gridsense-bench` (bench/): the same device clients \
          against each, one peer after the other.\n\n- machine: {}\n- command: `{}`\n\n{table}\n",
         crate::procfs::machine(),
         cmd.join(" ")
     );
+    text.push_str(&notes);
     std::fs::write(path, text)
 }
