@@ -15,6 +15,9 @@ pub enum Write {
     /// An alarm as it now stands, and when it changed; also appended to the
     /// audit chain in the same transaction.
     Alarm(Box<AlarmFeed>, u64),
+    /// The order engine has acted on these alarms as they stand:
+    /// `(alarm id, its stored JSON)`. An alarm changed since stays unhanded.
+    Handed(Vec<(String, String)>),
     /// A finished linkage command.
     Linkage(LinkageRecord),
     /// A closed aggregate window.
@@ -31,6 +34,9 @@ pub enum Write {
     Maintenance(MaintenanceWrite),
     /// An operator's action on an alarm, done or refused; audited.
     Operator(OperatorRecord),
+    /// Several writes in one transaction, in order (a backlog stored with
+    /// one sync instead of one each).
+    Many(Vec<Write>),
     /// Analysis has evaluated the stored event with this row id: its
     /// consequences are stored in the same transaction, then it is marked.
     Evaluated {
@@ -62,7 +68,9 @@ impl Write {
         match self {
             Self::Order(c) => c.outbox.is_some(),
             Self::Enqueue(_, msgs) => !msgs.is_empty(),
-            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
+            Self::Evaluated { writes, .. } | Self::Many(writes) => {
+                writes.iter().any(Self::queues_upstream)
+            }
             _ => false,
         }
     }
