@@ -207,7 +207,9 @@ mod tests {
         for i in 0..1_000u32 {
             let id = format!("smoke-b1-f{}-{}", i / 20, i % 20);
             let r = Reconnect::new(policy(), seed_from(id.as_bytes()), 0);
-            let LinkState::Waiting { at_ms } = r.state() else { panic!() };
+            let LinkState::Waiting { at_ms } = r.state() else {
+                panic!()
+            };
             slots[(at_ms / 500) as usize] += 1;
         }
         assert!(slots.iter().all(|&n| n < 250), "{slots:?}");
@@ -227,7 +229,10 @@ mod tests {
             caps.push(r.cap());
             assert!(wait < r.cap(), "wait {wait} below cap {}", r.cap());
         }
-        assert_eq!(&caps[..7], &[1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000]);
+        assert_eq!(
+            &caps[..7],
+            &[1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000]
+        );
         assert!(caps[7..].iter().all(|&c| c == 60_000));
     }
 
@@ -238,10 +243,19 @@ mod tests {
         while !r.poll(now) {
             now += 1;
         }
-        let LinkState::Connecting { deadline_ms } = r.state() else { panic!() };
-        assert_eq!(deadline_ms - now, 5_000, "the first attempt's CONNACK timeout");
+        let LinkState::Connecting { deadline_ms } = r.state() else {
+            panic!()
+        };
+        assert_eq!(
+            deadline_ms - now,
+            5_000,
+            "the first attempt's CONNACK timeout"
+        );
         assert!(!r.poll(deadline_ms - 1));
-        assert!(!r.poll(deadline_ms), "the timeout is a failure, not a new attempt");
+        assert!(
+            !r.poll(deadline_ms),
+            "the timeout is a failure, not a new attempt"
+        );
         assert_eq!(r.failures(), 1);
         // After 4 failures the cap (8 s) exceeds the minimum timeout.
         for _ in 0..3 {
@@ -249,13 +263,17 @@ mod tests {
             while !r.poll(now) {
                 now += 1;
             }
-            let LinkState::Connecting { deadline_ms: d } = r.state() else { panic!() };
+            let LinkState::Connecting { deadline_ms: d } = r.state() else {
+                panic!()
+            };
             r.failed(d);
         }
         while !r.poll(now) {
             now += 1;
         }
-        let LinkState::Connecting { deadline_ms } = r.state() else { panic!() };
+        let LinkState::Connecting { deadline_ms } = r.state() else {
+            panic!()
+        };
         assert_eq!(deadline_ms - now, 8_000);
     }
 

@@ -110,7 +110,9 @@ pub fn spawn(
             ReconnectPolicy {
                 // The ramp (`delay`) spreads first attempts already.
                 first_spread_ms: 0,
-                base_ms: u32::try_from(cfg.reconnect.as_millis()).unwrap_or(u32::MAX).max(1),
+                base_ms: u32::try_from(cfg.reconnect.as_millis())
+                    .unwrap_or(u32::MAX)
+                    .max(1),
                 max_ms: ReconnectPolicy::DEFAULT.max_ms,
                 attempt_timeout_ms: ReconnectPolicy::DEFAULT.attempt_timeout_ms,
             },

@@ -72,14 +72,21 @@ fn bookkeeping_is_released_after_disconnects() {
     for i in 0..clients {
         let id = connect(&mut r, &format!("node-{i}"));
         send(&mut r, id, subscribe(&format!("dev/node-{i}/cmd")));
-        send(&mut r, id, publish(&format!("dev/node-{i}/evt"), "hb".into(), false));
+        send(
+            &mut r,
+            id,
+            publish(&format!("dev/node-{i}/evt"), "hb".into(), false),
+        );
         r.handle_disconnection(id, None);
     }
     assert_eq!(r.connections.len(), 0);
     assert_eq!(r.ibufs.len(), 0);
     assert_eq!(r.obufs.len(), 0);
     assert!(r.connection_map.is_empty());
-    assert!(r.subscription_map.is_empty(), "no entry per departed filter");
+    assert!(
+        r.subscription_map.is_empty(),
+        "no entry per departed filter"
+    );
     assert!(
         r.graveyard.len() <= MAX_SAVED_METRICS,
         "graveyard holds {} entries",
@@ -105,7 +112,10 @@ fn persistent_sessions_survive_the_metrics_bound() {
         let id = connect(&mut r, &format!("churn-{i}"));
         r.handle_disconnection(id, None);
     }
-    let saved = r.graveyard.retrieve("keeper").expect("persistent session kept");
+    let saved = r
+        .graveyard
+        .retrieve("keeper")
+        .expect("persistent session kept");
     assert!(saved.session_state.is_some());
 }
 

@@ -66,7 +66,9 @@ fn connect_packet(client_id: &str, keep_alive: u16) -> Vec<u8> {
 /// the broker closed the connection or refused.
 async fn mqtt_client(addr: SocketAddr, client_id: &str, keep_alive: u16) -> Option<TcpStream> {
     let mut s = TcpStream::connect(addr).await.ok()?;
-    s.write_all(&connect_packet(client_id, keep_alive)).await.ok()?;
+    s.write_all(&connect_packet(client_id, keep_alive))
+        .await
+        .ok()?;
     let mut ack = [0u8; 4];
     let read = tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut ack)).await;
     match read {
@@ -132,13 +134,22 @@ fn stale_will_sender_does_not_panic_the_next_connection() {
         .unwrap()
         .insert("again".to_string(), stale);
     thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(server.start(LinkType::Remote))
     });
     let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap().1;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let connected = rt.block_on(mqtt_client(addr, "again", 60));
-    assert!(connected.is_some(), "the client with a stale will sender connected");
+    assert!(
+        connected.is_some(),
+        "the client with a stale will sender connected"
+    );
 }
 
 /// The accept loop does not wait on the router: while a CONNECT's link is
@@ -154,15 +165,21 @@ fn link_building_does_not_block_the_runtime() {
                 session_present: false,
                 code: crate::protocol::ConnectReturnCode::Success,
             };
-            outgoing.data_buffer.lock().push_back(crate::Notification::DeviceAck(
-                crate::router::Ack::ConnAck(7, ack, None),
-            ));
+            outgoing
+                .data_buffer
+                .lock()
+                .push_back(crate::Notification::DeviceAck(crate::router::Ack::ConnAck(
+                    7, ack, None,
+                )));
             outgoing.handle.try_send(()).unwrap();
             // Keep the link's channels open until the test ends.
             thread::sleep(Duration::from_secs(2));
         }
     });
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = ticks.clone();
     let (id, ticks_during) = rt.block_on(async move {
@@ -173,8 +190,14 @@ fn link_building_does_not_block_the_runtime() {
             }
         });
         let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
-        let (tx, _rx, _ack) = LinkBuilder::new("slow", router_tx).build_async().await.unwrap();
-        (tx.connection_id, ticks.load(std::sync::atomic::Ordering::Relaxed) - before)
+        let (tx, _rx, _ack) = LinkBuilder::new("slow", router_tx)
+            .build_async()
+            .await
+            .unwrap();
+        (
+            tx.connection_id,
+            ticks.load(std::sync::atomic::Ordering::Relaxed) - before,
+        )
     });
     assert_eq!(id, 7, "the router's connection id");
     assert!(ticks_during > 0, "other tasks ran while the link was built");
@@ -185,7 +208,10 @@ fn link_building_does_not_block_the_runtime() {
 #[test]
 fn connection_task_stays_small() {
     let (router_tx, _rx) = flume::bounded::<(ConnectionId, Event)>(1);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
