@@ -127,7 +127,7 @@ impl Reconnect {
             return 0;
         }
         // Multiply-shift: no modulo bias worth the name for n < 2^32.
-        ((self.next_u64() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32
     }
 
     /// The backoff cap after `failures` failures: base × 2^(failures-1),
