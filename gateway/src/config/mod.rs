@@ -55,6 +55,9 @@ pub struct Config {
     /// Capacities of the queues between stages.
     #[serde(default)]
     pub queues: crate::message::QueuesSection,
+    /// Home Assistant MQTT discovery (on by default).
+    #[serde(default)]
+    pub homeassistant: crate::homeassistant::HomeAssistantSection,
 }
 
 /// `[gateway]`: identity of this gateway.
