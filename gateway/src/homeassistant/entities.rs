@@ -44,7 +44,7 @@ pub fn alarm_kinds(profile: Option<&Profile>) -> BTreeSet<AlarmKind> {
         kinds.extend(primary(k));
     }
     for f in &p.fields {
-        kinds.extend(f.thresholds.iter().map(|t| t.alarm));
+        kinds.extend(f.triggers().iter().map(|t| t.alarm));
     }
     if p.modbus.is_none() {
         kinds.insert(AlarmKind::LowBattery);
@@ -194,7 +194,22 @@ impl Announcer {
             "{{{{ value_json.readings['{n}'] if '{n}' in value_json.readings else this.state }}}}"
         )
         .into();
-        if !f.unit.is_empty() {
+        let states = f.enum_values();
+        if !states.is_empty() {
+            // An enumeration shows its states' names.
+            let names: Vec<&str> = states.iter().map(|(_, s)| s.name.as_str()).collect();
+            let map: serde_json::Map<String, Value> = states
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.name.clone().into()))
+                .collect();
+            let map = Value::Object(map).to_string();
+            config["device_class"] = "enum".into();
+            config["options"] = json!(names);
+            config["value_template"] = format!(
+                "{{% set s = {map} %}}{{{{ s.get(value_json.readings['{n}'] | int | string, this.state) if '{n}' in value_json.readings else this.state }}}}"
+            )
+            .into();
+        } else if !f.unit.is_empty() {
             config["unit_of_measurement"] = f.unit.clone().into();
             config["state_class"] = "measurement".into();
         }
@@ -290,6 +305,27 @@ mod tests {
             let t = e.config["value_template"].as_str().expect("template");
             assert!(t.contains(&format!("readings['{}']", f.name)), "{t}");
         }
+    }
+
+    #[test]
+    fn an_enumeration_is_an_enum_sensor_and_its_alarms_binary_sensors() {
+        let profiles = Profiles::builtin();
+        let p = profiles.get("fire-panel-modbus").expect("profile");
+        let kinds = alarm_kinds(Some(p));
+        assert!(kinds.contains(&AlarmKind::Fire) && kinds.contains(&AlarmKind::Tamper));
+        let d = device("panel-1", "fire-panel-modbus");
+        let all = announcer().entities(&d, Some(p));
+        let zone = all
+            .iter()
+            .find(|e| e.topic.to_string() == "homeassistant/sensor/panel-1/zone_state/config")
+            .expect("zone sensor");
+        assert_eq!(zone.config["device_class"], "enum");
+        assert_eq!(
+            zone.config["options"],
+            json!(["normal", "pre-alarm", "fire", "isolated"])
+        );
+        let t = zone.config["value_template"].as_str().expect("template");
+        assert!(t.contains(r#""2":"fire""#), "{t}");
     }
 
     #[test]
