@@ -72,8 +72,10 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
-    /// Bound on the rows' bytes (topic + payload + 64 per row), MiB. Over it,
-    /// the oldest routine rows are shed (counted); order rows never are.
+    /// Bound on the outbox's share of the store file (the pages of its
+    /// table and indexes), MiB. Over it, the oldest routine rows are shed,
+    /// then the oldest orders that are not life-safety (each logged and
+    /// counted); life-safety orders never are.
     #[serde(default = "default_max_mib")]
     pub max_mib: u64,
 }
