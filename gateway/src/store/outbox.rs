@@ -187,14 +187,14 @@ impl Shared {
 
 /// Queues `msg` inside the writer's transaction (so an order's state and its
 /// outbox row commit together), shedding rows when over the bound
-/// ([`super::outbox_bound::make_room`]).
+/// ([`make_room`]).
 pub(super) fn enqueue(
     conn: &Connection,
     s: &Shared,
     now: u64,
     msg: &OutMsg,
 ) -> rusqlite::Result<Enqueued> {
-    let Some(shed) = super::outbox_bound::make_room(conn, s, msg)? else {
+    let Some(shed) = make_room(conn, s, msg)? else {
         return Ok(Enqueued::Dropped);
     };
     conn.prepare_cached(
@@ -212,6 +212,83 @@ pub(super) fn enqueue(
     s.bytes.fetch_add(msg.size(), Ordering::Relaxed);
     s.woken.fetch_min(msg.class as u8, Ordering::Relaxed);
     Ok(Enqueued::Queued { shed })
+}
+
+impl Shared {
+    /// Whether `need` more page bytes would take the outbox over its bound.
+    fn over(&self, need: u64) -> bool {
+        self.disk.estimate(self.bytes.load(Ordering::Relaxed)) + need > self.max_bytes
+    }
+}
+
+/// Makes room for `msg` under the bound. `Some(shed)`: queue it (after
+/// shedding `shed` older rows); `None`: it does not fit and is dropped
+/// (counted), which only happens to a routine row or an order that is not
+/// life-safety.
+pub(super) fn make_room(
+    conn: &Connection,
+    s: &Shared,
+    msg: &OutMsg,
+) -> rusqlite::Result<Option<u64>> {
+    s.disk.refresh(conn, s.bytes.load(Ordering::Relaxed))?;
+    let need = s.disk.scale(msg.size());
+    if !s.over(need) {
+        return Ok(Some(0));
+    }
+    let mut shed = shed_class(conn, s, need, Class::Routine)?;
+    if msg.class == Class::Routine && s.over(need) {
+        s.shed.fetch_add(1, Ordering::Relaxed);
+        return Ok(None);
+    }
+    shed += shed_class(conn, s, need, Class::Order)?;
+    if s.over(need) {
+        if msg.class == Class::Order {
+            tracing::warn!(key = %msg.key, revision = msg.revision, "outbox at its bound with life-safety orders only: order row dropped");
+            s.shed_orders.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        tracing::warn!(key = %msg.key, "outbox over its bound with life-safety orders only; queued anyway");
+    }
+    Ok(Some(shed))
+}
+
+/// Deletes the oldest rows of `class` until `need` more page bytes fit;
+/// returns how many.
+fn shed_class(conn: &Connection, s: &Shared, need: u64, class: Class) -> rusqlite::Result<u64> {
+    let mut shed = 0;
+    while s.over(need) {
+        let oldest: Vec<(i64, String, u32, i64)> = conn
+            .prepare_cached(
+                "SELECT seq, key, revision, length(topic) + length(payload) FROM outbox
+                 WHERE class = ?1 ORDER BY seq LIMIT 64",
+            )?
+            .query_map([class as u8], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if oldest.is_empty() {
+            break;
+        }
+        let mut delete = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+        for (seq, key, revision, size) in oldest {
+            delete.execute([seq])?;
+            s.forget(&[size]);
+            shed += 1;
+            if class == Class::Order {
+                tracing::warn!(%key, revision, "outbox at its bound: order row shed (not life-safety; the order stays in the orders table)");
+            }
+            if !s.over(need) {
+                break;
+            }
+        }
+    }
+    let counter = if class == Class::Routine {
+        &s.shed
+    } else {
+        &s.shed_orders
+    };
+    counter.fetch_add(shed, Ordering::Relaxed);
+    Ok(shed)
 }
 
 /// Removes the rows the platform has received: for each `(key, revision)`,

@@ -1,4 +1,4 @@
-//! The outbox's disk bound. What is bounded is the outbox's share of the
+//! The outbox's disk share, what its bound measures. What is bounded is the outbox's share of the
 //! store file: the pages of its table and indexes, as SQLite's `dbstat`
 //! counts them (page size × pages, so b-tree fill, index entries and
 //! overflow pages are all in), not the sum of its rows' bytes.
@@ -11,7 +11,7 @@
 //! next rows, so a full outbox that sheds as it takes stays at its bound
 //! and the file stops growing.
 //!
-//! Over the bound, rows are shed in this order: routine rows, oldest first
+//! Over the bound, rows are shed (`outbox::make_room`) in this order: routine rows, oldest first
 //! (they may be lost anyway); then orders that are not life-safety (class
 //! 1), oldest first, each logged with its id and counted; life-safety
 //! orders (class 0: fire, gas, critical/immediate) never. A life-safety
@@ -20,8 +20,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
-
-use super::outbox::{Class, OutMsg, Shared};
 
 /// Page bytes per counted byte assumed before a measurement says otherwise
 /// (small outboxes: index entries and half-full pages), ×1000.
@@ -93,7 +91,7 @@ impl DiskShare {
     }
 
     /// Measures again if `counted` moved far enough from the last measurement.
-    fn refresh(&self, conn: &Connection, counted: u64) -> rusqlite::Result<()> {
+    pub(super) fn refresh(&self, conn: &Connection, counted: u64) -> rusqlite::Result<()> {
         let at = self.counted_at.load(Ordering::Relaxed);
         if counted.abs_diff(at) >= (at / 8).max(MIN_REMEASURE) {
             self.measure(conn, counted)?;
@@ -102,7 +100,7 @@ impl DiskShare {
     }
 
     /// `counted` bytes in page bytes, at the ratio.
-    fn scale(&self, counted: u64) -> u64 {
+    pub(super) fn scale(&self, counted: u64) -> u64 {
         counted.saturating_mul(self.ratio_milli.load(Ordering::Relaxed)) / 1000
     }
 
@@ -118,81 +116,4 @@ impl DiskShare {
             pages.saturating_sub(self.scale(at - counted))
         }
     }
-}
-
-impl Shared {
-    /// Whether `need` more page bytes would take the outbox over its bound.
-    fn over(&self, need: u64) -> bool {
-        self.disk.estimate(self.bytes.load(Ordering::Relaxed)) + need > self.max_bytes
-    }
-}
-
-/// Makes room for `msg` under the bound. `Some(shed)`: queue it (after
-/// shedding `shed` older rows); `None`: it does not fit and is dropped
-/// (counted), which only happens to a routine row or an order that is not
-/// life-safety.
-pub(super) fn make_room(
-    conn: &Connection,
-    s: &Shared,
-    msg: &OutMsg,
-) -> rusqlite::Result<Option<u64>> {
-    s.disk.refresh(conn, s.bytes.load(Ordering::Relaxed))?;
-    let need = s.disk.scale(msg.size());
-    if !s.over(need) {
-        return Ok(Some(0));
-    }
-    let mut shed = shed_class(conn, s, need, Class::Routine)?;
-    if msg.class == Class::Routine && s.over(need) {
-        s.shed.fetch_add(1, Ordering::Relaxed);
-        return Ok(None);
-    }
-    shed += shed_class(conn, s, need, Class::Order)?;
-    if s.over(need) {
-        if msg.class == Class::Order {
-            tracing::warn!(key = %msg.key, revision = msg.revision, "outbox at its bound with life-safety orders only: order row dropped");
-            s.shed_orders.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
-        }
-        tracing::warn!(key = %msg.key, "outbox over its bound with life-safety orders only; queued anyway");
-    }
-    Ok(Some(shed))
-}
-
-/// Deletes the oldest rows of `class` until `need` more page bytes fit;
-/// returns how many.
-fn shed_class(conn: &Connection, s: &Shared, need: u64, class: Class) -> rusqlite::Result<u64> {
-    let mut shed = 0;
-    while s.over(need) {
-        let oldest: Vec<(i64, String, u32, i64)> = conn
-            .prepare_cached(
-                "SELECT seq, key, revision, length(topic) + length(payload) FROM outbox
-                 WHERE class = ?1 ORDER BY seq LIMIT 64",
-            )?
-            .query_map([class as u8], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        if oldest.is_empty() {
-            break;
-        }
-        let mut delete = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
-        for (seq, key, revision, size) in oldest {
-            delete.execute([seq])?;
-            s.forget(&[size]);
-            shed += 1;
-            if class == Class::Order {
-                tracing::warn!(%key, revision, "outbox at its bound: order row shed (not life-safety; the order stays in the orders table)");
-            }
-            if !s.over(need) {
-                break;
-            }
-        }
-    }
-    let counter = if class == Class::Routine {
-        &s.shed
-    } else {
-        &s.shed_orders
-    };
-    counter.fetch_add(shed, Ordering::Relaxed);
-    Ok(shed)
 }
