@@ -74,12 +74,12 @@ async fn a_status_words_bits_and_a_zone_state_raise_fault_tamper_and_fire() {
     let slaves = TcpSlaves::start(bank).await.expect("slaves");
     let section = format!(
         "[modbus]\n[[modbus.lines]]\ntcp = {{ addr = \"{}\" }}\ntimeout_ms = 200\n\
-         [[modbus.lines.devices]]\ndevice = \"panel-b1-fire\"\nunit_id = 2\nprofile = \"fire-panel-modbus\"\n",
+         [[modbus.lines.devices]]\ndevice = \"panel-carpark-fire\"\nunit_id = 2\nprofile = \"fire-panel-modbus\"\n",
         slaves.addr
     );
     let c = Compound::start(&section).await;
     let mut it = c.integrator().await;
-    let panel = |v: &serde_json::Value| v["devices"][0] == "panel-b1-fire";
+    let panel = |v: &serde_json::Value| v["devices"][0] == "panel-carpark-fire";
 
     // Bit 1 (wiring fault) among bits the profile does not read.
     slaves.bank.set_holding(2, 20, 0xF001 | 0b0010);
