@@ -21,6 +21,7 @@ use crate::bus::{self, Bus, Publisher};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::config::validate::{self, FieldProblem};
+use crate::homeassistant::Discovery;
 use crate::ingest::{self, Ingest, Lanes, Rejects};
 use crate::registry::{Profiles, RegistryCell};
 use crate::store::{self, StoreHandle};
@@ -123,8 +124,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let registry = restored.registry.clone();
     let rejects = Arc::new(Rejects::default());
     let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
-    let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
+    let ha = &cfg.homeassistant;
+    let scope = ha
+        .enabled
+        .then(|| bus::IntegratorScope::with_discovery(ha.prefix.as_str()));
+    let bus = Bus::new_scoped(&cfg.mqtt, registry.clone(), sink, scope.unwrap_or_default());
     let lanes = Lanes::subscribe(&bus)?;
+    let discovery = Discovery::subscribe(&bus, ha, &cfg.gateway.site, &cfg.gateway.id)?;
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
@@ -155,6 +161,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         "reload-registry",
         crate::registry::reload(store.clone(), w.registry.clone(), shutdown.clone()),
     );
+    let inputs = crate::homeassistant::task::Inputs {
+        registry: w.registry.clone(),
+        profiles: w.profiles.clone(),
+        publisher: w.publisher.clone(),
+    };
+    w.tasks
+        .spawn_stage("homeassistant", discovery.run(inputs, shutdown.clone()));
     let (spine, ingest, feeds) =
         w.spine(lanes, restored.dedupe, restored.presence, restored.replay);
     let resume = std::mem::take(&mut restored.resume);

@@ -26,6 +26,7 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
+//! - [`homeassistant`]: Home Assistant MQTT discovery of the devices;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod commit;
 pub mod config;
 pub mod health;
+pub mod homeassistant;
 pub mod ingest;
 pub mod linkage;
 pub mod message;

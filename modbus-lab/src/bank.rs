@@ -94,6 +94,12 @@ impl Bank {
         })
     }
 
+    /// Sets holding register `address` of `unit`, as the device itself
+    /// would (a status word changing when a fault appears).
+    pub fn set_holding(&self, unit: u8, address: u16, value: u16) {
+        self.with_unit(unit, |u| u.holding.insert(address, value));
+    }
+
     /// Current state of coil `address` of `unit`.
     #[must_use]
     pub fn coil(&self, unit: u8, address: u16) -> Option<bool> {

@@ -141,6 +141,8 @@ mod tests {
             word_order: WordOrder::Big,
             scale: 1.0,
             offset: 0.0,
+            bits: None,
+            mask: None,
         }
     }
 

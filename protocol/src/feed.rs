@@ -124,6 +124,26 @@ impl Message for Aggregate {
     const MAX_LEN: usize = 1024;
 }
 
+/// Retained on `gs/v1/site/{site}/alarms/{device}`: the kinds of the
+/// alarms open at a device (`active` or `acknowledged`, maintenance tests
+/// left out), one topic per device so a dashboard (Home Assistant's binary
+/// sensors) can follow a fixed topic; `[]` when none is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAlarms {
+    /// The device.
+    pub device: DeviceId,
+    /// The kinds open at it, each once, in [`crate::AlarmKind`] order.
+    pub active: alloc::vec::Vec<crate::kinds::AlarmKind>,
+    /// The kinds of its unconfirmed pre-alarms (a single smoke detector).
+    #[serde(default)]
+    pub pre_alarm: alloc::vec::Vec<crate::kinds::AlarmKind>,
+}
+
+impl Message for DeviceAlarms {
+    const NAME: &'static str = "device-alarms";
+    const MAX_LEN: usize = 1024;
+}
+
 /// Published on `gs/v1/site/{site}/tel/{device}`: readings that moved past
 /// their profile's deadband since last published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,6 +79,80 @@ wire_enum! {
     }
 }
 
+/// Bits `lo..=hi` of a 16-bit register (bit 0 = least significant), read
+/// as an unsigned number: a datasheet's "bit 1: sensor fault" is
+/// `bits = "1"`, "bits 4-7: zone state" is `bits = "4-7"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bits {
+    /// Lowest bit.
+    pub lo: u8,
+    /// Highest bit (= `lo` for one bit).
+    pub hi: u8,
+}
+
+impl Bits {
+    /// The register mask these bits cover.
+    pub const fn mask(self) -> u16 {
+        let width = self.hi - self.lo + 1;
+        let ones = if width >= 16 {
+            u16::MAX
+        } else {
+            (1u16 << width) - 1
+        };
+        ones << self.lo
+    }
+
+    /// Parses `"N"` or `"A-B"` (0..=15, A <= B).
+    ///
+    /// # Errors
+    /// What is wrong with the text, for people.
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let bit = |t: &str| -> Result<u8, &'static str> {
+            match t.trim().parse::<u8>() {
+                Ok(b) if b <= 15 => Ok(b),
+                _ => Err("bits are numbered 0 to 15"),
+            }
+        };
+        let (lo, hi) = match s.split_once('-') {
+            Some((a, b)) => (bit(a)?, bit(b)?),
+            None => (bit(s)?, bit(s)?),
+        };
+        if lo > hi {
+            return Err("a bit range is written low-high, e.g. \"4-7\"");
+        }
+        Ok(Self { lo, hi })
+    }
+}
+
+impl Serialize for Bits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut text: heapless::String<8> = heapless::String::new();
+        // At most "15-15": fits.
+        let _ = if self.lo == self.hi {
+            core::fmt::write(&mut text, format_args!("{}", self.lo))
+        } else {
+            core::fmt::write(&mut text, format_args!("{}-{}", self.lo, self.hi))
+        };
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Bits;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a bit (\"1\") or a bit range (\"4-7\"), 0 to 15")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bits, E> {
+                Bits::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Where one field lives in a device's register map.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +173,12 @@ pub struct RegisterSpec {
     /// Value = raw × scale + offset.
     #[serde(default)]
     pub offset: f32,
+    /// Only these bits of the (16-bit) register: a status word's flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<Bits>,
+    /// Only these bits, as a mask (`0x00F0`), shifted down to bit 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<u16>,
 }
 
 const fn default_type() -> DataType {
@@ -144,6 +224,10 @@ impl RegisterSpec {
             };
             (u32::from(hi) << 16) | u32::from(lo)
         };
+        if let Some(mask) = self.mask_bits() {
+            let v = (words[0] & mask) >> mask.trailing_zeros();
+            return Ok(f32::from(v) * self.scale + self.offset);
+        }
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
         let raw = match self.data_type {
             DataType::Bool => f32::from(u8::from(words[0] != 0)),
@@ -154,6 +238,11 @@ impl RegisterSpec {
             DataType::F32 => f32::from_bits(pair()),
         };
         Ok(raw * self.scale + self.offset)
+    }
+
+    /// The mask of a bit field (`bits` or `mask`), if the field is one.
+    pub fn mask_bits(&self) -> Option<u16> {
+        self.mask.or(self.bits.map(Bits::mask))
     }
 
     /// The number of registers (or bits) to read.
@@ -174,7 +263,27 @@ mod tests {
             word_order,
             scale: 1.0,
             offset: 0.0,
+            bits: None,
+            mask: None,
         }
+    }
+
+    #[test]
+    fn bit_fields_take_their_bits_shifted_down() {
+        let mut s = spec(DataType::U16, WordOrder::Big);
+        s.bits = Some(Bits::parse("1").expect("bit"));
+        assert_eq!(s.decode(&[0b0010]), Ok(1.0));
+        assert_eq!(s.decode(&[0b1101]), Ok(0.0));
+        s.bits = Some(Bits::parse("4-7").expect("range"));
+        assert_eq!(s.mask_bits(), Some(0x00F0));
+        assert_eq!(s.decode(&[0x0A5F]), Ok(5.0));
+        s.bits = None;
+        s.mask = Some(0x0300);
+        assert_eq!(s.decode(&[0x0200]), Ok(2.0));
+        assert_eq!(Bits::parse("0-15").map(Bits::mask), Ok(u16::MAX));
+        assert!(Bits::parse("16").is_err());
+        assert!(Bits::parse("7-4").is_err());
+        assert!(Bits::parse("x").is_err());
     }
 
     #[test]

@@ -89,6 +89,131 @@ pub struct Field {
     /// Default thresholds that raise alarms.
     #[serde(default)]
     pub thresholds: Vec<Threshold>,
+    /// The alarm raised while the value is not 0: a status bit
+    /// (`[modbus.registers.x] bits = "1"`) mapped to an alarm, a fault
+    /// (`sensor-fault`) or `tamper`. Cleared when it reads 0 again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raises: Option<AlarmKind>,
+    /// An enumeration: register value (the key, an integer) → its named
+    /// state and, optionally, the alarm it raises while the value is it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub states: BTreeMap<String, EnumState>,
+}
+
+/// One value of an enumerated field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumState {
+    /// The state's name (`normal`, `fire`, `open-circuit`), for people and dashboards.
+    pub name: String,
+    /// The alarm raised while the field has this value.
+    #[serde(default)]
+    pub raises: Option<AlarmKind>,
+    /// The stage raised.
+    #[serde(default = "default_stage")]
+    pub stage: Stage,
+}
+
+/// When a field's value raises an alarm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    /// Above the limit; clears below `limit - hysteresis`.
+    Above(f32),
+    /// Below the limit; clears above `limit + hysteresis`.
+    Below(f32),
+    /// Equal to an enumeration's value (within 0.5).
+    Equals(f32),
+    /// Not 0 (a bit field's flags).
+    NonZero,
+}
+
+impl When {
+    /// Whether `v` is past the condition (raises), and whether it is back
+    /// (clears), given `hysteresis`.
+    pub fn test(self, v: f32, hysteresis: f32) -> (bool, bool) {
+        match self {
+            Self::Above(a) => (v > a, v < a - hysteresis),
+            Self::Below(b) => (v < b, v > b + hysteresis),
+            Self::Equals(e) => {
+                let at = (v - e).abs() < 0.5;
+                (at, !at)
+            }
+            Self::NonZero => {
+                let set = v.abs() >= 0.5;
+                (set, !set)
+            }
+        }
+    }
+}
+
+/// A condition on a field and the alarm it raises: a threshold, a
+/// `raises`, or an enumeration state that raises one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trigger {
+    /// The condition.
+    pub when: When,
+    /// For [`When::Above`] and [`When::Below`].
+    pub hysteresis: f32,
+    /// The alarm raised.
+    pub alarm: AlarmKind,
+    /// The stage raised.
+    pub stage: Stage,
+}
+
+impl Field {
+    /// Every condition of this field that raises an alarm: its thresholds,
+    /// then `raises`, then its enumeration's states, by value.
+    pub fn triggers(&self) -> Vec<Trigger> {
+        let mut out: Vec<Trigger> = self
+            .thresholds
+            .iter()
+            .filter_map(|t| {
+                let when = match (t.above, t.below) {
+                    (Some(a), _) => When::Above(a),
+                    (None, Some(b)) => When::Below(b),
+                    (None, None) => return None,
+                };
+                Some(Trigger {
+                    when,
+                    hysteresis: t.hysteresis,
+                    alarm: t.alarm,
+                    stage: t.stage,
+                })
+            })
+            .collect();
+        if let Some(alarm) = self.raises {
+            out.push(Trigger {
+                when: When::NonZero,
+                hysteresis: 0.0,
+                alarm,
+                stage: Stage::Alarm,
+            });
+        }
+        for (value, state) in self.enum_values() {
+            if let Some(alarm) = state.raises {
+                #[allow(clippy::cast_precision_loss)]
+                out.push(Trigger {
+                    when: When::Equals(value as f32),
+                    hysteresis: 0.0,
+                    alarm,
+                    stage: state.stage,
+                });
+            }
+        }
+        out
+    }
+
+    /// The enumeration's states by value (keys that are not integers are
+    /// refused when the profile is loaded, so none is skipped there).
+    pub fn enum_values(&self) -> Vec<(i64, &EnumState)> {
+        let mut v: Vec<(i64, &EnumState)> = self
+            .states
+            .iter()
+            .filter_map(|(k, s)| Some((k.trim().parse::<i64>().ok()?, s)))
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
 }
 
 fn neg_inf() -> f32 {
@@ -222,6 +347,7 @@ impl Profile {
                     format!("field `{}`: min must be below max", f.name),
                 ));
             }
+            Self::validate_events(f)?;
             for t in &f.thresholds {
                 if t.above.is_none() == t.below.is_none() {
                     return Err((
@@ -249,6 +375,9 @@ impl Profile {
                     ));
                 }
             }
+            for (name, spec) in &m.registers {
+                Self::validate_bits(name, spec)?;
+            }
             for (name, spec) in &m.outputs {
                 if !spec.table.writable() {
                     return Err((
@@ -266,6 +395,66 @@ impl Profile {
                     "modbus.poll_ms must be at least 10".into(),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// `raises` and `states` of one field.
+    fn validate_events(f: &Field) -> Result<(), (String, String)> {
+        if f.raises.is_some() && !f.states.is_empty() {
+            return Err((
+                format!("\"{}\"", f.name),
+                format!(
+                    "field `{}`: `raises` and `states` cannot both be set; give each state its own `raises`",
+                    f.name
+                ),
+            ));
+        }
+        let mut values = std::collections::BTreeSet::new();
+        for key in f.states.keys() {
+            let Ok(v) = key.trim().parse::<i64>() else {
+                return Err((
+                    format!("{key} ="),
+                    format!(
+                        "field `{}`: state key `{key}` is not an integer (the register value it names)",
+                        f.name
+                    ),
+                ));
+            };
+            if !values.insert(v) {
+                return Err((
+                    format!("{key} ="),
+                    format!("field `{}`: value {v} has two states", f.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A bit field reads one 16-bit register.
+    fn validate_bits(name: &FieldName, spec: &RegisterSpec) -> Result<(), (String, String)> {
+        use crate::modbus::DataType;
+        let at = || format!("registers.{name}]");
+        if spec.bits.is_some() && spec.mask.is_some() {
+            return Err((
+                at(),
+                format!("modbus register `{name}`: give `bits` or `mask`, not both"),
+            ));
+        }
+        if spec.mask == Some(0) {
+            return Err((
+                at(),
+                format!("modbus register `{name}`: `mask` must have at least one bit set"),
+            ));
+        }
+        if spec.mask_bits().is_some() && (spec.table.is_bits() || spec.data_type != DataType::U16) {
+            return Err((
+                at(),
+                format!(
+                    "modbus register `{name}`: `bits`/`mask` need a 16-bit register (table holding or input, type u16), got table {} type {}",
+                    spec.table, spec.data_type
+                ),
+            ));
         }
         Ok(())
     }
@@ -320,6 +509,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "gas-modbus.toml",
         include_str!("../profiles/gas-modbus.toml"),
     ),
+    (
+        "fire-panel-modbus.toml",
+        include_str!("../profiles/fire-panel-modbus.toml"),
+    ),
 ];
 
 #[cfg(test)]
@@ -344,6 +537,66 @@ mod tests {
         let e = Profile::from_toml(src).expect_err("must fail");
         assert_eq!(e.line, 7, "{e}");
         assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    const PANEL: &str = "name = \"p\"\nkind = \"fire-panel\"\n[[fields]]\nname = \"fault\"\nraises = \"sensor-fault\"\n[[fields]]\nname = \"zone\"\n[fields.states]\n0 = { name = \"normal\" }\n2 = { name = \"fire\", raises = \"fire\" }\n[modbus]\n[modbus.registers.fault]\ntable = \"holding\"\naddress = 20\nbits = \"1\"\n[modbus.registers.zone]\ntable = \"holding\"\naddress = 21\nmask = 0x00FF\n";
+
+    #[test]
+    fn bit_fields_and_enumerations_become_triggers() {
+        let p = Profile::from_toml(PANEL).expect("valid");
+        let fault = p.field("fault").expect("field").triggers();
+        assert_eq!(fault.len(), 1);
+        assert_eq!(
+            (fault[0].when, fault[0].alarm),
+            (When::NonZero, AlarmKind::SensorFault)
+        );
+        assert_eq!(fault[0].when.test(1.0, 0.0), (true, false));
+        assert_eq!(fault[0].when.test(0.0, 0.0), (false, true));
+        let zone = p.field("zone").expect("field");
+        let t = zone.triggers();
+        assert_eq!(t.len(), 1, "only states that raise");
+        assert_eq!(
+            (t[0].when, t[0].alarm),
+            (When::Equals(2.0), AlarmKind::Fire)
+        );
+        assert_eq!(t[0].when.test(2.0, 0.0), (true, false));
+        assert_eq!(t[0].when.test(3.0, 0.0), (false, true));
+        assert_eq!(zone.enum_values()[1].1.name, "fire");
+        let m = p.modbus.as_ref().expect("map");
+        assert_eq!(
+            m.registers
+                .values()
+                .next()
+                .and_then(RegisterSpec::mask_bits),
+            Some(0b10)
+        );
+    }
+
+    #[test]
+    fn bad_bit_fields_and_states_are_reported_at_their_line() {
+        let bad = |from: &str, to: &str| {
+            Profile::from_toml(&PANEL.replace(from, to)).expect_err("must fail")
+        };
+        let e = bad("bits = \"1\"", "bits = \"16\"");
+        assert_eq!(e.line, 15, "{e}");
+        assert!(e.message.contains("0 to 15"), "{e}");
+        let e = bad("bits = \"1\"", "bits = \"1\"\nmask = 2");
+        assert_eq!(e.line, 12, "{e}");
+        assert!(e.message.contains("not both"), "{e}");
+        let e = bad(
+            "table = \"holding\"\naddress = 21",
+            "table = \"coil\"\naddress = 21",
+        );
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("16-bit register"), "{e}");
+        let e = bad("2 = {", "two = {");
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.message.contains("not an integer"), "{e}");
+        let e = bad("raises = \"fire\" }", "raises = \"smoke\" }");
+        assert_eq!(e.line, 10, "{e}");
+        let e = bad("name = \"zone\"\n", "name = \"zone\"\nraises = \"fire\"\n");
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("cannot both"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! | `gs/v1/site/{site}/{feed}/{id}` | gateway → integrators | per feed |
 //! | `grid/v1/{district}/{street}/{community}/{cell}/order` | gateway → platform | `OrderUp` |
 //! | `grid/v1/{district}/{street}/{community}/{cell}/order/{id}/status` | platform → gateway | `StatusUpdate` |
+//! | `{prefix}/{component}/{device}/{object}/config` | gateway → Home Assistant (retained) | discovery config (JSON) |
+//! | `{prefix}/status` | Home Assistant → gateway | `online` / `offline` (its birth and will) |
 
 use core::fmt;
 
@@ -67,6 +69,8 @@ wire_enum! {
         Notice = "notice",
         /// Telemetry re-published after filtering.
         Tel = "tel",
+        /// The alarm kinds open at a device, retained, one topic per device.
+        Alarms = "alarms",
     }
 }
 
@@ -81,6 +85,47 @@ impl Feed {
 
 /// An identifier that may carry an order or alarm id.
 pub type TopicId = Ident<48>;
+
+wire_enum! {
+    /// The Home Assistant entity platforms GridSense announces (read-only ones).
+    pub enum Component {
+        /// A value with a unit: one per telemetry field of a device's profile.
+        Sensor = "sensor",
+        /// On/off: one per alarm kind of a device, and its connectivity.
+        BinarySensor = "binary_sensor",
+    }
+}
+
+/// The topic Home Assistant publishes its birth (`online`) and will
+/// (`offline`) on, under the discovery prefix: `{prefix}/status`.
+pub fn discovery_status(prefix: &str) -> heapless::String<MAX_TOPIC_LEN> {
+    let mut s = heapless::String::new();
+    // A prefix is a bounded identifier, so this fits.
+    let _ = fmt::write(&mut s, format_args!("{prefix}/status"));
+    s
+}
+
+/// Every topic of one feed of a site: `gs/v1/site/{site}/{feed}/+`
+/// (`.../device/+/availability` for [`Feed::Device`]).
+pub fn feed_filter(site: &str, feed: Feed) -> heapless::String<MAX_TOPIC_LEN> {
+    let mut s = heapless::String::new();
+    let _ = match feed {
+        Feed::Device => fmt::write(
+            &mut s,
+            format_args!("{SITE_PREFIX}{site}/device/+/availability"),
+        ),
+        _ => fmt::write(&mut s, format_args!("{SITE_PREFIX}{site}/{feed}/+")),
+    };
+    s
+}
+
+/// Every discovery config under `prefix` (`{prefix}/#`): what an integrator
+/// subscribes to, and what the broker lets integrators read.
+pub fn discovery_filter(prefix: &str) -> heapless::String<MAX_TOPIC_LEN> {
+    let mut s = heapless::String::new();
+    let _ = fmt::write(&mut s, format_args!("{prefix}/#"));
+    s
+}
 
 /// A parsed topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +157,19 @@ pub enum Topic {
         cell: CellRoute,
         /// The order.
         order: TopicId,
+    },
+    /// `{prefix}/{component}/{node}/{object}/config`: a Home Assistant MQTT
+    /// discovery config, retained. Built, never parsed ([`Topic::parse`]
+    /// knows no prefix and calls it foreign).
+    Discovery {
+        /// The discovery prefix (`homeassistant`).
+        prefix: Name,
+        /// The entity platform.
+        component: Component,
+        /// The device the entity belongs to.
+        node: DeviceId,
+        /// The entity within the device: a field, an alarm kind, `availability`.
+        object: TopicId,
     },
 }
 
@@ -220,8 +278,9 @@ impl Topic {
             Some("site") => {
                 let site = ident(3, it.next())?;
                 let f = it.next().unwrap_or("");
-                let feed = Feed::parse(f)
-                    .ok_or_else(|| shape(4, f, "alarm, order, device, agg, kpi, notice, tel"))?;
+                let feed = Feed::parse(f).ok_or_else(|| {
+                    shape(4, f, "alarm, order, device, agg, kpi, notice, tel, alarms")
+                })?;
                 let id = ident(5, it.next())?;
                 if feed == Feed::Device {
                     match it.next() {
@@ -297,6 +356,12 @@ impl fmt::Display for Topic {
             Self::OrderStatus { cell, order } => {
                 write!(f, "grid/{VERSION}/{cell}/order/{order}/status")
             }
+            Self::Discovery {
+                prefix,
+                component,
+                node,
+                object,
+            } => write!(f, "{prefix}/{component}/{node}/{object}/config"),
         }
     }
 }
@@ -383,7 +448,14 @@ mod tests {
         let retained: Vec<Feed> = Feed::ALL.iter().copied().filter(|f| f.retained()).collect();
         assert_eq!(
             retained,
-            [Feed::Alarm, Feed::Order, Feed::Device, Feed::Agg, Feed::Kpi]
+            [
+                Feed::Alarm,
+                Feed::Order,
+                Feed::Device,
+                Feed::Agg,
+                Feed::Kpi,
+                Feed::Alarms
+            ]
         );
     }
 
@@ -405,6 +477,45 @@ mod tests {
             order: Ident::new("gw1-42").expect("id"),
         };
         assert_eq!(Topic::parse(&st.to_heapless()), Ok(st));
+    }
+
+    #[test]
+    fn discovery_topics_are_written_under_their_prefix() {
+        let t = Topic::Discovery {
+            prefix: Ident::new("homeassistant").expect("id"),
+            component: Component::BinarySensor,
+            node: DeviceId::new("smoke-b1-0701").expect("id"),
+            object: Ident::new("fire").expect("id"),
+        };
+        // Hand-written: the shape Home Assistant documents.
+        assert_eq!(
+            t.to_heapless().as_str(),
+            "homeassistant/binary_sensor/smoke-b1-0701/fire/config"
+        );
+        assert!(matches(
+            &discovery_filter("homeassistant"),
+            &t.to_heapless()
+        ));
+        assert_eq!(
+            discovery_status("homeassistant").as_str(),
+            "homeassistant/status"
+        );
+        assert!(!matches(filter::INTEGRATOR, &t.to_heapless()));
+        for feed in Feed::ALL {
+            let t = Topic::Site {
+                site: Ident::new("lianhua").expect("id"),
+                feed: *feed,
+                id: Ident::new("x1").expect("id"),
+            };
+            assert!(
+                matches(&feed_filter("lianhua", *feed), &t.to_heapless()),
+                "{t}"
+            );
+            assert!(
+                !matches(&feed_filter("other", *feed), &t.to_heapless()),
+                "{t}"
+            );
+        }
     }
 
     /// MQTT filter matching (`+` one level, `#` this level and below).

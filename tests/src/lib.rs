@@ -2,6 +2,8 @@
 //! from `deploy/`) behind a real gateway on loopback ports, real MQTT
 //! clients for nodes and integrators, and a raw HTTP client for the API.
 
+pub mod rabbit;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,10 +55,16 @@ impl Compound {
     /// Imports the example compound and starts a gateway; `extra` is TOML
     /// appended to the configuration (sections other than gateway/mqtt/store/api).
     pub async fn start(extra: &str) -> Self {
+        Self::start_as("gw01", extra).await
+    }
+
+    /// [`Compound::start`] with gateway id `id` (several compounds on one
+    /// district need distinct ids).
+    pub async fn start_as(id: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("gw.db");
         let text = format!(
-            "[gateway]\nid = \"gw01\"\nsite = \"lianhua\"\n[mqtt]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
+            "[gateway]\nid = \"{id}\"\nsite = \"lianhua\"\n[mqtt]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
             db.display()
         );
         let cfg_path = dir.path().join("gw.toml");

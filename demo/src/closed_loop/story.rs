@@ -98,6 +98,7 @@ impl Story {
             Topic::Site { feed, id, .. } => return self.tell_site(feed, id.as_str(), v, told),
             Topic::OrderUp { .. } => self.tell_order_up(v, told),
             Topic::OrderStatus { .. } => self.tell_status(v),
+            Topic::Discovery { .. } => {}
         }
         false
     }

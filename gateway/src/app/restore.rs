@@ -110,7 +110,7 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
         StoreConfig {
             telemetry_retention_days: cfg.store.telemetry_retention_days,
             max_telemetry_rows: cfg.store.max_telemetry_rows,
-            outbox_max_bytes: cfg.outbox.max_mib << 20,
+            outbox_max_bytes: cfg.outbox_max_bytes(),
             ..StoreConfig::default()
         },
         clock.clone(),

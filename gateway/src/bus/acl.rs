@@ -3,7 +3,7 @@
 //! [`allowed`] about every publish, subscribe and last will of a network client.
 
 use protocol::Topic;
-use protocol::topic::{DeviceChannel, SITE_PREFIX};
+use protocol::topic::{self, DeviceChannel, SITE_PREFIX};
 
 /// What an authenticated MQTT user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,16 +25,63 @@ pub trait Authenticator: Send + Sync + 'static {
 /// What a client asks to do.
 pub use rumqttd::AclAction as Action;
 
+/// What integrators may use besides the site feeds: the Home Assistant
+/// discovery prefix, when discovery is on (`[homeassistant]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegratorScope {
+    /// `{prefix}/` integrators may subscribe under.
+    discovery: Option<String>,
+    /// `{prefix}/status`, Home Assistant's birth and will topic.
+    status: Option<String>,
+}
+
+impl IntegratorScope {
+    /// Integrators may also read `{prefix}/#` and publish Home Assistant's
+    /// birth and will on `{prefix}/status` (nothing else under it).
+    pub fn with_discovery(prefix: &str) -> Self {
+        Self {
+            discovery: Some(format!("{prefix}/")),
+            status: Some(topic::discovery_status(prefix).as_str().to_owned()),
+        }
+    }
+
+    fn allows(&self, action: Action, topic: &str) -> bool {
+        match action {
+            Action::Subscribe => {
+                topic.starts_with(SITE_PREFIX)
+                    || self
+                        .discovery
+                        .as_deref()
+                        .is_some_and(|p| topic.starts_with(p))
+            }
+            Action::Publish => self.status.as_deref() == Some(topic),
+        }
+    }
+}
+
+/// Whether `username` in `role`, connected as `client_id`, may do `action`
+/// on `topic`, with no discovery prefix (see [`allowed_in`]).
+pub fn allowed(role: Role, username: &str, action: Action, topic: &str) -> bool {
+    allowed_in(&IntegratorScope::default(), role, username, action, topic)
+}
+
 /// Whether `username` in `role`, connected as `client_id`, may do `action` on `topic`.
 ///
 /// - A device may publish only its own `evt`, `tel`, `state` and `cmd/ack`
 ///   topics, and subscribe only to its own `cmd` and `evt/ack` (no wildcards).
-/// - An integrator may subscribe under `gs/v1/site/` and publish nothing.
+/// - An integrator may subscribe under `gs/v1/site/` (and the discovery
+///   prefix of `scope`) and publish nothing (but Home Assistant's status).
 /// - An admin may do anything.
-pub fn allowed(role: Role, username: &str, action: Action, topic: &str) -> bool {
+pub fn allowed_in(
+    scope: &IntegratorScope,
+    role: Role,
+    username: &str,
+    action: Action,
+    topic: &str,
+) -> bool {
     match role {
         Role::Admin => true,
-        Role::Integrator => action == Action::Subscribe && topic.starts_with(SITE_PREFIX),
+        Role::Integrator => scope.allows(action, topic),
         Role::Device => {
             let Ok(Topic::Device { device, channel }) = Topic::parse(topic) else {
                 return false;
@@ -107,6 +154,35 @@ mod tests {
             "root",
             Action::Publish,
             "gs/v1/dev/x/cmd"
+        ));
+    }
+
+    #[test]
+    fn integrators_read_discovery_only_when_it_is_on() {
+        let ha = IntegratorScope::with_discovery("homeassistant");
+        let off = IntegratorScope::default();
+        let sub =
+            |s: &IntegratorScope, t| allowed_in(s, Role::Integrator, "ha", Action::Subscribe, t);
+        let publ =
+            |s: &IntegratorScope, t| allowed_in(s, Role::Integrator, "ha", Action::Publish, t);
+        assert!(sub(&ha, "homeassistant/#"));
+        assert!(sub(&ha, "homeassistant/+/+/+/config"));
+        assert!(sub(&ha, "gs/v1/site/#"));
+        assert!(!sub(&off, "homeassistant/#"));
+        assert!(!sub(&ha, "homeassistantx/#"), "a prefix is a whole level");
+        assert!(!sub(&ha, "#"));
+        assert!(publ(&ha, "homeassistant/status"), "Home Assistant's birth");
+        assert!(
+            !publ(&ha, "homeassistant/sensor/x/temp/config"),
+            "read-only"
+        );
+        assert!(!publ(&off, "homeassistant/status"));
+        assert!(!allowed_in(
+            &ha,
+            Role::Device,
+            "smoke-1",
+            Action::Subscribe,
+            "homeassistant/#"
         ));
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 
-use super::acl::{self, Action, Authenticator, Role};
+use super::acl::{self, Action, Authenticator, IntegratorScope, Role};
 use super::config::MqttSection;
 use super::throttle::Throttle;
 
@@ -153,6 +153,17 @@ const OPEN_MAX_INFLIGHT: usize = 1000;
 impl Bus {
     /// Builds the broker with authentication and topic authorization.
     pub fn new(cfg: &MqttSection, auth: Arc<dyn Authenticator>, denied: DeniedSink) -> Self {
+        Self::new_scoped(cfg, auth, denied, IntegratorScope::default())
+    }
+
+    /// Builds the broker with authentication and topic authorization;
+    /// integrators may also use what `scope` opens (Home Assistant discovery).
+    pub fn new_scoped(
+        cfg: &MqttSection,
+        auth: Arc<dyn Authenticator>,
+        denied: DeniedSink,
+        scope: IntegratorScope,
+    ) -> Self {
         let roles: Arc<RwLock<HashMap<String, Role>>> = Arc::default();
         let mut connections = connection_settings(cfg, cfg.max_inflight_count.get());
         let (r, d) = (roles.clone(), denied.clone());
@@ -206,7 +217,7 @@ impl Bus {
                     .copied()
             });
             let ok = match (role, username) {
-                (Some(role), Some(user)) => acl::allowed(role, user, action, topic),
+                (Some(role), Some(user)) => acl::allowed_in(&scope, role, user, action, topic),
                 _ => false,
             };
             if !ok {

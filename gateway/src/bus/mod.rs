@@ -15,7 +15,7 @@ pub mod config;
 pub mod publisher;
 pub mod throttle;
 
-pub use acl::{AllowAll, Authenticator, Role};
+pub use acl::{AllowAll, Authenticator, IntegratorScope, Role};
 pub use broker::{Bus, BusError, Denied, DeniedSink, PublishLink, Subscription};
 pub use config::{MqttSection, MqttTls};
 pub use publisher::{Outgoing, Publisher};

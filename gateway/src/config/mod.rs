@@ -46,15 +46,31 @@ pub struct Config {
     /// The district platform's broker; without it orders wait in the outbox.
     #[serde(default)]
     pub uplink: Option<crate::uplink::UplinkConfig>,
-    /// Outbox bounds (used with or without an uplink).
+    /// The old place of the outbox bound, never read: refused by
+    /// validation, which points at `[uplink.outbox]`.
     #[serde(default)]
-    pub outbox: crate::uplink::OutboxConfig,
+    pub outbox: Option<toml::Value>,
     /// Where completion notices are POSTed (the resident's feedback channel).
     #[serde(default)]
     pub webhook: Option<crate::orders::WebhookConfig>,
     /// Capacities of the queues between stages.
     #[serde(default)]
     pub queues: crate::message::QueuesSection,
+    /// Home Assistant MQTT discovery (on by default).
+    #[serde(default)]
+    pub homeassistant: crate::homeassistant::HomeAssistantSection,
+}
+
+impl Config {
+    /// The outbox's disk bound in bytes: `[uplink.outbox] max_mib`, the
+    /// default without an `[uplink]`.
+    pub fn outbox_max_bytes(&self) -> u64 {
+        let mib = self.uplink.as_ref().map_or_else(
+            || crate::uplink::OutboxConfig::default().max_mib,
+            |u| u.outbox.max_mib,
+        );
+        mib << 20
+    }
 }
 
 /// `[gateway]`: identity of this gateway.

@@ -129,6 +129,12 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     {
         problems.extend(e.problems.into_iter().map(FieldProblem::from_line));
     }
+    if cfg.outbox.is_some() {
+        problems.push(FieldProblem::new(
+            "outbox",
+            "not read: the outbox's disk bound is `[uplink.outbox] max_mib`; move `max_mib` there (without an `[uplink]` the default, 2048 MiB, applies)",
+        ));
+    }
     let mut lines = Vec::new();
     lines.extend(cfg.orders.validate().err().unwrap_or_default());
     lines.extend(cfg.presence.validate().err().unwrap_or_default());
@@ -240,6 +246,26 @@ mod tests {
         for (p, e) in problems.iter().zip(&expect) {
             assert!(p.starts_with(e.as_str()), "{p} does not start with {e}");
         }
+    }
+
+    #[test]
+    fn the_outbox_bound_is_read_under_uplink_and_the_old_section_refused_at_its_line() {
+        let base = "[gateway]\nid = \"gw01\"\nsite = \"x\"\n";
+        let (_dir, path) = write(&format!(
+            "{base}[uplink]\nhost = \"127.0.0.1\"\n[uplink.outbox]\nmax_mib = 3\n"
+        ));
+        let v = file(&path).expect("valid");
+        assert_eq!(v.config.outbox_max_bytes(), 3 << 20);
+        let (_dir, path) = write(&format!("{base}\n[outbox]\nmax_mib = 1\n"));
+        let p = file(&path).expect_err("old section");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].at.map(|a| a.0), Some(5), "{}", p[0]);
+        assert!(p[0].message.contains("[uplink.outbox] max_mib"), "{}", p[0]);
+        let (_dir, path) = write(base);
+        assert_eq!(
+            file(&path).expect("valid").config.outbox_max_bytes(),
+            2048 << 20
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn import_example(dir: &tempfile::TempDir, store: &mut Store) -> PathBuf {
     let creds = dir.path().join("devices.creds.csv");
     let n =
         import_devices(store, &deploy("devices.csv"), &profiles(), &creds, NOW).expect("devices");
-    assert_eq!(n, 25);
+    assert_eq!(n, 26);
     creds
 }
 
@@ -103,7 +103,7 @@ fn example_compound_imports_and_resolves() {
         reg.device("door-b2-stair").expect("door").escape_route,
         "row says yes"
     );
-    assert_eq!(reg.devices().count(), 25);
+    assert_eq!(reg.devices().count(), 26);
     assert_eq!(reg.in_fire_zone("nowhere").count(), 0);
 }
 
@@ -121,7 +121,7 @@ fn verify_accepts_each_device_secret_and_refuses_others() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let secrets = read_secrets(&creds);
-    assert_eq!(secrets.len(), 25);
+    assert_eq!(secrets.len(), 26);
     let reg = Registry::load(&store).expect("load");
     for (id, secret) in &secrets {
         assert_eq!(secret.len(), 32);

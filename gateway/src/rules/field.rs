@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use protocol::profile::When;
 use protocol::{AlarmKind, DeviceId, FieldName, KindName, Name, Telemetry};
 
 use super::{Aggregator, RulesConfig};
@@ -42,8 +43,7 @@ pub struct RulesStats {
 
 #[derive(Debug, Clone)]
 struct Limit {
-    above: Option<f32>,
-    below: Option<f32>,
+    when: When,
     hysteresis: f32,
     kind: AlarmKind,
     pre: bool,
@@ -80,8 +80,11 @@ impl Rules {
                 .entry((t.profile.clone(), t.field.clone()))
                 .or_default()
                 .push(Limit {
-                    above: t.above,
-                    below: t.below,
+                    when: match (t.above, t.below) {
+                        (Some(a), _) => When::Above(a),
+                        // Validated: exactly one of the two is set.
+                        (None, b) => When::Below(b.unwrap_or(f32::NEG_INFINITY)),
+                    },
                     hysteresis: t.hysteresis,
                     kind: t.alarm,
                     pre: t.stage == protocol::profile::Stage::PreAlarm,
@@ -111,11 +114,10 @@ impl Rules {
             .get(profile)
             .and_then(|p| p.field(field))
             .map(|f| {
-                f.thresholds
-                    .iter()
+                f.triggers()
+                    .into_iter()
                     .map(|t| Limit {
-                        above: t.above,
-                        below: t.below,
+                        when: t.when,
                         hysteresis: t.hysteresis,
                         kind: t.alarm,
                         pre: t.stage == protocol::profile::Stage::PreAlarm,
@@ -240,9 +242,7 @@ impl Rules {
             .or_default();
         st.limits.resize(limits.len(), (false, 0));
         for (l, (raised, streak)) in limits.iter().zip(st.limits.iter_mut()) {
-            let past = l.above.is_some_and(|a| v > a) || l.below.is_some_and(|b| v < b);
-            let back = l.above.is_some_and(|a| v < a - l.hysteresis)
-                || l.below.is_some_and(|b| v > b + l.hysteresis);
+            let (past, back) = l.when.test(v, l.hysteresis);
             *streak = if past { *streak + 1 } else { 0 };
             let change = if !*raised && *streak >= debounce {
                 Some(true)

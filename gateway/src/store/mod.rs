@@ -24,6 +24,7 @@ mod handle;
 mod operators;
 mod orders;
 mod outbox;
+mod outbox_bound;
 mod outbox_handle;
 mod records;
 mod retention;

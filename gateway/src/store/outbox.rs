@@ -4,8 +4,10 @@
 //! "routed", not "stored".
 //!
 //! Rows are drained by `class` (alarm orders first), then by age (`seq`).
-//! The table is bounded by bytes: over the bound, the oldest routine rows are
-//! shed (counted); order rows are never shed.
+//! The outbox's share of the file (its table's and indexes' pages) is
+//! bounded (`[uplink.outbox] max_mib`, see [`super::outbox_bound`]): over
+//! the bound the oldest routine rows are shed, then the oldest orders that
+//! are not life-safety; life-safety rows (class 0) never are.
 //!
 //! The SQL runs on the store's threads: writes ([`enqueue`], [`ack`],
 //! [`remove`]) in the writer's transactions, [`fetch`] on the reader. The
@@ -77,7 +79,7 @@ impl OutMsg {
         }
     }
 
-    fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         (self.topic.len() + self.payload.len()) as u64 + ROW_OVERHEAD
     }
 }
@@ -108,6 +110,11 @@ pub struct OutboxStats {
     pub bytes: u64,
     /// Routine rows shed over the bound since start.
     pub shed: u64,
+    /// Order rows (not life-safety) shed over the bound since start.
+    pub shed_orders: u64,
+    /// The outbox's share of the file, bytes: its pages as last measured,
+    /// plus what was queued or removed since, at the measured ratio.
+    pub disk_bytes: u64,
 }
 
 /// What an enqueue did.
@@ -118,7 +125,8 @@ pub enum Enqueued {
         /// Routine rows shed to make room.
         shed: u64,
     },
-    /// A routine row that did not fit: dropped and counted.
+    /// A routine row, or an order that is not life-safety, that did not
+    /// fit: dropped and counted.
     Dropped,
 }
 
@@ -130,6 +138,9 @@ pub(super) struct Shared {
     pub(super) rows: AtomicU64,
     pub(super) bytes: AtomicU64,
     pub(super) shed: AtomicU64,
+    pub(super) shed_orders: AtomicU64,
+    /// What the outbox takes in the file (see [`super::outbox_bound`]).
+    pub(super) disk: super::outbox_bound::DiskShare,
     /// Lowest class queued since the drain last looked (`u8::MAX`: none).
     pub(super) woken: AtomicU8,
     pub(super) wake: Notify,
@@ -144,14 +155,19 @@ impl Shared {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let rows = rows.unsigned_abs();
-        Ok(Self {
+        let s = Self {
             max_bytes,
             rows: AtomicU64::new(rows),
             bytes: AtomicU64::new(bytes.unsigned_abs() + rows * ROW_OVERHEAD),
             shed: AtomicU64::new(0),
+            shed_orders: AtomicU64::new(0),
+            disk: super::outbox_bound::DiskShare::default(),
             woken: AtomicU8::new(u8::MAX),
             wake: Notify::new(),
-        })
+        };
+        s.disk
+            .measure(store.conn(), s.bytes.load(Ordering::Relaxed))?;
+        Ok(s)
     }
 
     /// Tells the drain that rows were committed.
@@ -159,7 +175,7 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    fn forget(&self, sizes: &[i64]) {
+    pub(super) fn forget(&self, sizes: &[i64]) {
         let bytes: u64 = sizes.iter().map(|b| b.unsigned_abs() + ROW_OVERHEAD).sum();
         self.rows.fetch_sub(sizes.len() as u64, Ordering::Relaxed);
         self.bytes.fetch_sub(
@@ -170,25 +186,17 @@ impl Shared {
 }
 
 /// Queues `msg` inside the writer's transaction (so an order's state and its
-/// outbox row commit together), shedding routine rows when over the bound.
+/// outbox row commit together), shedding rows when over the bound
+/// ([`make_room`]).
 pub(super) fn enqueue(
     conn: &Connection,
     s: &Shared,
     now: u64,
     msg: &OutMsg,
 ) -> rusqlite::Result<Enqueued> {
-    let size = msg.size();
-    let mut shed = 0;
-    if s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
-        shed = shed_routine(conn, s, size)?;
-        if msg.class == Class::Routine && s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
-            s.shed.fetch_add(1, Ordering::Relaxed);
-            return Ok(Enqueued::Dropped);
-        }
-        if s.bytes.load(Ordering::Relaxed) + size > s.max_bytes {
-            tracing::warn!(key = %msg.key, "outbox over its bound with order rows only; queued anyway");
-        }
-    }
+    let Some(shed) = make_room(conn, s, msg)? else {
+        return Ok(Enqueued::Dropped);
+    };
     conn.prepare_cached(
         "INSERT INTO outbox (class, key, revision, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -201,46 +209,85 @@ pub(super) fn enqueue(
         super::convert::at_i64(now)
     ])?;
     s.rows.fetch_add(1, Ordering::Relaxed);
-    s.bytes.fetch_add(size, Ordering::Relaxed);
+    s.bytes.fetch_add(msg.size(), Ordering::Relaxed);
     s.woken.fetch_min(msg.class as u8, Ordering::Relaxed);
     Ok(Enqueued::Queued { shed })
 }
 
-/// Deletes the oldest routine rows until `need` more bytes fit; returns how many.
-fn shed_routine(conn: &Connection, s: &Shared, need: u64) -> rusqlite::Result<u64> {
-    let mut shed = 0;
-    loop {
-        let excess = (s.bytes.load(Ordering::Relaxed) + need).saturating_sub(s.max_bytes);
-        if excess == 0 {
-            break;
+impl Shared {
+    /// Whether `need` more page bytes would take the outbox over its bound.
+    fn over(&self, need: u64) -> bool {
+        self.disk.estimate(self.bytes.load(Ordering::Relaxed)) + need > self.max_bytes
+    }
+}
+
+/// Makes room for `msg` under the bound. `Some(shed)`: queue it (after
+/// shedding `shed` older rows); `None`: it does not fit and is dropped
+/// (counted), which only happens to a routine row or an order that is not
+/// life-safety.
+pub(super) fn make_room(
+    conn: &Connection,
+    s: &Shared,
+    msg: &OutMsg,
+) -> rusqlite::Result<Option<u64>> {
+    s.disk.refresh(conn, s.bytes.load(Ordering::Relaxed))?;
+    let need = s.disk.scale(msg.size());
+    if !s.over(need) {
+        return Ok(Some(0));
+    }
+    let mut shed = shed_class(conn, s, need, Class::Routine)?;
+    if msg.class == Class::Routine && s.over(need) {
+        s.shed.fetch_add(1, Ordering::Relaxed);
+        return Ok(None);
+    }
+    shed += shed_class(conn, s, need, Class::Order)?;
+    if s.over(need) {
+        if msg.class == Class::Order {
+            tracing::warn!(key = %msg.key, revision = msg.revision, "outbox at its bound with life-safety orders only: order row dropped");
+            s.shed_orders.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
         }
-        let oldest: Vec<(i64, i64)> = conn
+        tracing::warn!(key = %msg.key, "outbox over its bound with life-safety orders only; queued anyway");
+    }
+    Ok(Some(shed))
+}
+
+/// Deletes the oldest rows of `class` until `need` more page bytes fit;
+/// returns how many.
+fn shed_class(conn: &Connection, s: &Shared, need: u64, class: Class) -> rusqlite::Result<u64> {
+    let mut shed = 0;
+    while s.over(need) {
+        let oldest: Vec<(i64, String, u32, i64)> = conn
             .prepare_cached(
-                "SELECT seq, length(topic) + length(payload) FROM outbox WHERE class = 2 ORDER BY seq LIMIT 64",
+                "SELECT seq, key, revision, length(topic) + length(payload) FROM outbox
+                 WHERE class = ?1 ORDER BY seq LIMIT 64",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([class as u8], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<Result<_, _>>()?;
         if oldest.is_empty() {
             break;
         }
-        let mut freed = Vec::new();
         let mut delete = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
-        for (seq, size) in oldest {
+        for (seq, key, revision, size) in oldest {
             delete.execute([seq])?;
-            freed.push(size);
-            if freed
-                .iter()
-                .map(|b| b.unsigned_abs() + ROW_OVERHEAD)
-                .sum::<u64>()
-                >= excess
-            {
+            s.forget(&[size]);
+            shed += 1;
+            if class == Class::Order {
+                tracing::warn!(%key, revision, "outbox at its bound: order row shed (not life-safety; the order stays in the orders table)");
+            }
+            if !s.over(need) {
                 break;
             }
         }
-        s.forget(&freed);
-        shed += freed.len() as u64;
     }
-    s.shed.fetch_add(shed, Ordering::Relaxed);
+    let counter = if class == Class::Routine {
+        &s.shed
+    } else {
+        &s.shed_orders
+    };
+    counter.fetch_add(shed, Ordering::Relaxed);
     Ok(shed)
 }
 

@@ -89,6 +89,8 @@ impl Outbox {
             rows: s.rows.load(Ordering::Relaxed),
             bytes: s.bytes.load(Ordering::Relaxed),
             shed: s.shed.load(Ordering::Relaxed),
+            shed_orders: s.shed_orders.load(Ordering::Relaxed),
+            disk_bytes: s.disk.estimate(s.bytes.load(Ordering::Relaxed)),
         }
     }
 }

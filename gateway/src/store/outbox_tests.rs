@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use protocol::OrderUp;
 
-use super::outbox::{Class, Enqueued, OutMsg, ROW_OVERHEAD};
+use super::outbox::{Class, Enqueued, OutMsg};
 use super::outbox_handle::Outbox;
 use super::{Store, StoreConfig, StoreHandle, spawn_writer};
 use crate::clock::ManualClock;
@@ -92,41 +92,98 @@ async fn a_receipt_removes_its_revision_and_older_ones_only() {
     assert_eq!(ob.stats().rows, 2);
 }
 
+/// The outbox's pages in the file and the file's size, through a
+/// connection of its own (what is committed on disk).
+fn on_disk(path: &std::path::Path) -> (u64, u64) {
+    let s = Store::open_read_only(path).expect("read-only");
+    let pages = s.outbox_pages().expect("dbstat");
+    let file: i64 = s
+        .conn()
+        .query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )
+        .expect("page count");
+    (pages, file.unsigned_abs())
+}
+
 #[tokio::test]
-async fn over_the_bound_oldest_routine_rows_are_shed_and_orders_never() {
-    let row = 100 + 21 + ROW_OVERHEAD;
-    let (_d, _h, ob) = open(row * 10);
-    for i in 0..6 {
-        put(&ob, msg(Class::Routine, &format!("r{i}"), 1, 100)).await;
+async fn over_the_bound_routine_rows_go_first_then_orders_and_life_safety_never() {
+    let bound: u64 = 512 << 10;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("o.db");
+    let (_h, ob) = start(&path, bound);
+    let (_, empty_file) = on_disk(&path);
+    for i in 0..300 {
+        put(&ob, msg(Class::Routine, &format!("r{i}"), 1, 1000)).await;
     }
-    for i in 0..6 {
-        put(&ob, msg(Class::Order, &format!("o{i}"), 1, 100)).await;
+    for i in 0..600 {
+        put(&ob, msg(Class::Order, &format!("o{i}"), 1, 1000)).await;
     }
-    let stats = ob.stats();
-    assert_eq!((stats.rows, stats.shed), (10, 2));
-    let keys: Vec<_> = ob
-        .fetch((-1, 0), 20)
+    for i in 0..100 {
+        put(&ob, msg(Class::Alarm, &format!("a{i}"), 1, 1000)).await;
+    }
+    let keys: Vec<String> = ob
+        .fetch((-1, 0), 2000)
         .await
         .expect("fetch")
         .into_iter()
         .map(|r| r.key)
         .collect();
-    assert_eq!(keys.iter().filter(|k| k.starts_with('o')).count(), 6);
+    let count = |p: char| keys.iter().filter(|k| k.starts_with(p)).count();
+    assert_eq!(count('a'), 100, "every life-safety row kept");
+    assert_eq!(count('r'), 0, "routine rows shed before any order");
+    let orders: Vec<usize> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix('o')?.parse().ok())
+        .collect();
+    assert!(!orders.is_empty() && orders.len() < 600, "{}", orders.len());
     assert_eq!(
-        keys[6..],
-        ["r2", "r3", "r4", "r5"],
-        "the oldest routine rows went first"
+        orders,
+        ((600 - orders.len())..600).collect::<Vec<_>>(),
+        "the oldest orders went first"
     );
-    for i in 6..12 {
-        put(&ob, msg(Class::Order, &format!("o{i}"), 1, 100)).await;
+    let stats = ob.stats();
+    assert_eq!(stats.shed, 300);
+    assert_eq!(stats.shed_orders, 600 - orders.len() as u64);
+    // The bound holds on disk: the outbox's pages, and so the file.
+    let (pages, file) = on_disk(&path);
+    eprintln!(
+        "bound {bound}, outbox pages {pages}, estimate {}, file {file} (empty {empty_file}), rows {}",
+        stats.disk_bytes, stats.rows
+    );
+    assert!(
+        pages <= bound + bound / 8,
+        "outbox pages {pages} over {bound}"
+    );
+    assert!(
+        file <= empty_file + bound + bound / 4,
+        "file {file} grew past the bound"
+    );
+}
+
+#[tokio::test]
+async fn at_the_bound_a_new_order_is_dropped_but_a_life_safety_one_is_queued() {
+    let (_d, _h, ob) = open(64 << 10);
+    for i in 0..200 {
+        put(&ob, msg(Class::Alarm, &format!("a{i}"), 1, 1000)).await;
     }
     assert_eq!(
         ob.stats().rows,
-        12,
-        "order rows are queued even over the bound"
+        200,
+        "life-safety rows are queued even over the bound"
     );
-    let r = put(&ob, msg(Class::Routine, "late", 1, 100)).await;
-    assert_eq!(r, Enqueued::Dropped);
+    assert_eq!(
+        put(&ob, msg(Class::Order, "o", 1, 1000)).await,
+        Enqueued::Dropped
+    );
+    assert_eq!(
+        put(&ob, msg(Class::Routine, "r", 1, 1000)).await,
+        Enqueued::Dropped
+    );
+    let stats = ob.stats();
+    assert_eq!((stats.rows, stats.shed, stats.shed_orders), (200, 1, 1));
 }
 
 #[tokio::test]

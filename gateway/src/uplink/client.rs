@@ -30,7 +30,8 @@ struct Flight {
 #[derive(Debug)]
 pub struct Uplink {
     cfg: UplinkConfig,
-    options: MqttOptions,
+    /// One per broker of the district's cluster, tried in turn.
+    options: Vec<MqttOptions>,
     outbox: Outbox,
     prefix: String,
     stats: Arc<UplinkStats>,
@@ -45,22 +46,34 @@ impl Uplink {
     pub fn new(cfg: &UplinkConfig, gateway: &Name, outbox: Outbox) -> Result<Self, UplinkError> {
         cfg.validate().map_err(UplinkError::Config)?;
         let client_id = cfg.client_id.clone().unwrap_or_else(|| gateway.to_string());
-        let mut o = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
-        o.set_keep_alive(Duration::from_secs(cfg.keep_alive_secs));
-        o.set_clean_session(true);
-        o.set_inflight(u16::try_from(cfg.max_inflight.min(1000)).unwrap_or(1000));
-        o.set_request_channel_capacity(cfg.batch * 2);
-        o.set_max_packet_size(64 * 1024, 64 * 1024);
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            o.set_credentials(u, p);
-        }
-        if let Some(tls) = &cfg.tls {
-            let tc = super::tls::client_config(tls)?;
-            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tc)));
-        }
+        let tls = match &cfg.tls {
+            Some(t) => Some(super::tls::client_config(t)?),
+            None => None,
+        };
+        let options = cfg
+            .brokers()
+            .into_iter()
+            .map(|(host, port)| {
+                let mut o = MqttOptions::new(client_id.clone(), host, port);
+                o.set_keep_alive(Duration::from_secs(cfg.keep_alive_secs));
+                o.set_clean_session(true);
+                o.set_inflight(u16::try_from(cfg.max_inflight.min(1000)).unwrap_or(1000));
+                o.set_request_channel_capacity(cfg.batch * 2);
+                o.set_max_packet_size(64 * 1024, 64 * 1024);
+                if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+                    o.set_credentials(u, p);
+                }
+                if let Some(tc) = &tls {
+                    o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                        tc.clone(),
+                    )));
+                }
+                o
+            })
+            .collect();
         Ok(Self {
             cfg: cfg.clone(),
-            options: o,
+            options,
             outbox,
             prefix: format!("{gateway}-"),
             stats: Arc::default(),
@@ -82,7 +95,7 @@ impl Uplink {
         status: mpsc::Sender<StatusUpdate>,
         shutdown: CancellationToken,
     ) -> Result<(), UplinkError> {
-        let (client, mut eventloop) = AsyncClient::new(self.options.clone(), self.cfg.batch * 2);
+        let (client, mut eventloop) = AsyncClient::new(self.options[0].clone(), self.cfg.batch * 2);
         eventloop.set_network_options(no_delay());
         let (net_tx, net_rx) = mpsc::unbounded_channel();
         let stop = shutdown.child_token();
@@ -92,6 +105,7 @@ impl Uplink {
         let backoff = (self.cfg.reconnect_min_ms, self.cfg.reconnect_max_ms);
         let poller = tokio::spawn(poll(
             eventloop,
+            self.options.clone(),
             net_tx,
             backoff,
             self.stats.clone(),
@@ -191,14 +205,14 @@ impl Drain {
 
     async fn on_net(&mut self, m: Net) {
         match m {
-            Net::Up => {
+            Net::Up((host, port)) => {
                 self.connected = true;
                 self.forget_inflight();
                 let filter = self.up.cfg.status_filter.clone();
                 if let Err(e) = self.client.subscribe(filter, QoS::AtLeastOnce).await {
                     tracing::error!(error = %e, "uplink cannot subscribe to status");
                 }
-                tracing::info!(host = %self.up.cfg.host, port = self.up.cfg.port, "uplink connected");
+                tracing::info!(%host, port, "uplink connected");
             }
             Net::Down => {
                 self.connected = false;

@@ -15,6 +15,10 @@ pub struct UplinkConfig {
     /// Broker port (1883 plain, 8883 TLS by convention).
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Other nodes of the district's broker cluster, `host:port`, tried in
+    /// turn (after `host:port`) whenever the connection fails or drops.
+    #[serde(default)]
+    pub failover: Vec<String>,
     /// MQTT client id; defaults to the gateway id. Must be unique on the broker.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -72,8 +76,10 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
-    /// Bound on the rows' bytes (topic + payload + 64 per row), MiB. Over it,
-    /// the oldest routine rows are shed (counted); order rows never are.
+    /// Bound on the outbox's share of the store file (the pages of its
+    /// table and indexes), MiB. Over it, the oldest routine rows are shed,
+    /// then the oldest orders that are not life-safety (each logged and
+    /// counted); life-safety orders never are.
     #[serde(default = "default_max_mib")]
     pub max_mib: u64,
 }
@@ -121,6 +127,7 @@ impl UplinkConfig {
         Self {
             host: host.to_string(),
             port,
+            failover: Vec::new(),
             client_id: None,
             username: None,
             password: None,
@@ -170,10 +177,24 @@ impl UplinkConfig {
         if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
             e.push("uplink.reconnect_min_ms: must be 1..=reconnect_max_ms".into());
         }
+        for (i, b) in self.failover.iter().enumerate() {
+            if parse_broker(b).is_none() {
+                e.push(format!(
+                    "uplink.failover[{i}]: must be host:port with a port 1..=65535, got {b:?}"
+                ));
+            }
+        }
         if self.outbox.max_mib == 0 {
             e.push("uplink.outbox.max_mib: must be at least 1, got 0".into());
         }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// Every broker to try, `(host, port)`: `host:port` first, then `failover`.
+    pub fn brokers(&self) -> Vec<(String, u16)> {
+        std::iter::once((self.host.clone(), self.port))
+            .chain(self.failover.iter().filter_map(|b| parse_broker(b)))
+            .collect()
     }
 
     /// How long a row may wait for its `received` before it is sent again.
@@ -182,9 +203,38 @@ impl UplinkConfig {
     }
 }
 
+/// `host:port` (the last `:` splits, so a bracketed IPv6 address works).
+fn parse_broker(b: &str) -> Option<(String, u16)> {
+    let (host, port) = b.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failover_brokers_follow_the_first_and_bad_ones_are_named() {
+        let c: UplinkConfig =
+            toml::from_str("host = \"a\"\nport = 1884\nfailover = [\"b:1885\", \"[::1]:1886\"]\n")
+                .expect("parse");
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.brokers(),
+            [
+                ("a".to_string(), 1884),
+                ("b".to_string(), 1885),
+                ("::1".to_string(), 1886)
+            ]
+        );
+        let c: UplinkConfig =
+            toml::from_str("host = \"a\"\nfailover = [\"b\", \"c:0\"]\n").expect("parse");
+        let e = c.validate().expect_err("invalid");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("uplink.failover[0]"), "{e:?}");
+    }
 
     #[test]
     fn a_minimal_section_takes_defaults() {

@@ -15,7 +15,8 @@ use super::stats::UplinkStats;
 /// What the network task tells the drain.
 #[derive(Debug)]
 pub(super) enum Net {
-    Up,
+    /// Connected, to this broker.
+    Up((String, u16)),
     Down,
     Message(String, bytes::Bytes),
 }
@@ -29,8 +30,11 @@ pub fn no_delay() -> rumqttc::NetworkOptions {
     n
 }
 
+/// Polls `ev`; after a failed or dropped connection, waits and moves on to
+/// the next of `brokers` (the cluster's nodes, in turn).
 pub(super) async fn poll(
     mut ev: EventLoop,
+    brokers: Vec<rumqttc::MqttOptions>,
     tx: mpsc::UnboundedSender<Net>,
     (min, max): (u64, u64),
     stats: Arc<UplinkStats>,
@@ -38,6 +42,7 @@ pub(super) async fn poll(
 ) {
     let mut wait = min;
     let mut up = false;
+    let mut at = 0;
     loop {
         let next = tokio::select! {
             () = stop.cancelled() => return,
@@ -48,7 +53,7 @@ pub(super) async fn poll(
                 wait = min;
                 up = true;
                 stats.connects.fetch_add(1, Ordering::Relaxed);
-                Some(Net::Up)
+                Some(Net::Up(ev.mqtt_options.broker_address()))
             }
             Ok(Event::Incoming(Packet::Publish(p))) => Some(Net::Message(p.topic, p.payload)),
             Ok(_) => None,
@@ -62,6 +67,11 @@ pub(super) async fn poll(
                     () = tokio::time::sleep(Duration::from_millis(wait)) => {}
                 }
                 wait = (wait * 2).min(max);
+                if brokers.len() > 1 {
+                    at = (at + 1) % brokers.len();
+                    ev.mqtt_options = brokers[at].clone();
+                    tracing::info!(broker = ?ev.mqtt_options.broker_address(), "uplink trying the next broker of the cluster");
+                }
                 None
             }
         };

@@ -200,6 +200,10 @@ pub struct DataRequest {
     max_count: usize,
     pub(crate) forward_retained: bool,
     pub(crate) group: Option<String>,
+    /// GridSense patch: retained messages read at subscription that did not
+    /// fit the client's inflight window yet; forwarded before new data.
+    #[serde(skip)]
+    pub(crate) retained_backlog: std::collections::VecDeque<(Publish, Option<PublishProperties>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -987,6 +987,8 @@ impl Router {
                 // set true for new subscriptions
                 forward_retained,
                 group,
+                // GridSense patch: see `forward_device_data`.
+                retained_backlog: std::collections::VecDeque::new(),
             };
 
             self.scheduler.track(id, request);
@@ -1483,19 +1485,19 @@ fn forward_device_data(
 
     let mut publishes = Vec::new();
 
+    // GridSense patch: stock rumqttd read every retained message at
+    // subscription and dropped those beyond the inflight window (100 by
+    // default), so a subscriber to `gs/v1/site/#` or `homeassistant/#` of a
+    // large site missed most of them. The excess now waits in the request
+    // and goes out as the window frees.
     if request.forward_retained {
-        // NOTE: ideally we want to limit the number of read messages
-        // and skip the messages previously read while reading next time.
-        // but for now, we just try to read all messages and drop the excess ones
-        let mut retained_publishes = datalog.read_retained_messages(&request.filter);
-        retained_publishes.truncate(inflight_slots as usize);
-
-        publishes.extend(retained_publishes.into_iter().map(|p| (p, None)));
-        inflight_slots -= publishes.len() as u64;
-
-        // we only want to forward retained messages once
+        request.retained_backlog = datalog.read_retained_messages(&request.filter).into();
+        // we only want to read retained messages once
         request.forward_retained = false;
     }
+    let take = request.retained_backlog.len().min(inflight_slots as usize);
+    publishes.extend(request.retained_backlog.drain(..take).map(|p| (p, None)));
+    inflight_slots -= publishes.len() as u64;
 
     let (next, publishes_from_datalog) =
         match datalog.native_readv(request.filter_idx, request.cursor, inflight_slots) {
@@ -1640,7 +1642,8 @@ fn forward_device_data(
         share.cursor = request.cursor;
     }
 
-    if caughtup {
+    // GridSense patch: a request with retained messages still to send is not caught up.
+    if caughtup && request.retained_backlog.is_empty() {
         ConsumeStatus::FilterCaughtup
     } else {
         ConsumeStatus::PartialRead
