@@ -26,6 +26,7 @@
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
+//! - [`log`]: the log's format (text, JSON) and colour;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
@@ -47,6 +48,7 @@ pub mod config;
 pub mod health;
 pub mod ingest;
 pub mod linkage;
+pub mod log;
 pub mod message;
 pub mod notify;
 pub mod orders;

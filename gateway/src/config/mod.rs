@@ -55,6 +55,9 @@ pub struct Config {
     /// Capacities of the queues between stages.
     #[serde(default)]
     pub queues: crate::message::QueuesSection,
+    /// The log's format.
+    #[serde(default)]
+    pub log: crate::log::LogSection,
 }
 
 /// `[gateway]`: identity of this gateway.
@@ -117,6 +120,9 @@ impl Config {
         }
         if cfg.store.path.is_relative() {
             cfg.store.path = base.join(&cfg.store.path);
+        }
+        if let Some(f) = cfg.uplink.as_mut().and_then(|u| u.password_file.as_mut()) {
+            *f = base.join(&*f);
         }
         if let Some(tls) = &mut cfg.mqtt.tls {
             tls.cert = base.join(&tls.cert);

@@ -51,7 +51,10 @@ impl Uplink {
         o.set_inflight(u16::try_from(cfg.max_inflight.min(1000)).unwrap_or(1000));
         o.set_request_channel_capacity(cfg.batch * 2);
         o.set_max_packet_size(64 * 1024, 64 * 1024);
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        if let (Some(u), Some(p)) = (
+            &cfg.username,
+            super::secret::password(cfg).map_err(|e| UplinkError::Config(vec![e]))?,
+        ) {
             o.set_credentials(u, p);
         }
         if let Some(tls) = &cfg.tls {
