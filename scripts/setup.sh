@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm python3)
 APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross python3-yaml)
 APT_PACKAGES+=(systemd)
+# openssl: self-signed certificates for the installer tests (gateway/tests/).
+APT_PACKAGES+=(openssl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
