@@ -51,14 +51,16 @@ mqtt=$(free_port); api=$(free_port)
 sed -i "s/^listen = \"0.0.0.0:1883\"/listen = \"127.0.0.1:$mqtt\"/; s/^listen = \"127.0.0.1:8080\"/listen = \"127.0.0.1:$api\"/" /etc/gridsense/gridsense.toml
 runuser -u gridsense -- /usr/bin/gridsense doctor --config /etc/gridsense/gridsense.toml || true
 runuser -u gridsense -- /usr/bin/gridsense check --config /etc/gridsense/gridsense.toml
-runuser -u gridsense -- /usr/bin/gridsense run --config /etc/gridsense/gridsense.toml >/tmp/deb-test-run.log 2>&1 &
+# setpriv execs gridsense itself (no parent to pass SIGTERM through).
+setpriv --reuid gridsense --regid gridsense --init-groups \
+    /usr/bin/gridsense run --config /etc/gridsense/gridsense.toml >/tmp/deb-test-run.log 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
     python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$mqtt),1)" 2>/dev/null && break
     sleep 0.2
 done
 python3 -c "import socket; socket.create_connection(('127.0.0.1',$mqtt),1)" || { cat /tmp/deb-test-run.log; fail "not listening on $mqtt"; }
-kill -TERM "$pid"; wait "$pid" || fail "gridsense run did not stop cleanly"
+kill -TERM "$pid"; wait "$pid" || { cat /tmp/deb-test-run.log; fail "gridsense run did not stop cleanly"; }
 pid=""
 grep -q "$secret" /tmp/deb-test-run.log && fail "the admin password in the service log"
 [ -s /var/lib/gridsense/gridsense.db ] || fail "no store"

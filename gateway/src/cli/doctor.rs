@@ -9,58 +9,16 @@
 //!
 //! `ok` passed, `warn` deserves a look, `FAIL` stops the gateway from
 //! working. Exit status: 0 with no FAIL, 1 with one or more (2: bad usage).
-//! The network checks (ports, uplink) are in [`super::doctor_net`].
+//! The network checks (ports, uplink) are in [`super::doctor_net`], the
+//! report's line in [`super::doctor_check`].
 
-use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::{Config, validate};
 use crate::store::Store;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Passed.
-    Ok,
-    /// Works, but deserves a look.
-    Warn,
-    /// Stops the gateway from working.
-    Fail,
-}
-
-/// One line of the report.
-#[derive(Debug, Clone)]
-pub struct Check {
-    /// The outcome.
-    pub status: Status,
-    /// What was checked (`config`, `port mqtt 0.0.0.0:1883`).
-    pub what: String,
-    /// What was found; on a failure, what to do.
-    pub detail: String,
-}
-
-impl Check {
-    /// A check with this outcome.
-    pub fn new(status: Status, what: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            what: what.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self.status {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "FAIL",
-        };
-        write!(f, "{s:<5} {}: {}", self.what, self.detail)
-    }
-}
+pub use super::doctor_check::{Check, Status};
 
 /// Free disk below this many MiB beside the store is a failure ...
 const DISK_FAIL_MIB: u64 = 256;
@@ -324,6 +282,13 @@ fn never_seen(store: &Store) -> Check {
         .filter(|d| store.last_seen(&d.id).ok().flatten().is_none())
         .map(|d| d.id.to_string())
         .collect();
+    if total == 0 {
+        return Check::new(
+            Status::Warn,
+            "devices",
+            "none registered yet (`gridsense device import`)",
+        );
+    }
     if never.is_empty() {
         return Check::new(
             Status::Ok,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, TlsConfiguration, Transport};
 
-use super::doctor::{Check, Status};
+use super::doctor_check::{Check, Status};
 use crate::config::Config;
 use crate::uplink::UplinkConfig;
 
@@ -153,7 +153,7 @@ fn options(u: &UplinkConfig, gateway: &str) -> Result<MqttOptions, String> {
     let mut o = MqttOptions::new(id, u.host.clone(), u.port);
     o.set_keep_alive(Duration::from_secs(u.keep_alive_secs));
     o.set_clean_session(true);
-    if let (Some(user), Some(p)) = (&u.username, crate::uplink::secret::password(u)?) {
+    if let (Some(user), Some(p)) = (&u.username, u.password()?) {
         o.set_credentials(user, p);
     }
     if let Some(tls) = &u.tls {

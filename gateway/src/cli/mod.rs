@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod device;
 pub mod doctor;
+pub mod doctor_check;
 pub mod doctor_net;
 pub mod modbus;
 pub mod profiles;

@@ -53,7 +53,7 @@ impl Uplink {
         o.set_max_packet_size(64 * 1024, 64 * 1024);
         if let (Some(u), Some(p)) = (
             &cfg.username,
-            super::secret::password(cfg).map_err(|e| UplinkError::Config(vec![e]))?,
+            cfg.password().map_err(|e| UplinkError::Config(vec![e]))?,
         ) {
             o.set_credentials(u, p);
         }

@@ -176,7 +176,7 @@ impl UplinkConfig {
             );
         } else if self.username.is_some() != (given == 1) {
             e.push("uplink.username, uplink.password: give both or neither".into());
-        } else if let Err(why) = super::secret::password(self) {
+        } else if let Err(why) = self.password() {
             e.push(why);
         }
         if let Some(t) = &self.tls
@@ -202,6 +202,25 @@ impl UplinkConfig {
             e.push("uplink.outbox.max_mib: must be at least 1, got 0".into());
         }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// The password: `password`, else the first line of `password_file`,
+    /// else the systemd credential `password_credential`; read when called
+    /// (at start), never logged.
+    ///
+    /// # Errors
+    /// A line naming the key and why it could not be read; never the secret.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(p) = &self.password {
+            return Ok(Some(p.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            return super::secret::from_file("uplink.password_file", path).map(Some);
+        }
+        if let Some(name) = &self.password_credential {
+            return super::secret::from_credential(name).map(Some);
+        }
+        Ok(None)
     }
 
     /// How long a row may wait for its `received` before it is sent again.

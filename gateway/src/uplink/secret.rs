@@ -5,28 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::UplinkConfig;
-
 /// The environment variable systemd sets for a unit with `LoadCredential=`.
 pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
-/// The password `cfg` names, if any.
+/// The password in the file at `path` (its first line); `key` names the
+/// configuration key in errors.
 ///
 /// # Errors
-/// A line naming the key and why the secret could not be read (missing
-/// file, empty file, no `$CREDENTIALS_DIRECTORY`); never the secret.
-pub fn password(cfg: &UplinkConfig) -> Result<Option<String>, String> {
-    if let Some(p) = &cfg.password {
-        return Ok(Some(p.clone()));
-    }
-    if let Some(path) = &cfg.password_file {
-        return read("uplink.password_file", path).map(Some);
-    }
-    if let Some(name) = &cfg.password_credential {
-        let path = credential_path(name, std::env::var_os(CREDENTIALS_DIRECTORY))?;
-        return read("uplink.password_credential", &path).map(Some);
-    }
-    Ok(None)
+/// A line naming the key and why (missing or empty file); never the secret.
+pub fn from_file(key: &str, path: &Path) -> Result<String, String> {
+    read(key, path)
+}
+
+/// The systemd credential `name`, from `$CREDENTIALS_DIRECTORY`.
+///
+/// # Errors
+/// A line naming `uplink.password_credential` and why; never the secret.
+pub fn from_credential(name: &str) -> Result<String, String> {
+    let path = credential_path(name, std::env::var_os(CREDENTIALS_DIRECTORY))?;
+    read("uplink.password_credential", &path)
 }
 
 /// Where systemd put the credential `name`.
@@ -59,6 +56,7 @@ fn read(key: &str, path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::uplink::UplinkConfig;
 
     fn cfg(extra: &str) -> UplinkConfig {
         toml::from_str(&format!("host = \"h\"\nusername = \"gw01\"\n{extra}")).expect("parse")
@@ -70,7 +68,7 @@ mod tests {
         let f = dir.path().join("pw");
         std::fs::write(&f, "s3cret\n").expect("write");
         let c = cfg(&format!("password_file = {:?}\n", f.display().to_string()));
-        assert_eq!(password(&c).expect("read"), Some("s3cret".into()));
+        assert_eq!(c.password().expect("read"), Some("s3cret".into()));
         assert!(c.validate().is_ok());
         std::fs::write(&f, "\n").expect("write");
         let e = c.validate().expect_err("empty");
