@@ -117,6 +117,8 @@ struct Counts {
     linkage_failures: Vec<String>,
     drain_failures: Vec<String>,
     restart_failures: Vec<String>,
+    /// Restarts whose lock was not back (or not long enough) before the next fault.
+    linkage_unjudged: usize,
     cut_writes: usize,
     cut_bytes: u64,
     cuts_losing: usize,
@@ -386,25 +388,42 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
                 // A fire in a lock zone while the disk is full: its door must open at once.
                 let lock = lock_fires.next().map(|f| {
                     let lock = lock_of_zone.get(&f.zone).cloned();
+                    let detector = f.id.clone();
                     release(f, Duration::ZERO, (EventKind::Alarm, Cause::Smoke), false);
-                    lock
+                    (lock, detector)
                 });
                 tokio::time::sleep(hold).await;
-                if let Some(Some(lock)) = lock {
+                if let Some((Some(lock), detector)) = lock {
                     n.linkage_judged += 1;
-                    let deadline = full_at + Duration::from_millis(c.linkage_ms);
-                    let released = ledger.lock().cmds.iter().any(|x| {
-                        x.device == lock
-                            && x.cmd == CommandKind::Unlock
-                            && x.reason == CommandReason::Fire
-                            && x.at >= full_at
-                            && x.at <= deadline
+                    // Judged from the detector's first send of its alarm, so a
+                    // node slow to connect on a loaded machine does not count.
+                    let l = ledger.lock();
+                    let sent = l
+                        .events
+                        .iter()
+                        .filter(|((d, _), e)| *d == detector && e.kind == EventKind::Alarm)
+                        .map(|(_, e)| e.first_sent)
+                        .min();
+                    let released = sent.is_some_and(|sent| {
+                        let deadline = sent + Duration::from_millis(c.linkage_ms);
+                        l.cmds.iter().any(|x| {
+                            x.device == lock
+                                && x.cmd == CommandKind::Unlock
+                                && x.reason == CommandReason::Fire
+                                && x.at >= full_at
+                                && x.at <= deadline
+                        })
                     });
                     if !released {
-                        n.linkage_failures.push(format!(
-                            "disk full {i}: a fire in {lock}'s zone did not release it within {} ms",
-                            c.linkage_ms
-                        ));
+                        n.linkage_failures.push(match sent {
+                            Some(_) => format!(
+                                "disk full {i}: a fire in {lock}'s zone did not release it within {} ms of its alarm",
+                                c.linkage_ms
+                            ),
+                            None => format!(
+                                "disk full {i}: {detector} never sent its alarm while the disk was full"
+                            ),
+                        });
                     }
                 }
                 if !crate::disk::log_says_full(&log, log_from) {
@@ -524,10 +543,6 @@ fn judge_linkage(
     linkage_ms: u64,
     n: &mut Counts,
 ) {
-    let deadline = at + Duration::from_millis(linkage_ms);
-    if until < deadline {
-        return;
-    }
     let l = ledger.lock();
     for (zone, lock) in lock_of_zone {
         let fire_acked = l.events.iter().any(|((dev, _), e)| {
@@ -536,6 +551,21 @@ fn judge_linkage(
                 && zone_of.get(dev) == Some(zone)
         });
         if !fire_acked {
+            continue;
+        }
+        // Judged from the later of the restart and the lock's return: a
+        // lock still reconnecting cannot be told anything.
+        let Some(back) = l
+            .connacks
+            .get(lock)
+            .and_then(|t| t.iter().find(|t| **t >= at).copied())
+        else {
+            n.linkage_unjudged += 1;
+            continue;
+        };
+        let deadline = back + Duration::from_millis(linkage_ms);
+        if until < deadline {
+            n.linkage_unjudged += 1;
             continue;
         }
         n.linkage_judged += 1;
@@ -548,7 +578,7 @@ fn judge_linkage(
         });
         if !reasserted {
             n.linkage_failures.push(format!(
-                "restart after fault {k}: {lock} (zone {zone}, fire acked before the fault) got no unlock within {linkage_ms} ms"
+                "restart after fault {k}: {lock} (zone {zone}, fire acked before the fault) got no unlock within {linkage_ms} ms of its return"
             ));
         }
     }
@@ -591,7 +621,7 @@ async fn drain_order(
         if kind.is_life_safety() {
             if let Some(o) = seen_other {
                 n.drain_failures.push(format!(
-                    "after uplink cut {i}: life-safety order {id} arrived after {o}"
+                    "after fault {i}: life-safety order {id} reached the district after {o}"
                 ));
                 break;
             }
@@ -625,9 +655,10 @@ fn report(f: &Findings, n: &Counts, ledger: &Ledger, start: Instant) -> bool {
     );
     println!("  node connections           {}", l.connects);
     println!(
-        "  linkage restarts judged    {} ({} failed)",
+        "  linkage restarts judged    {} ({} failed; {} not judged: the lock was not back in time)",
         n.linkage_judged,
-        n.linkage_failures.len()
+        n.linkage_failures.len(),
+        n.linkage_unjudged
     );
     println!(
         "  store checks (integrity + audit verify) {}",

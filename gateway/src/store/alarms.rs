@@ -81,6 +81,11 @@ pub(super) fn write(
             return Ok(Done::Ended(u64::try_from(ended).unwrap_or(u64::MAX)));
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
+        Write::Many(writes) => {
+            for w in writes {
+                write(tx, outbox, w)?;
+            }
+        }
         Write::Evaluated { event, writes } => {
             for w in writes {
                 write(tx, outbox, w)?;

@@ -34,6 +34,9 @@ pub enum Write {
     Maintenance(MaintenanceWrite),
     /// An operator's action on an alarm, done or refused; audited.
     Operator(OperatorRecord),
+    /// Several writes in one transaction, in order (a backlog stored with
+    /// one sync instead of one each).
+    Many(Vec<Write>),
     /// Analysis has evaluated the stored event with this row id: its
     /// consequences are stored in the same transaction, then it is marked.
     Evaluated {
@@ -65,7 +68,9 @@ impl Write {
         match self {
             Self::Order(c) => c.outbox.is_some(),
             Self::Enqueue(_, msgs) => !msgs.is_empty(),
-            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
+            Self::Evaluated { writes, .. } | Self::Many(writes) => {
+                writes.iter().any(Self::queues_upstream)
+            }
             _ => false,
         }
     }
