@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs what GridSense needs on a fresh Debian/Ubuntu machine: the pinned
-# Rust toolchain with its components and the Cortex-M target, and the Debian
-# packages the tests use as real peers. Safe to run again: it installs only
-# what is missing.
+# Rust toolchain with its components and targets (Cortex-M, aarch64), the
+# Debian packages the tests use as real peers, the aarch64 cross linker and
+# cargo-deb. Safe to run again: it installs only what is missing. It installs
+# only: it never stops, disables or kills anything (a mosquitto service
+# already running on the host keeps running; tests start their own brokers
+# on free loopback ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: real peers and emulators used by tests; python3 for
-# scripts/module-cycles.py.
+# scripts/module-cycles.py; the aarch64 cross linker and its libc
+# (.cargo/config.toml); python3-yaml to parse deploy/compose.yaml in CI;
+# systemd for `systemd-analyze verify` of the packaged unit (not started).
 APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm python3 rabbitmq-server)
+APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross python3-yaml)
+APT_PACKAGES+=(systemd)
+# openssl: self-signed certificates for the installer tests (gateway/tests/).
+APT_PACKAGES+=(openssl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -18,12 +27,16 @@ if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    # Installing a server package (mosquitto, rabbitmq-server) must not
+    # start its service on this machine: tests start their own instances.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod 755 "$policy"
+        trap '$SUDO rm -f "$policy"' EXIT
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-# The broker is a test peer, not a service of this machine.
-if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
-    systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi
 
 if ! command -v rustup >/dev/null; then
@@ -33,5 +46,10 @@ fi
 # Installs the toolchain, components and targets named in rust-toolchain.toml.
 rustup toolchain install >/dev/null 2>&1 || rustup show active-toolchain >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1
-rustup target add thumbv7em-none-eabihf >/dev/null 2>&1
+rustup target add thumbv7em-none-eabihf aarch64-unknown-linux-gnu >/dev/null 2>&1
+# The Debian package builder (.ci/run, deploy/README.md); ~/.cargo/bin keeps it.
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-deb"
+    cargo install cargo-deb --locked --quiet
+fi
 echo "setup: ok ($(rustc --version))"

@@ -133,7 +133,10 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let discovery = Discovery::subscribe(&bus, ha, &cfg.gateway.site, &cfg.gateway.id)?;
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
-    let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
+    // With `plain = false` the TLS listener is the LAN's.
+    let mqtt_addr = (bound.get("lan").or_else(|| bound.get("lan-tls")))
+        .copied()
+        .unwrap_or(cfg.mqtt.listen);
     let mqtt_tls_addr = bound.get("lan-tls").copied();
     tracing::info!(%mqtt_addr, devices = registry.get().devices().count(), profiles = profiles.len(), "MQTT broker listening");
 

@@ -27,6 +27,7 @@
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
 //! - [`api`]: the operators' HTTP API;
 //! - [`homeassistant`]: Home Assistant MQTT discovery of the devices;
+//! - [`log`]: the log's format (text, JSON) and colour;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
@@ -49,6 +50,7 @@ pub mod health;
 pub mod homeassistant;
 pub mod ingest;
 pub mod linkage;
+pub mod log;
 pub mod message;
 pub mod notify;
 pub mod orders;

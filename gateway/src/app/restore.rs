@@ -82,11 +82,14 @@ fn replay(db: &Store, registry: &Registry) -> Result<Vec<Ingested>, StartError> 
 /// starts the store's threads.
 pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartError> {
     let mut db = Store::open(&cfg.store.path)?;
-    if let Some(password) = crate::registry::ensure_admin(&db)? {
-        // Printed once, at first start; never stored in clear.
-        println!(
-            "gridsense: created admin credential: username `admin`, password `{password}` (shown once)"
-        );
+    // At first start: the password goes to a 0600 file, never to the log.
+    match crate::registry::ensure_admin_file(&db, &cfg.store.path) {
+        Ok(Some(file)) => tracing::info!(
+            file = %file.display(),
+            "admin credential created: user `admin`, password in this file (mode 0600); read it, then delete it"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::error!(problem = %e, "admin credential"),
     }
     let loaded = Registry::load(&db)?;
     let replay = replay(&db, &loaded)?;

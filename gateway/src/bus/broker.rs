@@ -136,6 +136,8 @@ pub struct Bus {
     broker: Broker,
     bound: std::sync::mpsc::Receiver<(String, SocketAddr)>,
     listeners: usize,
+    /// Only the TLS listener runs (`plain = false`).
+    tls_only: bool,
 }
 
 /// An in-process link for publishing; nothing is delivered to it.
@@ -234,17 +236,21 @@ impl Bus {
             ok
         }));
         let (bound_tx, bound) = std::sync::mpsc::sync_channel(4);
-        let mut servers = HashMap::from([(
-            "lan".to_string(),
-            ServerSettings {
-                name: "lan".into(),
-                listen: cfg.listen,
-                tls: None,
-                next_connection_delay_ms: cfg.next_connection_delay_ms,
-                connections: connections.clone(),
-                on_bound: Some(bound_tx.clone()),
-            },
-        )]);
+        let mut servers = HashMap::new();
+        // `plain = false` (validated: only beside TLS) leaves the LAN to TLS.
+        if cfg.plain || cfg.tls.is_none() {
+            servers.insert(
+                "lan".to_string(),
+                ServerSettings {
+                    name: "lan".into(),
+                    listen: cfg.listen,
+                    tls: None,
+                    next_connection_delay_ms: cfg.next_connection_delay_ms,
+                    connections: connections.clone(),
+                    on_bound: Some(bound_tx.clone()),
+                },
+            );
+        }
         if let Some(tls) = &cfg.tls {
             servers.insert(
                 "lan-tls".to_string(),
@@ -263,6 +269,7 @@ impl Bus {
             );
         }
         let listeners = servers.len();
+        let tls_only = !servers.contains_key("lan");
         let config = Config {
             id: 0,
             router: router_config(cfg),
@@ -274,6 +281,7 @@ impl Bus {
             broker: Broker::new(config),
             bound,
             listeners,
+            tls_only,
         }
     }
 
@@ -299,6 +307,7 @@ impl Bus {
         bus.broker = Broker::new(config);
         bus.bound = bound;
         bus.listeners = 1;
+        bus.tls_only = false;
         bus
     }
 
@@ -347,6 +356,7 @@ impl Bus {
             mut broker,
             bound,
             listeners,
+            tls_only,
         } = self;
         std::thread::Builder::new()
             .name("mqtt-broker".into())
@@ -362,7 +372,7 @@ impl Bus {
                     out.insert(name, a);
                 }
                 Err(_) => {
-                    let name = if out.contains_key("lan") {
+                    let name = if out.contains_key("lan") || tls_only {
                         "lan-tls"
                     } else {
                         "lan"

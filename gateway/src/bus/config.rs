@@ -18,6 +18,10 @@ pub struct MqttSection {
     /// Plain TCP listener for the compound LAN.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Whether the plain listener runs. `false` needs `[mqtt.tls]`: nodes and
+    /// integrators then connect over TLS only.
+    #[serde(default = "default_plain")]
+    pub plain: bool,
     /// Most simultaneous client connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -96,6 +100,7 @@ impl Default for MqttSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            plain: true,
             max_connections: default_max_connections(),
             tls: None,
             connection_timeout_ms: default_connection_timeout_ms(),
@@ -111,6 +116,25 @@ impl Default for MqttSection {
             quarantine_s: default_quarantine_s(),
         }
     }
+}
+
+impl MqttSection {
+    /// Checks what serde cannot: a listener remains.
+    ///
+    /// # Errors
+    /// Each problem, naming its field.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        if !self.plain && self.tls.is_none() {
+            return Err(vec![
+                "mqtt.plain: false needs [mqtt.tls] (cert, key): no listener would remain".into(),
+            ]);
+        }
+        Ok(())
+    }
+}
+
+const fn default_plain() -> bool {
+    true
 }
 
 // The `const` blocks below are evaluated by the compiler: a zero default
@@ -195,6 +219,15 @@ mod tests {
         assert_eq!(c.max_segment_count.get(), 2);
         assert_eq!(c.next_connection_delay_ms, 1);
         assert_eq!(c.feed_queue.get(), 1_024);
+    }
+
+    #[test]
+    fn the_plain_listener_may_be_off_only_beside_tls() {
+        assert!(parse("").expect("empty").plain);
+        let e = parse("plain = false\n").expect("parses").validate();
+        assert!(e.expect_err("no listener")[0].starts_with("mqtt.plain:"));
+        let c = parse("plain = false\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").expect("parses");
+        assert!(c.validate().is_ok());
     }
 
     #[test]

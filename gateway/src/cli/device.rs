@@ -1,4 +1,4 @@
-//! `gridsense device import|add|list`: register devices (their secrets go
+//! `gridsense device import|add|remove|list`: register devices (their secrets go
 //! to a 0600 file or are printed once) and list them with their presence.
 
 use std::path::{Path, PathBuf};
@@ -47,6 +47,14 @@ pub enum DeviceCmd {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Remove a device: its registration and credential (its history
+    /// stays). The running gateway refuses it at connect within 5 s.
+    Remove {
+        /// Device id.
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// List devices with their presence.
     List {
         #[command(flatten)]
@@ -82,6 +90,13 @@ pub fn main(cmd: DeviceCmd) -> ExitCode {
             device_add(&fields, &db)
         }
         DeviceCmd::List { db } => device_list(&db),
+        DeviceCmd::Remove { id, db } => db.open().and_then(|(mut store, _)| {
+            crate::registry::remove_device(&mut store, &id, SystemClock.now_ms())
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "device {id} removed; the running gateway refuses it at connect within 5 s"
+            ))
+        }),
     })
 }
 
@@ -143,7 +158,7 @@ fn device_list(db: &DbArgs) -> Result<String, String> {
 }
 
 /// `HH:MM:SSZ` of a time in ms since the epoch.
-fn time_of(ms: u64) -> String {
+pub(super) fn time_of(ms: u64) -> String {
     let s = (ms / 1000) % 86_400;
     format!("{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }

@@ -2,6 +2,7 @@
 //! calls [`main`].
 //!
 //! - [`check`]: validate a configuration (the same validation `run` does);
+//! - [`doctor`]: check an installation, one line per check;
 //! - [`run`]: run the gateway until a signal, reload on SIGHUP;
 //! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
 //! - [`profiles`], [`modbus`], [`audit`]: tools;
@@ -18,6 +19,9 @@ pub mod creds;
 pub mod db;
 pub mod demo;
 pub mod device;
+pub mod doctor;
+pub mod doctor_check;
+pub mod doctor_net;
 pub mod modbus;
 pub mod profiles;
 pub mod run;
@@ -27,6 +31,10 @@ pub mod site;
 #[derive(Debug, Parser)]
 #[command(name = "gridsense", version, about)]
 pub struct Cli {
+    /// Log format: `text` (colour only on a terminal) or `json`
+    /// [default: $GRIDSENSE_LOG_FORMAT, else `[log] format`, else text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<crate::log::LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -43,6 +51,14 @@ pub enum Command {
     },
     /// Run the gateway until SIGTERM or Ctrl-C.
     Run {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check an installation: configuration, ports, serial lines, disk and
+    /// store, clock, uplink, devices never seen. One line per check; exit 0
+    /// when every check passes, 1 when one fails.
+    Doctor {
         /// Configuration file.
         #[arg(long, short)]
         config: PathBuf,
@@ -109,23 +125,11 @@ pub fn main() -> ExitCode {
         Command::Site { cmd } => site::main(cmd),
         Command::Device { cmd } => device::main(cmd),
         Command::Creds { cmd } => creds::main(cmd),
-        Command::Run { config } => run::main(&config),
+        Command::Run { config } => run::main(&config, cli.log_format),
+        Command::Doctor { config } => doctor::main(&config),
         Command::Demo { args } => demo::moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus::main(&cmd),
         Command::Audit { command } => audit::main(&command),
         Command::UpstreamSim { args } => demo::moved_to_demo("upstream-sim", &args),
     }
-}
-
-/// Sets up logging: `RUST_LOG` if set, else info for the gateway. rumqttd
-/// logs every ordinary disconnect as an error, so it is off unless asked for
-/// (`RUST_LOG=rumqttd=warn`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("gateway=info,gridsense=info,rumqttd=off,warn")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
 }

@@ -11,8 +11,7 @@ use crate::config::{Config, validate};
 
 /// Runs `run`: exits 2 if the configuration is invalid, 1 if the gateway
 /// cannot start.
-pub fn main(path: &Path) -> ExitCode {
-    super::init_tracing();
+pub fn main(path: &Path, log_format: Option<crate::log::LogFormat>) -> ExitCode {
     let cfg = match validate::file(path) {
         Ok(v) => v.config,
         Err(problems) => {
@@ -20,6 +19,7 @@ pub fn main(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::log::init(crate::log::choose(log_format, cfg.log.format));
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -59,6 +59,9 @@ pub struct Config {
     /// Home Assistant MQTT discovery (on by default).
     #[serde(default)]
     pub homeassistant: crate::homeassistant::HomeAssistantSection,
+    /// The log's format.
+    #[serde(default)]
+    pub log: crate::log::LogSection,
 }
 
 impl Config {
@@ -133,6 +136,9 @@ impl Config {
         }
         if cfg.store.path.is_relative() {
             cfg.store.path = base.join(&cfg.store.path);
+        }
+        if let Some(f) = cfg.uplink.as_mut().and_then(|u| u.password_file.as_mut()) {
+            *f = base.join(&*f);
         }
         if let Some(tls) = &mut cfg.mqtt.tls {
             tls.cert = base.join(&tls.cert);

@@ -138,6 +138,7 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     let mut lines = Vec::new();
     lines.extend(cfg.orders.validate().err().unwrap_or_default());
     lines.extend(cfg.presence.validate().err().unwrap_or_default());
+    lines.extend(cfg.mqtt.validate().err().unwrap_or_default());
     if let Some(u) = &cfg.uplink {
         lines.extend(u.validate().err().unwrap_or_default());
     }

@@ -149,7 +149,6 @@ pub fn ensure_admin(store: &Store) -> Result<Option<String>, StoreError> {
     let secret = new_secret()?;
     Credential::new(Role::Admin, &secret)?.insert(&tx, ADMIN_USER, now_ms)?;
     tx.commit()?;
-    tracing::info!("admin credential created");
     Ok(Some(secret))
 }
 

@@ -10,6 +10,7 @@ mod import_devices;
 mod import_site;
 mod profiles;
 mod reload;
+mod revoke;
 mod site;
 mod snapshot;
 
@@ -23,5 +24,8 @@ pub use import_devices::{DeviceFields, add_device, import_devices};
 pub use import_site::import_sites;
 pub use profiles::{Profiles, load_file};
 pub use reload::reload;
+pub use revoke::{
+    RevokeError, admin_password_file, ensure_admin_file, remove_device, rotate, write_secret_file,
+};
 pub use site::{Level, SiteNode};
 pub use snapshot::{DeviceInfo, Registry};

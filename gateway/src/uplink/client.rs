@@ -50,6 +50,7 @@ impl Uplink {
             Some(t) => Some(super::tls::client_config(t)?),
             None => None,
         };
+        let password = cfg.password().map_err(|e| UplinkError::Config(vec![e]))?;
         let options = cfg
             .brokers()
             .into_iter()
@@ -60,7 +61,7 @@ impl Uplink {
                 o.set_inflight(u16::try_from(cfg.max_inflight.min(1000)).unwrap_or(1000));
                 o.set_request_channel_capacity(cfg.batch * 2);
                 o.set_max_packet_size(64 * 1024, 64 * 1024);
-                if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+                if let (Some(u), Some(p)) = (&cfg.username, &password) {
                     o.set_credentials(u, p);
                 }
                 if let Some(tc) = &tls {

@@ -25,9 +25,20 @@ pub struct UplinkConfig {
     /// MQTT username, if the broker asks for one (with `password`).
     #[serde(default)]
     pub username: Option<String>,
-    /// MQTT password (with `username`).
+    /// MQTT password (with `username`). Prefer `password_file` or
+    /// `password_credential`: a secret in the configuration file ends up in
+    /// backups and support tickets.
     #[serde(default)]
     pub password: Option<String>,
+    /// File holding the MQTT password (first line; relative to the
+    /// configuration file), readable by the gateway only.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Name of a systemd credential holding the MQTT password
+    /// (`LoadCredential=NAME:/path` in the unit): read from
+    /// `$CREDENTIALS_DIRECTORY/NAME`.
+    #[serde(default)]
+    pub password_credential: Option<String>,
     /// TLS to the broker; plain TCP when absent.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -131,6 +142,8 @@ impl UplinkConfig {
             client_id: None,
             username: None,
             password: None,
+            password_file: None,
+            password_credential: None,
             tls: None,
             keep_alive_secs: default_keep_alive(),
             max_inflight: default_max_inflight(),
@@ -155,8 +168,23 @@ impl UplinkConfig {
         if self.port == 0 {
             e.push("uplink.port: must be 1..=65535, got 0".into());
         }
-        if self.username.is_some() != self.password.is_some() {
+        let given = [
+            self.password.is_some(),
+            self.password_file.is_some(),
+            self.password_credential.is_some(),
+        ]
+        .into_iter()
+        .filter(|g| *g)
+        .count();
+        if given > 1 {
+            e.push(
+                "uplink.password, uplink.password_file, uplink.password_credential: give one of them"
+                    .into(),
+            );
+        } else if self.username.is_some() != (given == 1) {
             e.push("uplink.username, uplink.password: give both or neither".into());
+        } else if let Err(why) = self.password() {
+            e.push(why);
         }
         if let Some(t) = &self.tls
             && t.client_cert.is_some() != t.client_key.is_some()
@@ -195,6 +223,25 @@ impl UplinkConfig {
         std::iter::once((self.host.clone(), self.port))
             .chain(self.failover.iter().filter_map(|b| parse_broker(b)))
             .collect()
+    }
+
+    /// The password: `password`, else the first line of `password_file`,
+    /// else the systemd credential `password_credential`; read when called
+    /// (at start), never logged.
+    ///
+    /// # Errors
+    /// A line naming the key and why it could not be read; never the secret.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(p) = &self.password {
+            return Ok(Some(p.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            return super::secret::from_file("uplink.password_file", path).map(Some);
+        }
+        if let Some(name) = &self.password_credential {
+            return super::secret::from_credential(name).map(Some);
+        }
+        Ok(None)
     }
 
     /// How long a row may wait for its `received` before it is sent again.

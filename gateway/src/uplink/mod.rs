@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 mod network;
+pub mod secret;
 mod stats;
 pub mod tls;
 
