@@ -28,6 +28,7 @@ use crate::tasks::Tasks;
 use modbus::ModbusSource;
 
 mod analysis;
+mod console;
 mod governance;
 mod restore;
 mod running;
@@ -125,6 +126,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
     let bus = Bus::new(&cfg.mqtt, registry.clone(), sink);
     let lanes = Lanes::subscribe(&bus)?;
+    let live = bus.subscribe("gridsense-console", &[protocol::topic::filter::INTEGRATOR])?;
+    let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     let mqtt_addr = bound.get("lan").copied().unwrap_or(cfg.mqtt.listen);
@@ -167,7 +170,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         restored.maintenance,
         out_tx,
     );
-    let orders = w.governance().await?;
+    let (orders, local_status) = w.governance().await?;
+    let order_alarms = orders.clone();
     w.tasks.spawn_stage(
         "record",
         crate::commit::run(
@@ -190,6 +194,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects: w.rejects.clone(),
         health: health.clone(),
         operators: crate::api::Operators::new(&control, &store, &w.registry, &w.clock, &cfg.alarms),
+        console: w.console(
+            &ingest,
+            &health,
+            modbus_stats,
+            (local_status, order_alarms),
+            live,
+        ),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;

@@ -11,13 +11,15 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::ApiError;
+use super::auth::Caller;
 use crate::alarms::maintenance::scope_of;
 use crate::alarms::windows::Change;
 use crate::alarms::{AlarmPolicy, MaintenanceError, OperatorAction, OperatorError, Scope, Window};
 use crate::analysis::Control;
+use crate::auth::Need;
 use crate::clock::SharedClock;
 use crate::registry::RegistryCell;
-use crate::store::{Done, MaintenanceWrite, OperatorRecord, StoreHandle, Write};
+use crate::store::{AuthWrite, Done, MaintenanceWrite, OperatorRecord, StoreHandle, Write};
 
 /// Longest `by` accepted, in characters.
 const BY_MAX: usize = 64;
@@ -216,15 +218,21 @@ impl Operators {
         id: &str,
         action: OperatorAction,
         body: &ActionBody,
+        user: &str,
         outcome: Result<(), &OperatorError>,
     ) {
+        let by = match body.by.trim() {
+            "" => user,
+            by => by,
+        };
         let rec = OperatorRecord {
             at: self.clock.now_ms(),
             alarm: id.to_string(),
             action: action_name(action).to_string(),
-            by: body.by.trim().to_string(),
+            by: by.to_string(),
             reason: body.reason.trim().to_string(),
             refused: outcome.err().map(ToString::to_string),
+            user: user.to_string(),
         };
         if let Err(e) = self.store.write(Write::Operator(rec)).await {
             tracing::error!(alarm = id, error = %e, "operator action not audited");
@@ -241,12 +249,22 @@ pub(super) const fn action_name(a: OperatorAction) -> &'static str {
     }
 }
 
-/// `POST /api/maintenance`.
+/// `POST /api/maintenance` (operator or installer): starts or ends a
+/// window; `by` defaults to the logged-in user.
+#[utoipa::path(post, path = "/api/maintenance", tag = "maintenance",
+    responses((status = 200, description = "The window started or ended"), (status = 403, description = "A viewer"),
+              (status = 409, description = "Refused (a real fire is open inside it)"), (status = 422, description = "A bad window")))]
 pub(super) async fn set(
     State(ops): State<Operators>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let m: MaintenanceRequest = parse(&body, None)?;
+    caller.need(Need::Maintain, "set maintenance windows")?;
+    let mut m: MaintenanceRequest = parse(&body, None)?;
+    if m.by.trim().is_empty() {
+        m.by.clone_from(&caller.name);
+    }
+
     let scope = scope_of(&ops.registry.get(), &m.target)
         .ok_or_else(|| MaintenanceError::UnknownTarget(m.target.clone()))?;
     let _one = ops.lock.lock().await;
@@ -256,11 +274,26 @@ pub(super) async fn set(
     } else {
         ops.end(&m).await?
     };
+    let who = Write::Auth(AuthWrite::Action {
+        at: ops.clock.now_ms(),
+        kind: "api.maintenance".into(),
+        subject: m.target.clone(),
+        body: serde_json::json!({ "user": caller.name, "by": m.by, "on": m.on }),
+    });
+    if let Err(e) = ops.store.write(who).await {
+        tracing::error!(error = %e, "maintenance caller not audited");
+    }
     Ok(Json(out))
 }
 
 /// `GET /api/maintenance`: the windows in force, as stored.
-pub(super) async fn list(State(ops): State<Operators>) -> Result<Json<Vec<Window>>, ApiError> {
+#[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
+    responses((status = 200, description = "Windows in force"), (status = 401, description = "Not logged in")))]
+pub(super) async fn list(
+    State(ops): State<Operators>,
+    caller: Caller,
+) -> Result<Json<Vec<Window>>, ApiError> {
+    caller.need(Need::Read, "see maintenance windows")?;
     let now = ops.clock.now_ms();
     let windows = ops
         .store

@@ -29,6 +29,7 @@ mod records;
 mod retention;
 mod schema;
 mod sql;
+mod users;
 mod write;
 mod writer;
 
@@ -52,5 +53,6 @@ pub use records::{
     Commit, EventRecord, LinkageRecord, QuarantineRecord, StoreConfig, TelemetryRecord,
 };
 pub use schema::SCHEMA_VERSION;
+pub use users::{AuthWrite, OrderFilter, UserRow};
 pub use write::{Done, Write};
 pub use writer::spawn_writer;

@@ -211,6 +211,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX maintenance_open ON maintenance (target, ended_ms);
     ",
+    // 8: the HTTP API's users (argon2 password hashes, a role each) and the
+    // bearer tokens of machines (SHA-256 of the token; the token itself is
+    // shown once). No row is created here: there are no default credentials.
+    r"
+    CREATE TABLE api_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES api_users (name),
+        hash BLOB NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -31,6 +31,8 @@ pub enum Write {
     Maintenance(MaintenanceWrite),
     /// An operator's action on an alarm, done or refused; audited.
     Operator(OperatorRecord),
+    /// A user or token of the API changes, or an API action is audited.
+    Auth(super::users::AuthWrite),
     /// Analysis has evaluated the stored event with this row id: its
     /// consequences are stored in the same transaction, then it is marked.
     Evaluated {
