@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: real peers and emulators used by tests; python3 for
 # scripts/module-cycles.py.
-APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm python3 chromium chromium-driver)
+APT_PACKAGES=(mosquitto mosquitto-clients socat qemu-system-arm python3 chromium chromium-driver fonts-wqy-microhei)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

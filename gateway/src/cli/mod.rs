@@ -4,6 +4,7 @@
 //! - [`check`]: validate a configuration (the same validation `run` does);
 //! - [`run`]: run the gateway until a signal, reload on SIGHUP;
 //! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
+//! - [`user`]: the HTTP API's users and tokens;
 //! - [`profiles`], [`modbus`], [`audit`]: tools;
 //! - [`demo`]: where `demo` and `upstream-sim` went (`gridsense-demo`).
 
@@ -22,6 +23,7 @@ pub mod modbus;
 pub mod profiles;
 pub mod run;
 pub mod site;
+pub mod user;
 
 /// GridSense: community-sensing edge gateway.
 #[derive(Debug, Parser)]
@@ -80,6 +82,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: creds::CredsCmd,
     },
+    /// Users of the HTTP API and console (roles, passwords, tokens).
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        cmd: user::UserCmd,
+    },
     /// Modbus tools.
     #[command(subcommand)]
     Modbus(modbus::ModbusCommand),
@@ -109,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Site { cmd } => site::main(cmd),
         Command::Device { cmd } => device::main(cmd),
         Command::Creds { cmd } => creds::main(cmd),
+        Command::User { cmd } => user::main(cmd),
         Command::Run { config } => run::main(&config),
         Command::Demo { args } => demo::moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus::main(&cmd),
