@@ -7,6 +7,7 @@ pub mod checker;
 pub mod disk;
 pub mod district;
 pub mod nodes;
+pub mod powercut;
 pub mod proxy;
 pub mod rng;
 pub mod run;

@@ -26,6 +26,16 @@ enum Cmd {
         #[command(flatten)]
         common: run::Common,
     },
+    /// A power cut at random instants during the burst: SIGKILL, then every
+    /// store file back to its last fsync (a preloaded layer kept what the
+    /// unsynced writes overwrote), restart at once.
+    PowerCut {
+        /// How many cuts.
+        #[arg(long, default_value_t = 20)]
+        cuts: usize,
+        #[command(flatten)]
+        common: run::Common,
+    },
     /// SIGSTOP, hold, SIGCONT, during the burst.
     Stop {
         /// How many stops.
@@ -81,6 +91,9 @@ fn main() -> ExitCode {
         let run = async {
             match cli.cmd {
                 Cmd::Kill { kills, common } => run::run(&common, run::Fault::Kill, kills).await,
+                Cmd::PowerCut { cuts, common } => {
+                    run::run(&common, run::Fault::PowerCut, cuts).await
+                }
                 Cmd::Stop {
                     stops,
                     hold_ms,

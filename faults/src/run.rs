@@ -22,6 +22,9 @@ use crate::world::{self, ConfigKnobs, Res, Role, Sizes, World};
 pub enum Fault {
     /// SIGKILL at a random instant, restart at once.
     Kill,
+    /// A power cut: SIGKILL, then every store file back to its last fsync
+    /// (the power-cut layer), restart at once.
+    PowerCut,
     /// SIGSTOP for `hold`, then SIGCONT.
     Stop {
         /// How long the process stays stopped.
@@ -45,6 +48,7 @@ impl Fault {
     fn name(self) -> &'static str {
         match self {
             Self::Kill => "kill -9",
+            Self::PowerCut => "power cut",
             Self::Stop { .. } => "SIGSTOP/SIGCONT",
             Self::UplinkCut { .. } => "uplink cut",
             Self::DiskFull { .. } => "disk full",
@@ -113,6 +117,9 @@ struct Counts {
     linkage_failures: Vec<String>,
     drain_failures: Vec<String>,
     restart_failures: Vec<String>,
+    cut_writes: usize,
+    cut_bytes: u64,
+    cuts_losing: usize,
 }
 
 async fn listening(addr: SocketAddr, timeout: Duration) -> bool {
@@ -163,12 +170,22 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
         resend_after_ms: 5_000,
         max_rate_per_device: 100_000.0,
     };
-    let w = World::create(&bin, dir.clone(), sizes, &knobs)?;
+    let mut w = World::create(&bin, dir.clone(), sizes, &knobs)?;
+    let layer = match fault {
+        Fault::PowerCut => {
+            let layer = crate::powercut::Layer::prepare(&dir, &w.db)?;
+            w.env = layer.env();
+            Some(layer)
+        }
+        _ => None,
+    };
+    let w = w;
     println!(
         "{}: {count} × {}, seed {}, {} devices, telemetry {}/s, binary {}, files in {}",
         fault.name(),
         match fault {
             Fault::Kill => "SIGKILL".to_owned(),
+            Fault::PowerCut => "SIGKILL + unsynced writes lost".to_owned(),
             Fault::Stop { hold } | Fault::UplinkCut { hold } | Fault::DiskFull { hold, .. } =>
                 format!("{} ms", hold.as_millis()),
         },
@@ -271,7 +288,7 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
         let up = Duration::from_millis(rng.range(c.min_up_ms, c.max_up_ms));
         // Events keep coming while a stopped gateway or a cut uplink holds.
         let window = match fault {
-            Fault::Kill => up,
+            Fault::Kill | Fault::PowerCut => up,
             Fault::Stop { hold } | Fault::UplinkCut { hold } | Fault::DiskFull { hold, .. } => {
                 up + hold
             }
@@ -311,8 +328,14 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
         fault_times.push(t);
         n.faults += 1;
         match fault {
-            Fault::Kill => {
+            Fault::Kill | Fault::PowerCut => {
                 gw.kill9();
+                if let Some(layer) = &layer {
+                    let cut = layer.cut()?;
+                    n.cut_writes += cut.writes;
+                    n.cut_bytes += cut.bytes;
+                    n.cuts_losing += usize::from(cut.writes > 0);
+                }
                 let db = w.db.clone();
                 let b = bin.clone();
                 let (ig, au) = tokio::task::spawn_blocking(move || {
@@ -610,6 +633,14 @@ fn report(f: &Findings, n: &Counts, ledger: &Ledger, start: Instant) -> bool {
     );
     if n.disk_filled_mib > 0 {
         println!("  filler written to full    {} MiB", n.disk_filled_mib);
+    }
+    if n.cut_writes > 0 {
+        println!(
+            "  unsynced writes cut        {} ({} KiB, in {} of the cuts)",
+            n.cut_writes,
+            n.cut_bytes >> 10,
+            n.cuts_losing
+        );
     }
     if n.held_orders > 0 {
         println!("  orders in a backlog drained {}", n.held_orders);

@@ -80,6 +80,8 @@ pub struct World {
     pub devices: BTreeMap<String, Device>,
     /// Alarm kinds that the configuration tickets.
     pub ticketed: Vec<&'static str>,
+    /// Extra environment of `gridsense run` (the power-cut layer).
+    pub env: Vec<(String, String)>,
 }
 
 /// What the written configuration says beyond the world's shape.
@@ -237,6 +239,7 @@ impl World {
             mqtt,
             devices: out,
             ticketed,
+            env: Vec::new(),
         })
     }
 
@@ -441,7 +444,8 @@ pub fn start_gateway(bin: &Path, world: &World) -> Res<Proc> {
         Command::new(bin)
             .arg("run")
             .arg("--config")
-            .arg(&world.config),
+            .arg(&world.config)
+            .envs(world.env.iter().cloned()),
         &world.dir.join("gateway.log"),
     )
 }

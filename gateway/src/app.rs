@@ -120,7 +120,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         Some(m) => Some(ModbusSource::build(m, &validate::by_name(&profiles))?),
         None => None,
     };
-    let restored = restore::open(cfg, &clock)?;
+    let mut restored = restore::open(cfg, &clock)?;
     let registry = restored.registry.clone();
     let rejects = Arc::new(Rejects::default());
     let (sink, refusals) = ingest::denied_sink(&rejects, &clock);
@@ -160,7 +160,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
     let (spine, ingest, feeds) =
         w.spine(lanes, restored.dedupe, restored.presence, restored.replay);
-    let resume = restored.open_alarms.0.clone();
+    let resume = std::mem::take(&mut restored.resume);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let linkage = w.linkage(modbus, feeds, &out_tx);
     let control = w.analysis(

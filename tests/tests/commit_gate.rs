@@ -109,3 +109,91 @@ async fn an_acked_fire_whose_alarm_was_not_committed_is_raised_once_after_the_re
         Some(2)
     );
 }
+
+/// An alarm as the alarm engine stores it: a sensor fault of one detector.
+fn sensor_fault(state: protocol::feed::AlarmState) -> protocol::feed::AlarmFeed {
+    use protocol::feed::AlarmState;
+    let name = |s: &str| protocol::Name::new(s).expect("name");
+    protocol::feed::AlarmFeed {
+        id: protocol::AlarmId::new("gw01-a7").expect("id"),
+        kind: protocol::AlarmKind::SensorFault,
+        severity: protocol::AlarmKind::SensorFault.default_severity(),
+        state,
+        condition: state != AlarmState::Cleared,
+        test: false,
+        devices: vec![DeviceId::new("smoke-b2-101a").expect("id")],
+        zone: None,
+        location: "Building 2, unit 1, floor 1, room 101".into(),
+        grid: protocol::GridPath {
+            city: name("foshan"),
+            district: name("chancheng"),
+            street: name("zumiao"),
+            community: name("lianhua"),
+            cell: name("g01"),
+        },
+        raised_at: T0,
+        confirmed_at: Some(T0),
+        confirmed_by: Some("single-stage".into()),
+        ended_at: (state == AlarmState::Cleared).then_some(T0 + 40),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_raised_and_cleared_just_before_a_crash_still_gets_its_order() {
+    use gateway::store::Write;
+    use protocol::feed::AlarmState;
+    let mut c = Compound::start("").await;
+    c.down().await;
+    // The crash state: both changes of the alarm committed (as the commit
+    // gate stores them), the order engine never saw either.
+    let (store, join) = spawn_writer(
+        Store::open(&c.cfg.store.path).expect("db"),
+        StoreConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .expect("writer");
+    for (state, at) in [(AlarmState::Active, T0), (AlarmState::Cleared, T0 + 40)] {
+        store
+            .write(Write::Alarm(Box::new(sensor_fault(state)), at))
+            .await
+            .expect("alarm stored");
+    }
+    store.close().await.expect("close");
+    tokio::task::spawn_blocking(move || join.join())
+        .await
+        .expect("join")
+        .expect("writer exits");
+    assert_eq!(c.store().unhanded_alarms().expect("read").len(), 1);
+
+    c.up().await;
+    let order = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(id) = c.store().order_for_alarm("gw01-a7").expect("read")
+                && c.store().unhanded_alarms().expect("read").is_empty()
+            {
+                return id;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the alarm got its order after the restart");
+    let body: serde_json::Value =
+        serde_json::from_str(&c.store().order(&order).expect("read").expect("stored"))
+            .expect("order json");
+    // As without the crash: a fault that cleared by itself still wants its
+    // visit, so the order stays open for the district.
+    assert_eq!(body["state"], "new", "{body}");
+    assert_eq!(body["up"]["alarm_id"], "gw01-a7");
+    let queued = c.store().outbox_fetch((-1, 0), 10).expect("outbox");
+    assert_eq!(queued.len(), 1, "one order upstream");
+
+    // Another restart hands nothing again and makes nothing new.
+    c.down().await;
+    c.up().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let s = c.store();
+    assert!(s.unhanded_alarms().expect("read").is_empty());
+    assert_eq!(s.order_for_alarm("gw01-a7").expect("read"), Some(order));
+    assert_eq!(s.outbox_fetch((-1, 0), 10).expect("outbox").len(), 1);
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use protocol::feed::AlarmFeed;
+use protocol::feed::{AlarmFeed, AlarmState};
 
 use super::StartError;
 use crate::alarms::Window;
@@ -28,6 +28,8 @@ pub(super) struct Restored {
     pub(super) presence: Presence,
     /// The open alarms and the last alarm number given.
     pub(super) open_alarms: (Vec<AlarmFeed>, u64),
+    /// The alarm changes handed to the order engine first.
+    pub(super) resume: Vec<AlarmFeed>,
     /// Maintenance windows in force (those that ended while the gateway
     /// was down are recorded as expired).
     pub(super) maintenance: Vec<Window>,
@@ -91,6 +93,7 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
     let registry = Arc::new(RegistryCell::new(loaded));
     let dedupe = Dedupe::from_stored(db.max_event_seqs()?);
     let open_alarms = (db.open_alarms()?, db.last_alarm_number()?);
+    let resume = resume_orders(db.unhanded_alarms()?);
     let mut presence = Presence::from_rows(db.presence_list()?);
     // An unstable link open at the stop clears only once the link holds again.
     presence.resume_unstable(
@@ -119,7 +122,31 @@ pub(super) fn open(cfg: &Config, clock: &SharedClock) -> Result<Restored, StartE
         dedupe,
         presence,
         open_alarms,
+        resume,
         maintenance,
         replay,
     })
+}
+
+/// What the order engine is handed at start-up, in store order: every
+/// alarm whose last change it had not acted on when the gateway stopped
+/// (the order engine keeps its open orders itself). An alarm that ended
+/// after its confirmation is handed as confirmed first, then ended, so one
+/// raised and cleared within moments of a crash still gets the order
+/// (and its later changes) it would have had without the crash; the
+/// engine ignores what already has its order or wants none.
+fn resume_orders(unhanded: Vec<AlarmFeed>) -> Vec<AlarmFeed> {
+    let mut out = Vec::with_capacity(unhanded.len());
+    for feed in unhanded {
+        if feed.state.is_final() && feed.confirmed_at.is_some() {
+            out.push(AlarmFeed {
+                state: AlarmState::Active,
+                condition: true,
+                ended_at: None,
+                ..feed.clone()
+            });
+        }
+        out.push(feed);
+    }
+    out
 }

@@ -21,7 +21,7 @@ use super::feedback::Feedback;
 use super::record::{Card, Moved, OrderRecord, clip, summary};
 use super::triage::Policy;
 use crate::clock::SharedClock;
-use crate::store::{OrderCommit, OrderRow, OutMsg, StoreHandle};
+use crate::store::{OrderCommit, OrderRow, OutMsg, StoreHandle, Write};
 
 /// Counters of the engine.
 #[derive(Debug, Default)]
@@ -59,6 +59,8 @@ pub struct OrderEngine {
     open: HashMap<OrderId, OrderRecord>,
     /// Open orders by alarm id.
     by_alarm: HashMap<String, OrderId>,
+    /// Alarm changes acted on and not yet marked in the store.
+    handed: Vec<(String, String)>,
     stats: Arc<EngineStats>,
 }
 
@@ -67,6 +69,23 @@ pub struct OrderEngine {
 enum Input {
     Alarm(Box<AlarmFeed>),
     Status(StatusUpdate),
+}
+
+/// At most this many waiting inputs join one round.
+const DRAIN: usize = 1024;
+
+impl Input {
+    /// The order a round takes its inputs in: life-safety alarms, other
+    /// alarms, then status updates. It depends on the alarm's kind alone,
+    /// which never changes, so one alarm's changes keep their order (the
+    /// sort is stable).
+    fn rank(&self) -> u8 {
+        match self {
+            Input::Alarm(a) if a.kind.is_life_safety() => 0,
+            Input::Alarm(_) => 1,
+            Input::Status(_) => 2,
+        }
+    }
 }
 
 /// A stored record, decoded.
@@ -132,6 +151,7 @@ impl OrderEngine {
             stalled: false,
             open,
             by_alarm,
+            handed: Vec::new(),
             stats: Arc::default(),
         })
     }
@@ -188,6 +208,21 @@ impl OrderEngine {
                     }
                 }
             }
+            // Whatever else is already waiting joins this round, and the
+            // round goes life safety first (a queue builds at start-up and
+            // after the store refused writes, e.g. a full disk).
+            for _ in 0..DRAIN {
+                if let Ok(s) = status.try_recv() {
+                    backlog.push_back(Input::Status(s));
+                } else if let Ok(a) = alarms.try_recv() {
+                    backlog.push_back(Input::Alarm(Box::new(a)));
+                } else {
+                    break;
+                }
+            }
+            if backlog.len() > 1 {
+                backlog.make_contiguous().sort_by_key(Input::rank);
+            }
             self.work_off(&mut backlog).await;
         }
     }
@@ -197,6 +232,25 @@ impl OrderEngine {
     /// change is never lost nor applied out of order; an input that can
     /// never succeed (a record that does not decode) is dropped and logged.
     async fn work_off(&mut self, backlog: &mut VecDeque<Input>) {
+        self.work_inputs(backlog).await;
+        self.mark_handed().await;
+    }
+
+    /// Tells the store which alarm changes the engine has acted on, so a
+    /// restart hands it only the others. A failed write keeps the marks for
+    /// the next round (an alarm handed twice is a no-op).
+    async fn mark_handed(&mut self) {
+        if self.handed.is_empty() {
+            return;
+        }
+        let seen = std::mem::take(&mut self.handed);
+        if let Err(e) = self.store.write(Write::Handed(seen.clone())).await {
+            tracing::debug!(error = %e, "alarms handed not marked; retried");
+            self.handed = seen;
+        }
+    }
+
+    async fn work_inputs(&mut self, backlog: &mut VecDeque<Input>) {
         while let Some(input) = backlog.front() {
             let r = match input {
                 Input::Alarm(a) => self.on_alarm(a).await,
@@ -216,7 +270,11 @@ impl OrderEngine {
             if std::mem::take(&mut self.stalled) {
                 tracing::info!("order changes stored again");
             }
-            backlog.pop_front();
+            if let Some(Input::Alarm(a)) = backlog.pop_front() {
+                // The same serialization the store keeps (store::alarms).
+                let json = serde_json::to_string(&a).unwrap_or_default();
+                self.handed.push((a.id.to_string(), json));
+            }
         }
     }
 

@@ -318,3 +318,59 @@ async fn acceptance_moves_supervision_to_the_close_deadline() {
         "close_by missed"
     );
 }
+
+#[tokio::test]
+async fn a_queue_of_alarms_is_worked_off_life_safety_first_and_marked_handed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("gw.db");
+    let r = rig(&db, Arc::new(ManualClock::new(T0))).await;
+    let store = r._store.clone();
+    // Waiting when the engine starts (as after a full disk or at start-up):
+    // a sensor fault first, then a fire; both stored as the commit gate does.
+    let mut fault = alarm(AlarmKind::SensorFault, AlarmState::Active);
+    fault.id = protocol::AlarmId::new("gw01-a1").expect("id");
+    let mut fire = alarm(AlarmKind::Fire, AlarmState::Active);
+    fire.id = protocol::AlarmId::new("gw01-a2").expect("id");
+    let (alarms_tx, alarms_rx) = mpsc::channel(8);
+    for a in [&fault, &fire] {
+        store
+            .write(crate::store::Write::Alarm(Box::new(a.clone()), T0))
+            .await
+            .expect("alarm stored");
+        alarms_tx.send(a.clone()).await.expect("queued");
+    }
+    assert_eq!(
+        store
+            .read(|s| s.unhanded_alarms())
+            .await
+            .expect("read")
+            .len(),
+        2
+    );
+    let (_status_tx, status_rx) = mpsc::channel(8);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(r.engine.run(alarms_rx, status_rx, shutdown.clone()));
+    let handed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let left = store.read(|s| s.unhanded_alarms()).await.expect("read");
+            if left.is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    shutdown.cancel();
+    run.await.expect("join").expect("engine");
+    assert!(handed.is_ok(), "both alarms marked handed");
+    let q = queued(&db);
+    let order: Vec<_> = q.iter().map(|u| (u.order_id.as_str(), u.kind)).collect();
+    assert_eq!(
+        order,
+        [
+            ("gw01-1", AlarmKind::Fire),
+            ("gw01-2", AlarmKind::SensorFault)
+        ],
+        "the fire's order first"
+    );
+}

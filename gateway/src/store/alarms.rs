@@ -36,10 +36,17 @@ pub(super) fn write(
             let value = serde_json::to_value(a.as_ref()).unwrap_or_default();
             super::audit::append_in(tx, *at, "alarm", &a.id, &value)?;
             tx.prepare_cached(
-                "INSERT INTO alarms (id, number, kind, state, final, raised_ms, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json",
+                "INSERT INTO alarms (id, number, kind, state, final, raised_ms, json, handed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, final = excluded.final, json = excluded.json, handed = 0",
             )?
             .execute((a.id.as_str(), number(&a.id), a.kind.as_str(), state_str(a.state), a.state.is_final(), ms(a.raised_at), json))?;
+        }
+        Write::Handed(seen) => {
+            let mut st =
+                tx.prepare_cached("UPDATE alarms SET handed = 1 WHERE id = ?1 AND json = ?2")?;
+            for (id, json) in seen {
+                st.execute((id, json))?;
+            }
         }
         Write::Aggregate(a) => {
             tx.prepare_cached(
@@ -100,6 +107,15 @@ impl Store {
     /// SQLite errors; [`StoreError::Invalid`] for a row that does not parse.
     pub fn open_alarms(&self) -> Result<Vec<AlarmFeed>, StoreError> {
         self.alarms_where("final = 0")
+    }
+
+    /// Alarms whose last change the order engine has not acted on (a crash
+    /// came between the alarm's commit and the engine's), oldest first.
+    ///
+    /// # Errors
+    /// As [`Self::open_alarms`].
+    pub fn unhanded_alarms(&self) -> Result<Vec<AlarmFeed>, StoreError> {
+        self.alarms_where("handed = 0")
     }
 
     /// Every alarm, oldest first (for tools and tests).

@@ -211,7 +211,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX maintenance_open ON maintenance (target, ended_ms);
     ",
-    // 8: the HTTP API's users (argon2 password hashes, a role each) and the
+    // 8: whether the order engine has seen an alarm as it now stands. Every
+    // alarm change clears `handed`; the engine sets it once it has acted on
+    // that very change, so a crash between the two commits leaves the alarm
+    // unhanded, and it is handed again at the next start. Of the alarms
+    // stored before, the open ones are handed again once (as every start
+    // did until then).
+    r"
+    ALTER TABLE alarms ADD COLUMN handed INTEGER NOT NULL DEFAULT 1;
+    UPDATE alarms SET handed = 0 WHERE final = 0;
+    CREATE INDEX alarms_unhanded ON alarms (number) WHERE handed = 0;
+    ",
+    // 9: the HTTP API's users (argon2 password hashes, a role each) and the
     // bearer tokens of machines (SHA-256 of the token; the token itself is
     // shown once). No row is created here: there are no default credentials.
     r"

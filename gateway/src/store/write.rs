@@ -15,6 +15,9 @@ pub enum Write {
     /// An alarm as it now stands, and when it changed; also appended to the
     /// audit chain in the same transaction.
     Alarm(Box<AlarmFeed>, u64),
+    /// The order engine has acted on these alarms as they stand:
+    /// `(alarm id, its stored JSON)`. An alarm changed since stays unhanded.
+    Handed(Vec<(String, String)>),
     /// A finished linkage command.
     Linkage(LinkageRecord),
     /// A closed aggregate window.
