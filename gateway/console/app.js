@@ -17,7 +17,7 @@ const T = {
     k_fire: '火警', k_gas: '燃气泄漏', 'k_water-leak': '漏水', 'k_water-level': '水位', k_intrusion: '入侵',
     'k_door-forced': '强行开门', 'k_door-held': '门长时间未关', 'k_fire-lane-blocked': '消防通道堵塞',
     'k_ebike-overheat': '电动车充电过热', 'k_elevator-fault': '电梯困人/故障', 'k_manhole-open': '井盖异常',
-    k_threshold: '超限', k_tamper: '防拆', 'k_device-offline': '设备离线', 'k_sensor-fault': '传感器故障' },
+    k_threshold: '超限', 'k_help-call': '居民求助', note: '处理说明（办结时告知居民）', k_tamper: '防拆', 'k_device-offline': '设备离线', 'k_sensor-fault': '传感器故障' },
   en: { fire: 'FIRE', ack: 'Acknowledge', reset: 'Reset', cancel: 'False alarm', silence: 'Silence', logout: 'Log out',
     login: 'Log in', user: 'User', password: 'Password', alarms: 'Alarms', orders: 'Orders', site: 'Site', kpi: 'KPIs',
     maint: 'Maintenance', rejects: 'Rejects', no_alarms: 'No alarms', open_only: 'Open only', cell: 'Cell',
@@ -29,7 +29,8 @@ const T = {
     bad_login: 'Wrong user name or password', too_many: 'Too many attempts; wait a minute', devices: 'devices',
     online: 'online', until: 'until', by: 'by', 'pre-alarm': 'pre-alarm', active: 'active', acknowledged: 'acknowledged',
     cleared: 'cleared', reset_state: 'reset', cancelled: 'cancelled', new: 'new', sent: 'sent', accepted: 'accepted',
-    dispatched: 'dispatched', resolved: 'resolved', closed: 'closed', rejected: 'rejected' },
+    dispatched: 'dispatched', resolved: 'resolved', closed: 'closed', rejected: 'rejected',
+    note: 'note (told to the reporter when closed)' },
 };
 let lang = localStorage.getItem('gs-lang') || 'zh';
 const t = (k) => (T[lang][k] ?? T.en[k] ?? k);
@@ -202,7 +203,8 @@ const NEXT = { new: ['accept'], sent: ['accept'], accepted: ['dispatch', 'resolv
 function dur(ms) { const s = Math.round(Math.abs(ms) / 1000); const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
   return (h ? h + 'h' : '') + String(m).padStart(h ? 2 : 1, '0') + 'm' + String(s % 60).padStart(2, '0') + 's'; }
 async function orderAct(id, action) {
-  const r = await api('POST', '/api/orders/' + encodeURIComponent(id) + '/' + action, { note: 'console' });
+  const note = $('order-note').value.trim();
+  const r = await api('POST', '/api/orders/' + encodeURIComponent(id) + '/' + action, note ? { note } : {});
   say(r.ok ? id + ': ' + t(action) : (r.json && r.json.detail) || r.status, !r.ok);
   loadOrders();
 }
@@ -272,13 +274,13 @@ async function loadMaint() {
   const box = $('maint'); box.replaceChildren();
   for (const w of r.json) box.append(el('div', { class: 'card' }, el('b', {}, w.target), ` (${w.scope}) `, t('until'), ' ',
     new Date(w.until).toLocaleString(), ' · ', t('by'), ' ', w.by, ' · ', w.reason, ' ',
-    el('button', { onclick: async () => { const x = await api('POST', '/api/maintenance', { target: w.target, on: false, reason: 'console' });
+    el('button', { onclick: async () => { const x = await api('POST', '/api/maintenance', { target: w.target, on: false, by: state.me.user, reason: 'console' });
       say(x.ok ? '' : x.json.detail, !x.ok); loadMaint(); } }, t('end'))));
 }
 $('maint-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const r = await api('POST', '/api/maintenance', { target: $('maint-target').value, on: true,
-    for_s: Number($('maint-for').value), reason: $('maint-reason').value });
+    for_s: Number($('maint-for').value), by: state.me.user, reason: $('maint-reason').value });
   say(r.ok ? '' : r.json.detail, !r.ok); loadMaint();
 });
 

@@ -320,6 +320,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "gas-modbus.toml",
         include_str!("../profiles/gas-modbus.toml"),
     ),
+    (
+        "call-button.toml",
+        include_str!("../profiles/call-button.toml"),
+    ),
 ];
 
 #[cfg(test)]

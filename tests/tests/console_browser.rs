@@ -403,3 +403,180 @@ async fn login_refused(b: &Client, base: &str) {
         .expect("x");
     assert_eq!(hidden, serde_json::Value::Bool(true), "still logged out");
 }
+
+/// Clicks the button `.order-{action}` of order `id` in the console and
+/// waits for the order to reach `state` there.
+async fn order_step(b: &Client, id: &str, action: &str, state: &str) {
+    click(
+        b,
+        &format!(".order[data-id=\"{id}\"] button.order-{action}"),
+    )
+    .await;
+    let sel = format!("document.querySelector('.order[data-id=\"{id}\"]')");
+    until(
+        b,
+        state,
+        &format!("{sel} && {sel}.dataset.state === '{state}'"),
+    )
+    .await;
+}
+
+/// Clicks the element `css` from inside the page, once it exists (the
+/// order queue is redrawn every second, so a found element can go stale).
+async fn click(b: &Client, css: &str) {
+    let css = serde_json::to_string(css).expect("json");
+    until(
+        b,
+        css.as_str(),
+        &format!(
+            "(() => {{ const e = document.querySelector({css}); if (e) e.click(); return !!e; }})()"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_residents_report_becomes_an_order_that_closes_with_feedback() {
+    let c = Compound::start("").await;
+    let base = format!("http://{}", c.gw.as_ref().expect("gw").api_addr);
+    let d = driver().await;
+    let b = browser(&d).await;
+
+    // The resident: the public form, no login.
+    b.goto(&format!("{base}/report/lianhua"))
+        .await
+        .expect("form");
+    until(
+        &b,
+        "the places",
+        "document.querySelectorAll('#place option').length > 0",
+    )
+    .await;
+    b.execute(
+        "const s = document.getElementById('place'); s.value = [...s.options].find(o => o.value === 'b1').value;",
+        vec![],
+    )
+    .await
+    .expect("pick b1");
+    b.find(Locator::Id("text"))
+        .await
+        .expect("text")
+        .send_keys("楼道灯坏了 the stair light is out")
+        .await
+        .expect("type");
+    b.find(Locator::Id("phone"))
+        .await
+        .expect("phone")
+        .send_keys("138-0000-0000")
+        .await
+        .expect("type");
+    shot(&b, "10-report-form.png").await;
+    b.find(Locator::Id("send"))
+        .await
+        .expect("send")
+        .click()
+        .await
+        .expect("click");
+    until(
+        &b,
+        "the receipt",
+        "!document.getElementById('receipt').hidden",
+    )
+    .await;
+    let receipt = b
+        .find(Locator::Id("rid"))
+        .await
+        .expect("rid")
+        .text()
+        .await
+        .expect("text");
+    assert!(receipt.starts_with('r'), "{receipt}");
+    let report_url = b.current_url().await.expect("url");
+    shot(&b, "11-report-receipt.png").await;
+
+    // The grid worker: the order is in the console's queue with its SLA.
+    login(&b, &base, "guard", GUARD_PASSWORD).await;
+    b.find(Locator::Css("#tabs button[data-tab=orders]"))
+        .await
+        .expect("tab")
+        .click()
+        .await
+        .expect("click");
+    until(
+        &b,
+        "the report's order",
+        "[...document.querySelectorAll('.order')].some(e => e.textContent.includes('stair light'))",
+    )
+    .await;
+    let id = b
+        .execute(
+            "return [...document.querySelectorAll('.order')].find(e => e.textContent.includes('stair light')).dataset.id;",
+            vec![],
+        )
+        .await
+        .expect("order id");
+    let id = id.as_str().expect("id").to_string();
+    let sla = b
+        .find(Locator::Css(&format!(".order[data-id=\"{id}\"] .sla")))
+        .await
+        .expect("an SLA countdown")
+        .text()
+        .await
+        .expect("text");
+    assert!(!sla.is_empty(), "SLA shown");
+    shot(&b, "12-order-queue.png").await;
+    order_step(&b, &id, "accept", "accepted").await;
+    order_step(&b, &id, "dispatch", "dispatched").await;
+    order_step(&b, &id, "resolve", "resolved").await;
+    b.find(Locator::Id("order-note"))
+        .await
+        .expect("note")
+        .send_keys("灯已更换 light replaced")
+        .await
+        .expect("type");
+    click(&b, &format!(".order[data-id=\"{id}\"] button.order-close")).await;
+    until(&b, "the order off the open queue", &format!("!document.querySelector('.order[data-id=\"{id}\"]') || document.querySelector('.order[data-id=\"{id}\"]').dataset.state === 'closed'")).await;
+
+    // The resident's receipt page tells them it is done, with the note.
+    b.goto(report_url.as_str()).await.expect("back to the form");
+    let status = format!("/report/lianhua/status/{receipt}");
+    let (code, s) = c.http("GET", &status, "").await;
+    assert_eq!(code, 200);
+    assert_eq!(s["order"], id.as_str());
+    for _ in 0..100 {
+        let (_, s) = c.http("GET", &status, "").await;
+        if s["state"] == "closed" && s["notice"].is_object() {
+            assert_eq!(s["notice"]["note"], "灯已更换 light replaced", "{s}");
+            assert_eq!(s["notice"]["by"], "guard", "{s}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, s) = c.http("GET", &status, "").await;
+    assert_eq!(s["state"], "closed", "{s}");
+    // The receipt page itself, as the resident would reload it.
+    b.execute(&format!("document.getElementById('f').hidden = true; document.getElementById('receipt').hidden = false; document.getElementById('rid').textContent = '{receipt}'; watch('{status}');"), vec![])
+        .await
+        .expect("watch");
+    until(&b, "done on the receipt", "document.getElementById('state').dataset.state === 'closed' && !document.getElementById('done').hidden").await;
+    shot(&b, "13-report-done.png").await;
+    let store = c.store();
+    let audit = store.audit_page(0, 10_000).expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["kind"] == "report" && r["body"]["phone_given"] == true)
+    );
+    assert!(
+        !audit
+            .iter()
+            .any(|r| r.to_string().contains("138-0000-0000")),
+        "no phone in the audit chain"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["kind"] == "api.order.close" && r["body"]["user"] == "guard")
+    );
+    b.close().await.expect("close browser");
+}

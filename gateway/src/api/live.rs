@@ -55,10 +55,12 @@ pub fn event_of(topic: &[u8], payload: &[u8]) -> Option<LiveEvent> {
     })
 }
 
-/// Forwards the site feeds to `live` until shutdown or the broker ends.
+/// Forwards the site feeds to `live` (and completion notices to
+/// `notices`) until shutdown or the broker ends.
 pub async fn pump(
     mut sub: Subscription,
     live: broadcast::Sender<LiveEvent>,
+    notices: std::sync::Arc<super::state::Notices>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -68,6 +70,9 @@ pub async fn pump(
         };
         let Some((topic, payload)) = msg else { return };
         if let Some(ev) = event_of(&topic, &payload) {
+            if ev.kind == "notice" {
+                notices.keep(&ev.data);
+            }
             // No console connected is not an error.
             let _ = live.send(ev);
         }

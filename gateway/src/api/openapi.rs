@@ -17,8 +17,10 @@ use utoipa::OpenApi;
         super::views::devices, super::views::site, super::views::kpi, super::views::audit, super::views::quarantine,
         super::orders::list, super::orders::act,
         super::live::events, super::metrics::metrics,
+        super::reports::form, super::reports::submit, super::reports::status,
     ),
-    components(schemas(super::auth::Login, super::auth::NewUser, super::orders::OrderAction)),
+    components(schemas(super::auth::Login, super::auth::NewUser, super::orders::OrderAction,
+        super::reports::Report)),
     tags((name = "auth"), (name = "alarms"), (name = "orders"), (name = "site"), (name = "maintenance"),
          (name = "live"), (name = "audit"), (name = "reports", description = "Public: residents' reports"),
          (name = "health"))

@@ -250,7 +250,8 @@ pub(super) const fn action_name(a: OperatorAction) -> &'static str {
 }
 
 /// `POST /api/maintenance` (operator or installer): starts or ends a
-/// window; `by` defaults to the logged-in user.
+/// window; `by` (the person) and `reason` are required, the logged-in
+/// user is audited beside them.
 #[utoipa::path(post, path = "/api/maintenance", tag = "maintenance",
     responses((status = 200, description = "The window started or ended"), (status = 403, description = "A viewer"),
               (status = 409, description = "Refused (a real fire is open inside it)"), (status = 422, description = "A bad window")))]
@@ -260,10 +261,7 @@ pub(super) async fn set(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.need(Need::Maintain, "set maintenance windows")?;
-    let mut m: MaintenanceRequest = parse(&body, None)?;
-    if m.by.trim().is_empty() {
-        m.by.clone_from(&caller.name);
-    }
+    let m: MaintenanceRequest = parse(&body, None)?;
 
     let scope = scope_of(&ops.registry.get(), &m.target)
         .ok_or_else(|| MaintenanceError::UnknownTarget(m.target.clone()))?;

@@ -65,6 +65,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/docs", get(super::openapi::docs))
         .route("/metrics", get(super::metrics::metrics))
         .merge(super::console::routes())
+        .merge(super::reports::routes())
         .route("/healthz", get(healthz))
         .with_state(state)
 }

@@ -30,6 +30,11 @@ pub struct Console {
     pub clock: SharedClock,
     /// The gateway's site (the residents' form is per site).
     pub site: protocol::Name,
+    /// The gateway's id (names the alarms of residents' reports).
+    pub gateway: protocol::Name,
+    /// Completion notices of closed orders by alarm id, for the residents'
+    /// status page (filled from the notice feed).
+    pub notices: Arc<Notices>,
     /// Console logins.
     pub sessions: Sessions,
     /// Login attempts per user name and per address.
@@ -58,14 +63,17 @@ impl Console {
         store: &StoreHandle,
         registry: &Arc<RegistryCell>,
         clock: &SharedClock,
-        site: &protocol::Name,
+        ids: (&protocol::Name, &protocol::Name),
         metrics: Sources,
     ) -> Self {
+        let (gateway, site) = ids;
         Self {
             store: store.clone(),
             registry: registry.clone(),
             clock: clock.clone(),
             site: site.clone(),
+            gateway: gateway.clone(),
+            notices: Arc::default(),
             sessions: Sessions::new(cfg.session_h.saturating_mul(3_600_000)),
             logins: Limiter::new(cfg.logins_per_min, 60_000),
             reports: Limiter::new(cfg.reports_per_h, 3_600_000),
@@ -87,5 +95,40 @@ impl Console {
         self.orders = Some(status);
         self.order_alarms = Some(alarms);
         self
+    }
+}
+
+/// Most completion notices kept for residents' status pages.
+const NOTICES_MAX: usize = 10_000;
+
+/// Completion notices by alarm id.
+#[derive(Debug, Default)]
+pub struct Notices(std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>);
+
+impl Notices {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, serde_json::Value>> {
+        // A panic while holding the lock leaves a map that is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps a notice (the feed's payload) under its alarm id.
+    pub fn keep(&self, notice: &serde_json::Value) {
+        let Some(alarm) = notice["alarm_id"].as_str() else {
+            return;
+        };
+        let mut map = self.lock();
+        if map.len() >= NOTICES_MAX {
+            map.clear();
+        }
+        map.insert(alarm.to_string(), notice.clone());
+    }
+
+    /// The notice of the order behind `alarm`, once it closed.
+    pub fn get(&self, alarm: &str) -> Option<serde_json::Value> {
+        self.lock().get(alarm).cloned()
     }
 }

@@ -46,12 +46,13 @@ async fn api() -> Api {
         store: store.clone(),
     };
     let site = protocol::Name::new("lianhua").expect("site");
+    let gw = protocol::Name::new("gw01").expect("gateway");
     let console = Console::new(
         &ApiSection::default(),
         &store,
         &registry,
         &clock,
-        &site,
+        (&gw, &site),
         crate::metrics::Sources {
             store: Some(store.clone()),
             ..Default::default()

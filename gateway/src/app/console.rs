@@ -39,13 +39,18 @@ impl Wiring<'_> {
             &self.store,
             &self.registry,
             &self.clock,
-            &self.cfg.gateway.site,
+            (&self.cfg.gateway.id, &self.cfg.gateway.site),
             sources,
         )
         .with_orders(orders.0, orders.1);
         self.tasks.spawn_stage(
             "console-live",
-            crate::api::pump(live, console.live.clone(), self.shutdown.clone()),
+            crate::api::pump(
+                live,
+                console.live.clone(),
+                console.notices.clone(),
+                self.shutdown.clone(),
+            ),
         );
         Arc::new(console)
     }

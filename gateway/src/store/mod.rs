@@ -53,6 +53,6 @@ pub use records::{
     Commit, EventRecord, LinkageRecord, QuarantineRecord, StoreConfig, TelemetryRecord,
 };
 pub use schema::SCHEMA_VERSION;
-pub use users::{AuthWrite, OrderFilter, UserRow};
+pub use users::{AuthWrite, OrderFilter, ReportRow, UserRow};
 pub use write::{Done, Write};
 pub use writer::spawn_writer;

@@ -241,6 +241,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         revoked_ms INTEGER
     );
     ",
+    // 10: residents' reports from the public form: where, what, and the
+    // phone number for the call back (optional; kept here, not in the audit
+    // chain). Each becomes a work order through the `help-call` alarm `alarm_id`.
+    r"
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        alarm_id TEXT NOT NULL UNIQUE,
+        site TEXT NOT NULL,
+        place TEXT NOT NULL,
+        text TEXT NOT NULL,
+        phone TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -62,6 +62,8 @@ pub enum AuthWrite {
         /// Who made it.
         by: String,
     },
+    /// A resident's report from the public form; audited without the phone.
+    Report(ReportRow),
     /// Something done (or refused) through the API: `kind` such as
     /// `api.order.accept` or `api.login.refused`, `subject` what it acted
     /// on, `body` who and why.
@@ -83,6 +85,7 @@ impl std::fmt::Debug for AuthWrite {
             Self::User { user, by } => write!(f, "User({user:?}, by {by})"),
             Self::Token { id, user, by, .. } => write!(f, "Token({id} of {user}, by {by})"),
             Self::Action { kind, subject, .. } => write!(f, "Action({kind} {subject})"),
+            Self::Report(r) => write!(f, "Report({} at {})", r.id, r.place),
         }
     }
 }
@@ -114,6 +117,17 @@ pub(super) fn write_auth(tx: &Transaction<'_>, w: &AuthWrite) -> rusqlite::Resul
             let body = serde_json::json!({ "user": user, "by": by });
             super::audit::append_in(tx, *at, "token.added", id, &body)?;
         }
+        AuthWrite::Report(r) => {
+            tx.prepare_cached(
+                "INSERT INTO reports (id, alarm_id, site, place, text, phone, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![r.id, r.alarm_id, r.site, r.place, r.text, r.phone, at_i64(r.at)])?;
+            let body = serde_json::json!({
+                "alarm": r.alarm_id, "site": r.site, "place": r.place, "text": r.text,
+                "phone_given": r.phone.is_some(),
+            });
+            super::audit::append_in(tx, r.at, "report", &r.id, &body)?;
+        }
         AuthWrite::Action {
             at,
             kind,
@@ -124,6 +138,25 @@ pub(super) fn write_auth(tx: &Transaction<'_>, w: &AuthWrite) -> rusqlite::Resul
         }
     }
     Ok(())
+}
+
+/// A resident's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// Public id (the reporter's receipt).
+    pub id: String,
+    /// The `help-call` alarm it became.
+    pub alarm_id: String,
+    /// The site whose form it came from.
+    pub site: String,
+    /// The site node it is about.
+    pub place: String,
+    /// What the resident wrote.
+    pub text: String,
+    /// For the call back, when given.
+    pub phone: Option<String>,
+    /// When (ms since the epoch).
+    pub at: u64,
 }
 
 /// Which orders a list asks for.
@@ -334,5 +367,29 @@ impl Store {
                  ORDER BY o.opened_at DESC LIMIT ?1",
             )?,
         ))
+    }
+
+    /// The report with public id `id`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn report(&self, id: &str) -> Result<Option<ReportRow>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, alarm_id, site, place, text, phone, at_ms FROM reports WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(ReportRow {
+                    id: r.get(0)?,
+                    alarm_id: r.get(1)?,
+                    site: r.get(2)?,
+                    place: r.get(3)?,
+                    text: r.get(4)?,
+                    phone: r.get(5)?,
+                    at: ms(r.get(6)?),
+                })
+            })
+            .optional()?)
     }
 }
