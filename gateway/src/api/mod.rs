@@ -8,6 +8,7 @@
 mod auth;
 mod config;
 mod console;
+mod devices;
 mod error;
 mod live;
 mod metrics;

@@ -18,9 +18,10 @@ use utoipa::OpenApi;
         super::orders::list, super::orders::act,
         super::live::events, super::metrics::metrics,
         super::reports::form, super::reports::submit, super::reports::status,
+        super::devices::register,
     ),
     components(schemas(super::auth::Login, super::auth::NewUser, super::orders::OrderAction,
-        super::reports::Report)),
+        super::reports::Report, super::devices::NewDevice)),
     tags((name = "auth"), (name = "alarms"), (name = "orders"), (name = "site"), (name = "maintenance"),
          (name = "live"), (name = "audit"), (name = "reports", description = "Public: residents' reports"),
          (name = "health"))

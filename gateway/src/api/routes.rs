@@ -53,7 +53,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/me", get(super::auth::me))
         .route("/api/users", post(super::auth::add_user))
         .route("/api/tokens", post(super::auth::add_token))
-        .route("/api/devices", get(super::views::devices))
+        .route(
+            "/api/devices",
+            get(super::views::devices).post(super::devices::register),
+        )
         .route("/api/site", get(super::views::site))
         .route("/api/kpi", get(super::views::kpi))
         .route("/api/audit", get(super::views::audit))

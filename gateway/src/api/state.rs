@@ -54,6 +54,8 @@ pub struct Console {
     pub order_alarms: Option<mpsc::Sender<protocol::feed::AlarmFeed>>,
     /// What `/metrics` reads.
     pub metrics: Sources,
+    /// Where installers' device registrations are written; `None`: refused.
+    pub registration: Option<super::devices::Registration>,
 }
 
 impl Console {
@@ -82,7 +84,19 @@ impl Console {
             orders: None,
             order_alarms: None,
             metrics,
+            registration: None,
         }
+    }
+
+    /// With device registration into the store file `db`, checked against `profiles`.
+    #[must_use]
+    pub fn with_registration(
+        mut self,
+        db: std::path::PathBuf,
+        profiles: Arc<crate::registry::Profiles>,
+    ) -> Self {
+        self.registration = Some(super::devices::Registration { db, profiles });
+        self
     }
 
     /// With the order engine's inputs.

@@ -42,7 +42,8 @@ impl Wiring<'_> {
             (&self.cfg.gateway.id, &self.cfg.gateway.site),
             sources,
         )
-        .with_orders(orders.0, orders.1);
+        .with_orders(orders.0, orders.1)
+        .with_registration(self.cfg.store.path.clone(), self.profiles.clone());
         self.tasks.spawn_stage(
             "console-live",
             crate::api::pump(
