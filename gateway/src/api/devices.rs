@@ -4,9 +4,6 @@
 //! does while the gateway runs); the registry in force is reloaded at once
 //! so the device can connect, and the secret is answered once.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -14,17 +11,8 @@ use serde::Deserialize;
 use super::auth::{Caller, audit};
 use super::{ApiError, ApiState};
 use crate::auth::Need;
-use crate::registry::{DeviceFields, ImportError, Profiles, Registry};
+use crate::registry::{DeviceFields, ImportError, Registry};
 use crate::store::Store;
-
-/// Where registration writes: the database file and the profiles in force.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    /// The store's file.
-    pub db: PathBuf,
-    /// The profiles devices are checked against.
-    pub profiles: Arc<Profiles>,
-}
 
 /// Body of `POST /api/devices`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -11,26 +11,15 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use protocol::topic::Topic;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::state::{LiveEvent, Notices};
 use crate::auth::Need;
 use crate::bus::Subscription;
-
-/// One change for the console.
-#[derive(Debug, Clone, Serialize)]
-pub struct LiveEvent {
-    /// `alarm`, `order`, `device`, `kpi` or `notice`.
-    pub kind: &'static str,
-    /// The alarm, order, device or cell id.
-    pub id: String,
-    /// The feed's payload as published.
-    pub data: serde_json::Value,
-}
 
 /// The event behind a site-feed message; `None` for feeds the console
 /// does not show live (telemetry, aggregates) or a topic that does not parse.
@@ -60,7 +49,7 @@ pub fn event_of(topic: &[u8], payload: &[u8]) -> Option<LiveEvent> {
 pub async fn pump(
     mut sub: Subscription,
     live: broadcast::Sender<LiveEvent>,
-    notices: std::sync::Arc<super::state::Notices>,
+    notices: std::sync::Arc<Notices>,
     shutdown: CancellationToken,
 ) {
     loop {

@@ -5,12 +5,14 @@
 //! but `/healthz`, the login and the console's static files needs a
 //! session cookie or a bearer token (`docs/api.md`).
 
+mod alarms;
 mod auth;
 mod config;
 mod console;
 mod devices;
 mod error;
 mod live;
+mod maintenance;
 mod metrics;
 mod openapi;
 mod operators;
@@ -27,10 +29,10 @@ mod tests;
 pub use auth::{COOKIE, Caller, PASSWORD_MIN, check_user};
 pub use config::ApiSection;
 pub use error::{ApiError, PROBLEM_JSON};
-pub use live::{LiveEvent, event_of, pump};
+pub use live::{event_of, pump};
 pub use openapi::ApiDoc;
 pub use operators::Operators;
 pub use reports::REPORT_DEVICE;
-pub use routes::{ApiState, router};
+pub use routes::router;
 pub use serve::Server;
-pub use state::Console;
+pub use state::{ApiState, Console, LiveEvent, Registration};

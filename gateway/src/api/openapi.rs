@@ -12,8 +12,8 @@ use utoipa::OpenApi;
     info(title = "GridSense gateway API", description = "Operators' console, machines and residents. Errors are application/problem+json; log in with POST /api/login (session cookie) or send `Authorization: Bearer TOKEN`."),
     paths(
         super::auth::login, super::auth::me,
-        super::routes::alarms, super::routes::act, super::routes::rejects, super::routes::healthz,
-        super::operators::set, super::operators::list,
+        super::alarms::alarms, super::alarms::act, super::alarms::rejects, super::alarms::healthz,
+        super::maintenance::set, super::maintenance::list,
         super::views::devices, super::views::site, super::views::kpi, super::views::audit, super::views::quarantine,
         super::orders::list, super::orders::act,
         super::live::events, super::metrics::metrics,

@@ -4,22 +4,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::ApiError;
-use super::auth::Caller;
-use crate::alarms::maintenance::scope_of;
 use crate::alarms::windows::Change;
 use crate::alarms::{AlarmPolicy, MaintenanceError, OperatorAction, OperatorError, Scope, Window};
 use crate::analysis::Control;
-use crate::auth::Need;
 use crate::clock::SharedClock;
 use crate::registry::RegistryCell;
-use crate::store::{AuthWrite, Done, MaintenanceWrite, OperatorRecord, StoreHandle, Write};
+use crate::store::{Done, MaintenanceWrite, OperatorRecord, StoreHandle, Write};
 
 /// Longest `by` accepted, in characters.
 const BY_MAX: usize = 64;
@@ -29,15 +24,15 @@ const REASON_MAX: usize = 256;
 /// What the operators' handlers need besides the analysis task.
 #[derive(Debug, Clone)]
 pub struct Operators {
-    control: mpsc::Sender<Control>,
-    store: StoreHandle,
-    registry: Arc<RegistryCell>,
-    clock: SharedClock,
+    pub(super) control: mpsc::Sender<Control>,
+    pub(super) store: StoreHandle,
+    pub(super) registry: Arc<RegistryCell>,
+    pub(super) clock: SharedClock,
     /// Longest window, in ms.
-    max_ms: u64,
+    pub(super) max_ms: u64,
     /// One maintenance change at a time, so the store and the engine see
     /// them in the same order.
-    lock: Arc<Mutex<()>>,
+    pub(super) lock: Arc<Mutex<()>>,
 }
 
 impl Operators {
@@ -64,21 +59,21 @@ impl Operators {
 /// Body of `POST /api/maintenance`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MaintenanceRequest {
+pub(super) struct MaintenanceRequest {
     /// Device id, site node id (covers its subtree) or fire zone.
-    target: String,
+    pub(super) target: String,
     /// Start (true) or end the window.
-    on: bool,
+    pub(super) on: bool,
     /// Who asks.
     #[serde(default)]
-    by: String,
+    pub(super) by: String,
     /// Why.
     #[serde(default)]
-    reason: String,
+    pub(super) reason: String,
     /// When the window ends by itself (ms since the epoch).
-    until: Option<u64>,
+    pub(super) until: Option<u64>,
     /// Or: how long it lasts, in seconds.
-    for_s: Option<u64>,
+    pub(super) for_s: Option<u64>,
 }
 
 /// Optional body of `POST /api/alarms/{id}/{action}`.
@@ -94,7 +89,10 @@ pub(super) struct ActionBody {
 }
 
 /// Parses a JSON body; an empty body is `T::default()` when `empty` is given.
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, empty: Option<T>) -> Result<T, ApiError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    empty: Option<T>,
+) -> Result<T, ApiError> {
     match empty {
         Some(d) if body.iter().all(u8::is_ascii_whitespace) => Ok(d),
         _ => serde_json::from_slice(body).map_err(|e| ApiError::Body(e.to_string())),
@@ -119,7 +117,12 @@ fn who_and_why(by: &str, reason: &str) -> Result<(String, String), MaintenanceEr
 
 impl Operators {
     /// The window a start request asks for, checked.
-    fn window(&self, m: &MaintenanceRequest, scope: Scope, now: u64) -> Result<Window, ApiError> {
+    pub(super) fn window(
+        &self,
+        m: &MaintenanceRequest,
+        scope: Scope,
+        now: u64,
+    ) -> Result<Window, ApiError> {
         let (by, reason) = who_and_why(&m.by, &m.reason)?;
         let until = match (m.until, m.for_s) {
             (Some(u), None) => u,
@@ -157,7 +160,7 @@ impl Operators {
     /// Starts a window: in force in the engine first (refused there while a
     /// real fire is open inside it), then stored and audited; undone in the
     /// engine when it cannot be stored.
-    async fn start(&self, w: Window) -> Result<serde_json::Value, ApiError> {
+    pub(super) async fn start(&self, w: Window) -> Result<serde_json::Value, ApiError> {
         let previous = self.ask(Change::Start(w.clone())).await?;
         let stored = self
             .store
@@ -179,7 +182,7 @@ impl Operators {
     }
 
     /// Ends a window: stored and audited first, then out of force.
-    async fn end(&self, m: &MaintenanceRequest) -> Result<serde_json::Value, ApiError> {
+    pub(super) async fn end(&self, m: &MaintenanceRequest) -> Result<serde_json::Value, ApiError> {
         let (by, reason) = who_and_why(&m.by, &m.reason)?;
         let end = MaintenanceWrite::End {
             target: m.target.clone(),
@@ -247,58 +250,6 @@ pub(super) const fn action_name(a: OperatorAction) -> &'static str {
         OperatorAction::Reset => "reset",
         OperatorAction::Cancel => "cancel",
     }
-}
-
-/// `POST /api/maintenance` (operator or installer): starts or ends a
-/// window; `by` (the person) and `reason` are required, the logged-in
-/// user is audited beside them.
-#[utoipa::path(post, path = "/api/maintenance", tag = "maintenance",
-    responses((status = 200, description = "The window started or ended"), (status = 403, description = "A viewer"),
-              (status = 409, description = "Refused (a real fire is open inside it)"), (status = 422, description = "A bad window")))]
-pub(super) async fn set(
-    State(ops): State<Operators>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.need(Need::Maintain, "set maintenance windows")?;
-    let m: MaintenanceRequest = parse(&body, None)?;
-
-    let scope = scope_of(&ops.registry.get(), &m.target)
-        .ok_or_else(|| MaintenanceError::UnknownTarget(m.target.clone()))?;
-    let _one = ops.lock.lock().await;
-    let out = if m.on {
-        let w = ops.window(&m, scope, ops.clock.now_ms())?;
-        ops.start(w).await?
-    } else {
-        ops.end(&m).await?
-    };
-    let who = Write::Auth(AuthWrite::Action {
-        at: ops.clock.now_ms(),
-        kind: "api.maintenance".into(),
-        subject: m.target.clone(),
-        body: serde_json::json!({ "user": caller.name, "by": m.by, "on": m.on }),
-    });
-    if let Err(e) = ops.store.write(who).await {
-        tracing::error!(error = %e, "maintenance caller not audited");
-    }
-    Ok(Json(out))
-}
-
-/// `GET /api/maintenance`: the windows in force, as stored.
-#[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
-    responses((status = 200, description = "Windows in force"), (status = 401, description = "Not logged in")))]
-pub(super) async fn list(
-    State(ops): State<Operators>,
-    caller: Caller,
-) -> Result<Json<Vec<Window>>, ApiError> {
-    caller.need(Need::Read, "see maintenance windows")?;
-    let now = ops.clock.now_ms();
-    let windows = ops
-        .store
-        .read(move |st| st.maintenance_in_force(now))
-        .await
-        .map_err(ApiError::Store)?;
-    Ok(Json(windows))
 }
 
 /// Parses the optional body of an action on an alarm.

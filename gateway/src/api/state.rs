@@ -1,7 +1,8 @@
-//! What the console's handlers share beyond the first API's state: the
-//! store, registry and clock, the sessions and rate limits, the live
-//! event channel, the order engine's local status input and the metrics'
-//! sources.
+//! What the handlers share ([`ApiState`]): the analysis task's control
+//! channel and the first API's parts, and the console's ([`Console`]): the
+//! store, registry and clock, the sessions and rate limits, the live event
+//! channel, the order engine's inputs, device registration and the
+//! metrics' sources.
 
 use std::sync::Arc;
 
@@ -9,12 +10,55 @@ use protocol::StatusUpdate;
 use tokio::sync::{broadcast, mpsc};
 
 use super::ApiSection;
-use super::live::LiveEvent;
+use super::operators::Operators;
+use crate::analysis::Control;
 use crate::auth::{Limiter, Sessions};
 use crate::clock::SharedClock;
+use crate::ingest::Rejects;
 use crate::metrics::Sources;
 use crate::registry::RegistryCell;
 use crate::store::StoreHandle;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// Requests to the analysis task.
+    pub control: mpsc::Sender<Control>,
+    /// Rejection counters.
+    pub rejects: Arc<Rejects>,
+    /// Whether the pipeline is moving.
+    pub health: crate::health::Health,
+    /// Maintenance windows and the audit of operators' actions.
+    pub operators: Operators,
+    /// Users, sessions, live events, the store's views, metrics.
+    pub console: Arc<Console>,
+}
+
+impl axum::extract::FromRef<ApiState> for Operators {
+    fn from_ref(s: &ApiState) -> Self {
+        s.operators.clone()
+    }
+}
+
+/// One change for the console.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveEvent {
+    /// `alarm`, `order`, `device`, `kpi` or `notice`.
+    pub kind: &'static str,
+    /// The alarm, order, device or cell id.
+    pub id: String,
+    /// The feed's payload as published.
+    pub data: serde_json::Value,
+}
+
+/// Where registration writes: the database file and the profiles in force.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The store's file.
+    pub db: std::path::PathBuf,
+    /// The profiles devices are checked against.
+    pub profiles: Arc<crate::registry::Profiles>,
+}
 
 /// Events kept for slow live clients before they miss some (they reload).
 const LIVE_BACKLOG: usize = 1024;
@@ -55,7 +99,7 @@ pub struct Console {
     /// What `/metrics` reads.
     pub metrics: Sources,
     /// Where installers' device registrations are written; `None`: refused.
-    pub registration: Option<super::devices::Registration>,
+    pub registration: Option<Registration>,
 }
 
 impl Console {
@@ -95,7 +139,7 @@ impl Console {
         db: std::path::PathBuf,
         profiles: Arc<crate::registry::Profiles>,
     ) -> Self {
-        self.registration = Some(super::devices::Registration { db, profiles });
+        self.registration = Some(Registration { db, profiles });
         self
     }
 

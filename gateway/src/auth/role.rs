@@ -54,13 +54,13 @@ impl Role {
 
     /// Whether this role may do what `need` names.
     pub const fn allows(self, need: Need) -> bool {
-        match (self, need) {
+        matches!(
+            (self, need),
             (Self::Admin, _)
-            | (_, Need::Read)
-            | (Self::Operator, Need::Operate | Need::Maintain)
-            | (Self::Installer, Need::Install | Need::Maintain) => true,
-            _ => false,
-        }
+                | (_, Need::Read)
+                | (Self::Operator, Need::Operate | Need::Maintain)
+                | (Self::Installer, Need::Install | Need::Maintain)
+        )
     }
 }
 
