@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use protocol::feed::AlarmFeed;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::AnalysisOut;
@@ -38,13 +39,25 @@ fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
 /// How long to wait before trying a refused write again.
 const RETRY: Duration = Duration::from_millis(500);
 
-/// First hands `resume` (the open alarms found at start-up) to the order
-/// engine, which makes the order an alarm should have and lacks (a crash
-/// came between the two commits) and ignores the rest; then stores each
+/// At most this many committed alarm changes wait to be handed on together.
+const HOLD_MAX: usize = 256;
+
+/// After the store refused writes, other alarms' changes wait this long
+/// behind life safety: detectors repeat the alarms whose events were not
+/// stored, and their orders should reach the district first.
+const RECOVERY_HOLD: Duration = Duration::from_secs(3);
+
+/// First hands `resume` (the alarm changes the order engine had not acted
+/// on when the gateway stopped) to the order engine, which makes the order
+/// an alarm should have and lacks and ignores the rest; then stores each
 /// report of analysis in turn and passes committed alarm changes to
 /// `orders`. A write the store refuses (a full disk) is tried again, in
 /// order, until it is stored or shutdown comes; an event whose consequences
 /// were never stored stays unevaluated and is replayed at the next start.
+/// While reports are queued (a backlog after the store refused writes),
+/// their alarm changes are held and handed on together, life safety first;
+/// after a refusal, the others wait [`RECOVERY_HOLD`] more, so the district
+/// gets the fires' orders before the rest.
 /// Runs until analysis ends (its sender dropped), so nothing it said is lost.
 pub async fn run(
     mut rx: mpsc::UnboundedReceiver<AnalysisOut>,
@@ -54,23 +67,65 @@ pub async fn run(
     resume: Vec<AlarmFeed>,
     shutdown: CancellationToken,
 ) {
-    for feed in resume {
-        let _ = orders.send(feed).await;
-    }
-    while let Some(out) = rx.recv().await {
+    let mut held = resume;
+    let mut others_after: Option<Instant> = None;
+    loop {
+        if others_after.is_some_and(|t| Instant::now() >= t) {
+            others_after = None;
+        }
+        if !held.is_empty() && (rx.is_empty() || held.len() >= HOLD_MAX) {
+            hand_on(&mut held, &orders, others_after.is_none()).await;
+        }
+        let out = match others_after {
+            Some(t) if !held.is_empty() => tokio::select! {
+                o = rx.recv() => o,
+                () = tokio::time::sleep_until(t) => continue,
+            },
+            _ => rx.recv().await,
+        };
+        let Some(out) = out else { break };
         let mut alarms = Vec::new();
         let w = to_write(out, clock.now_ms(), &mut alarms);
-        if store_until_done(&store, w, &shutdown).await {
-            for feed in alarms {
-                let _ = orders.send(feed).await;
+        match store_until_done(&store, w, &shutdown).await {
+            Stored::Yes { refused } => {
+                if refused {
+                    others_after = Some(Instant::now() + RECOVERY_HOLD);
+                }
+                held.append(&mut alarms);
             }
+            Stored::No => {}
+        }
+    }
+    hand_on(&mut held, &orders, true).await;
+}
+
+/// Hands the life-safety alarms of `held` to the order engine, then, if
+/// `others`, the rest; what is not handed stays held. The split depends on
+/// the kind alone, which an alarm never changes, so one alarm's changes
+/// keep their order.
+async fn hand_on(held: &mut Vec<AlarmFeed>, orders: &mpsc::Sender<AlarmFeed>, others: bool) {
+    let (now, later): (Vec<_>, Vec<_>) = held.drain(..).partition(|a| a.kind.is_life_safety());
+    *held = later;
+    for feed in now {
+        let _ = orders.send(feed).await;
+    }
+    if others {
+        for feed in held.drain(..) {
+            let _ = orders.send(feed).await;
         }
     }
 }
 
-/// Stores `w`, trying again while the store refuses it; false when shutdown
-/// came first.
-async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &CancellationToken) -> bool {
+/// Whether a write was stored.
+enum Stored {
+    /// Stored; `refused` when the store refused it at first.
+    Yes { refused: bool },
+    /// Shutdown came first.
+    No,
+}
+
+/// Stores `w`, trying again while the store refuses it.
+async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &CancellationToken) -> Stored {
     let mut failing = false;
     loop {
         match store.write(w.clone()).await {
@@ -78,7 +133,7 @@ async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &Cancellation
                 if failing {
                     tracing::info!("alarm records stored again");
                 }
-                return true;
+                return Stored::Yes { refused: failing };
             }
             Err(e) => {
                 if !failing {
@@ -91,7 +146,7 @@ async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &Cancellation
             tracing::error!(
                 "alarm record not stored before shutdown; its event is replayed at the next start"
             );
-            return false;
+            return Stored::No;
         }
         tokio::select! {
             () = shutdown.cancelled() => {}

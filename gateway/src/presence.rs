@@ -63,6 +63,10 @@ pub enum Signal {
     UnstableLink,
     /// The link held long enough after being unstable.
     LinkStable,
+    /// The node (re)connected: its online state after a drop, an outage or
+    /// the gateway's own start, not a heartbeat. Linkage repeats at once
+    /// what the node has not acknowledged.
+    Connected,
 }
 
 /// The availability of every device (pure state; the task is [`run`]).
@@ -71,6 +75,8 @@ pub struct Presence {
     entries: HashMap<DeviceId, Entry>,
     links: Links,
     polled: HashSet<DeviceId>,
+    /// Devices whose online state this process has seen.
+    heard: HashSet<DeviceId>,
 }
 
 impl Presence {
@@ -80,6 +86,7 @@ impl Presence {
             entries: entries.into_iter().collect(),
             links: Links::default(),
             polled: HashSet::new(),
+            heard: HashSet::new(),
         }
     }
 
@@ -180,9 +187,21 @@ impl Presence {
                 if blip || away {
                     self.links.on_connected(device, at_ms);
                 }
-                self.set(device, status, at_ms, "connected")
+                let first = self.heard.insert(device.clone());
+                let mut out: Vec<Change> = self
+                    .set(device, status, at_ms, "connected")
                     .into_iter()
-                    .collect()
+                    .collect();
+                if blip || away || first {
+                    out.push(Change {
+                        device: device.clone(),
+                        status,
+                        at_ms,
+                        reason: "connected",
+                        signal: Signal::Connected,
+                    });
+                }
+                out
             }
             Status::Offline if self.polled.contains(device) => self
                 .set(device, status, at_ms, "polls-failed")
@@ -365,6 +384,10 @@ pub async fn run(
 }
 
 async fn publish(t: &PresenceTask, c: &Change) {
+    if c.signal == Signal::Connected {
+        let _ = t.changes.send(c.clone()).await;
+        return;
+    }
     if c.signal != Signal::Availability {
         tracing::warn!(device = %c.device, reason = c.reason, blips = t.presence.links().blips, "link");
         let _ = t.changes.send(c.clone()).await;
@@ -410,8 +433,20 @@ mod tests {
     fn last_will_and_reconnect_change_status_once() {
         let mut p = Presence::default();
         let d = id("smoke-1");
-        assert_eq!(p.on_state(&d, Status::Online, 10).len(), 1);
-        assert!(p.on_state(&d, Status::Online, 20).is_empty());
+        let first: Vec<_> = p
+            .on_state(&d, Status::Online, 10)
+            .iter()
+            .map(|c| c.signal)
+            .collect();
+        assert_eq!(
+            first,
+            [Signal::Availability, Signal::Connected],
+            "online, and a connection linkage may answer"
+        );
+        assert!(
+            p.on_state(&d, Status::Online, 20).is_empty(),
+            "a heartbeat is no connection"
+        );
         assert!(
             p.on_state(&d, Status::Offline, 30).is_empty(),
             "a will starts the grace period"
@@ -443,6 +478,10 @@ mod tests {
             changes.extend(p.on_state(&d, Status::Online, 2_000 + i * 2_000));
         }
         assert_eq!(p.links().blips, 20);
+        let (connects, changes): (Vec<_>, Vec<_>) = changes
+            .into_iter()
+            .partition(|c| c.signal == Signal::Connected);
+        assert_eq!(connects.len(), 20, "each return is a connection");
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].signal, Signal::UnstableLink);
         assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Online));

@@ -148,6 +148,19 @@ fn expand(step: &Step, nodes: &[usize], rng: &mut ChaCha8Rng, out: &mut Vec<Entr
                     (t + ms(*duration_s), Planned::LinkUp),
                 ]
             }
+            Action::Flap {
+                down_s,
+                up_s,
+                times,
+            } => (0..u64::from(*times))
+                .flat_map(|k| {
+                    let down = t + k * (ms(*down_s) + ms(*up_s));
+                    [
+                        (down, Planned::LinkDown),
+                        (down + ms(*down_s), Planned::LinkUp),
+                    ]
+                })
+                .collect(),
             Action::Reboot { down_s } => vec![
                 (t, Planned::LinkDown),
                 (t, Planned::Reboot),
@@ -260,6 +273,18 @@ pub(crate) fn check_step(i: usize, st: &Step, errs: &mut Vec<String>) {
             bad(
                 "action.duration_s",
                 format!("must be above 0 s, got {duration_s}"),
+            );
+        }
+        Action::Flap {
+            down_s,
+            up_s,
+            times,
+        } if !positive(*down_s) || !positive(*up_s) || *times == 0 => {
+            bad(
+                "action",
+                format!(
+                    "flap: down_s and up_s must be above 0 s and times above 0, got {down_s}, {up_s}, {times}"
+                ),
             );
         }
         Action::Cards { allowed_pct, .. } if *allowed_pct > 100 => {

@@ -166,6 +166,16 @@ pub enum Action {
         /// How long the link stays down.
         duration_s: f64,
     },
+    /// The node's link drops `times` times: down for `down_s`, then up for
+    /// `up_s` before the next drop (a loose connector, a weak Wi-Fi cell).
+    Flap {
+        /// How long each drop lasts, in s.
+        down_s: f64,
+        /// How long the link holds between drops, in s.
+        up_s: f64,
+        /// Number of drops.
+        times: u32,
+    },
     /// The node restarts (watchdog, battery change): its link drops, its
     /// firmware starts again with nothing in RAM (outbox, latches, `seq`
     /// from 1 again) on the same sensors, and its boot counter advances in

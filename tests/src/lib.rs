@@ -273,8 +273,9 @@ impl Compound {
             drain: Duration::from_secs(10),
             ..sim::runner::SimOptions::default()
         };
+        let bound = Duration::from_secs_f64(scenario.duration_s) + Duration::from_secs(40);
         let summary = tokio::time::timeout(
-            Duration::from_secs(60),
+            bound,
             sim::runner::run(
                 &scenario,
                 &fleet,

@@ -169,12 +169,17 @@ impl Analysis {
     }
 
     fn on_presence(&mut self, c: &Change) {
+        if c.signal == Signal::Connected {
+            self.linkage.on_connected(&c.device, self.clock.now_ms());
+            return;
+        }
         let registry = self.registry.get();
         if let Some(dev) = registry.device(&c.device) {
             let fx = match c.signal {
                 Signal::Availability => self.engine.on_availability(dev, c.status, c.at_ms),
                 Signal::UnstableLink => self.engine.on_link(dev, false, c.at_ms),
                 Signal::LinkStable => self.engine.on_link(dev, true, c.at_ms),
+                Signal::Connected => return,
             };
             self.apply(fx);
         }

@@ -298,6 +298,22 @@ impl Linkage {
         }
     }
 
+    /// `device` has just (re)connected: every command it has not
+    /// acknowledged goes again now, instead of at its next retry (a lock
+    /// that comes back just after a try gets its release at once).
+    pub fn on_connected(&mut self, device: &DeviceId, now: u64) {
+        let mut again = Vec::new();
+        for p in self.pending.values_mut().filter(|p| &p.device == device) {
+            p.attempts += 1;
+            p.next_ms = now + retry_delay_ms(p.attempts);
+            again.push(p.clone());
+        }
+        for p in again {
+            tracing::info!(alarm = %p.alarm, device = %p.device, attempt = p.attempts, "linkage command repeated: the device is back");
+            self.send(&p);
+        }
+    }
+
     /// Commands still waiting for an acknowledgement.
     pub fn pending(&self) -> usize {
         self.pending.len()

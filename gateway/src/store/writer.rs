@@ -63,6 +63,7 @@ pub fn spawn_writer(
         outbox,
         prio,
         tel,
+        failing: None,
     };
     std::thread::Builder::new()
         .name("store-reader".into())
@@ -101,7 +102,12 @@ struct Writer {
     outbox: Arc<Shared>,
     prio: mpsc::Receiver<Job>,
     tel: mpsc::Receiver<TelemetryRecord>,
+    /// Failed batches since the last one stored, and when that was last logged.
+    failing: Option<(u64, std::time::Instant)>,
 }
+
+/// While batches keep failing (a full disk), one log line this often.
+const FAILING_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Writer {
     fn run(self) {
@@ -209,6 +215,9 @@ impl Writer {
         let upstream = batch.writes.iter().any(|(w, _)| w.queues_upstream());
         match write_tx(&mut self.store, &self.outbox, batch) {
             Ok(w) => {
+                if let Some((failed, _)) = self.failing.take() {
+                    tracing::info!(failed, "store batches stored again");
+                }
                 if upstream {
                     self.outbox.wake();
                 }
@@ -236,7 +245,20 @@ impl Writer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, records = batch.len(), "store batch failed");
+                let now = std::time::Instant::now();
+                match &mut self.failing {
+                    None => {
+                        tracing::error!(error = %e, records = batch.len(), "store batch failed");
+                        self.failing = Some((1, now));
+                    }
+                    Some((failed, logged)) => {
+                        *failed += 1;
+                        if now.duration_since(*logged) >= FAILING_LOG_EVERY {
+                            tracing::error!(error = %e, failed = *failed, "store batches still failing");
+                            *logged = now;
+                        }
+                    }
+                }
                 Counters::add(&self.counters.write_errors, 1);
                 let msg = e.to_string();
                 answer_all(batch.events.drain(..).map(|(_, r)| r), || {

@@ -106,6 +106,8 @@ impl Uplink {
             cursor: START,
             connected: false,
             receipts: Vec::new(),
+            unremoved: Vec::new(),
+            store_failing: false,
         };
         let result = drain.run(net_rx, &shutdown).await;
         let _ = drain.client.try_disconnect();
@@ -131,6 +133,10 @@ struct Drain {
     connected: bool,
     /// `(key, revision)` receipts not yet applied to the table.
     receipts: Vec<(String, u32)>,
+    /// Routine rows handed to the client whose removal the store refused.
+    unremoved: Vec<i64>,
+    /// The store refused the last outbox read or write (logged once).
+    store_failing: bool,
 }
 
 impl Drain {
@@ -159,8 +165,27 @@ impl Drain {
                 c = outbox.woken() => self.rewind_for(c),
                 _ = tick.tick() => self.expire(),
             }
-            self.apply_receipts().await?;
-            self.fill().await?;
+            // The store refusing a read or write (a full disk) is tried
+            // again at the next round; the uplink never stops for it.
+            let r = match self.apply_receipts().await {
+                Ok(()) => self.fill().await,
+                Err(e) => Err(e),
+            };
+            self.note_store(r);
+        }
+    }
+
+    fn note_store(&mut self, r: Result<(), UplinkError>) {
+        match r {
+            Ok(()) if std::mem::take(&mut self.store_failing) => {
+                tracing::info!("uplink reads and writes the outbox again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.store_failing => {
+                tracing::error!(error = %e, "uplink cannot use the outbox; retried");
+                self.store_failing = true;
+            }
+            Err(_) => {}
         }
     }
 
@@ -247,7 +272,13 @@ impl Drain {
             return Ok(());
         }
         let receipts = std::mem::take(&mut self.receipts);
-        let n = self.up.outbox.ack(receipts.clone()).await?;
+        let n = match self.up.outbox.ack(receipts.clone()).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.receipts = receipts;
+                return Err(e.into());
+            }
+        };
         self.up.stats.received.fetch_add(n, Ordering::Relaxed);
         for (key, rev) in &receipts {
             let Some(seqs) = self.keys.get_mut(key) else {
@@ -269,6 +300,13 @@ impl Drain {
     }
 
     async fn fill(&mut self) -> Result<(), UplinkError> {
+        if !self.unremoved.is_empty() {
+            let seqs = std::mem::take(&mut self.unremoved);
+            if let Err(e) = self.up.outbox.remove(seqs.clone()).await {
+                self.unremoved = seqs;
+                return Err(e.into());
+            }
+        }
         let max = self.up.cfg.max_inflight;
         while self.connected && self.inflight.len() < max {
             let want = self.up.cfg.batch.min(max - self.inflight.len());
@@ -295,8 +333,13 @@ impl Drain {
                     self.keys.entry(key).or_default().push(seq);
                 }
             }
-            if !handed.is_empty() {
-                self.up.outbox.remove(handed).await?;
+            if !handed.is_empty()
+                && let Err(e) = self.up.outbox.remove(handed.clone()).await
+            {
+                // Handed already: not handed again (cursor is past them),
+                // removed once the store takes writes again.
+                self.unremoved = handed;
+                return Err(e.into());
             }
         }
         Ok(())

@@ -136,3 +136,35 @@ fn a_reboot_drops_the_link_restarts_the_firmware_and_brings_the_link_back() {
     };
     assert!(errs[0].contains("step[0].action.down_s"), "{errs:?}");
 }
+
+#[test]
+fn a_flap_drops_the_link_times_times_down_then_up() {
+    let fleet = generate(4, 1);
+    let s = scenario(
+        "[[step]]\nat_s = 2\nselect = { devices = [\"smoke-0002\"] }\naction = { type = \"flap\", down_s = 0.5, up_s = 1.5, times = 3 }\n",
+    );
+    let plan = build(&s, &members(&fleet), 1).expect("plan");
+    let what: Vec<_> = plan
+        .iter()
+        .map(|e| (e.at_ms, e.node, e.what.clone()))
+        .collect();
+    assert_eq!(
+        what,
+        [
+            (2_000, 1, Planned::LinkDown),
+            (2_500, 1, Planned::LinkUp),
+            (4_000, 1, Planned::LinkDown),
+            (4_500, 1, Planned::LinkUp),
+            (6_000, 1, Planned::LinkDown),
+            (6_500, 1, Planned::LinkUp),
+        ]
+    );
+    let bad = Scenario::parse(
+        "t",
+        "name = \"t\"\nduration_s = 9\n[[step]]\nat_s = 1\naction = { type = \"flap\", down_s = 1, up_s = 1, times = 0 }\n",
+    );
+    let Err(crate::scenario::ScenarioError::Invalid(errs)) = bad else {
+        panic!("times 0 accepted")
+    };
+    assert!(errs[0].contains("flap"), "{errs:?}");
+}
