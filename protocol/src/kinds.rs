@@ -199,7 +199,7 @@ mod tests {
         for k in AlarmKind::ALL {
             assert_eq!(AlarmKind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(DeviceKind::ALL.len(), 14);
+        assert_eq!(DeviceKind::ALL.len(), 15);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct Compound {
     pub api_token: String,
 }
 
+/// Audit records the harness writes before the gateway starts: the API's
+/// two users and the admin's token.
+pub const SETUP_AUDIT_RECORDS: u64 = 3;
+
 /// The API's operator `guard` (a console login) has this password.
 pub const GUARD_PASSWORD: &str = "guard-room-2026";
 
