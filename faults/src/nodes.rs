@@ -62,6 +62,8 @@ pub struct LedgerData {
     pub acks: u64,
     /// Connections made (reconnects included).
     pub connects: u64,
+    /// When each device's connections were accepted (CONNACK), in order.
+    pub connacks: BTreeMap<String, Vec<Instant>>,
 }
 
 /// Shared between node tasks and the checker.
@@ -212,7 +214,11 @@ pub fn spawn(
                 Some(ev) = net.recv() => match ev {
                     Some(Packet::ConnAck(_)) => {
                         connected = true;
-                        ledger.lock().connects += 1;
+                        {
+                            let mut l = ledger.lock();
+                            l.connects += 1;
+                            l.connacks.entry(name.clone()).or_default().push(Instant::now());
+                        }
                         let _ = client.try_subscribe(ack_topic.clone(), QoS::AtLeastOnce);
                         let _ = client.try_subscribe(cmd_topic.clone(), QoS::AtLeastOnce);
                         let _ = client.try_publish(

@@ -117,6 +117,8 @@ struct Counts {
     linkage_failures: Vec<String>,
     drain_failures: Vec<String>,
     restart_failures: Vec<String>,
+    /// Restarts whose lock was not back (or not long enough) before the next fault.
+    linkage_unjudged: usize,
     cut_writes: usize,
     cut_bytes: u64,
     cuts_losing: usize,
@@ -541,10 +543,6 @@ fn judge_linkage(
     linkage_ms: u64,
     n: &mut Counts,
 ) {
-    let deadline = at + Duration::from_millis(linkage_ms);
-    if until < deadline {
-        return;
-    }
     let l = ledger.lock();
     for (zone, lock) in lock_of_zone {
         let fire_acked = l.events.iter().any(|((dev, _), e)| {
@@ -553,6 +551,21 @@ fn judge_linkage(
                 && zone_of.get(dev) == Some(zone)
         });
         if !fire_acked {
+            continue;
+        }
+        // Judged from the later of the restart and the lock's return: a
+        // lock still reconnecting cannot be told anything.
+        let Some(back) = l
+            .connacks
+            .get(lock)
+            .and_then(|t| t.iter().find(|t| **t >= at).copied())
+        else {
+            n.linkage_unjudged += 1;
+            continue;
+        };
+        let deadline = back + Duration::from_millis(linkage_ms);
+        if until < deadline {
+            n.linkage_unjudged += 1;
             continue;
         }
         n.linkage_judged += 1;
@@ -565,7 +578,7 @@ fn judge_linkage(
         });
         if !reasserted {
             n.linkage_failures.push(format!(
-                "restart after fault {k}: {lock} (zone {zone}, fire acked before the fault) got no unlock within {linkage_ms} ms"
+                "restart after fault {k}: {lock} (zone {zone}, fire acked before the fault) got no unlock within {linkage_ms} ms of its return"
             ));
         }
     }
@@ -642,9 +655,10 @@ fn report(f: &Findings, n: &Counts, ledger: &Ledger, start: Instant) -> bool {
     );
     println!("  node connections           {}", l.connects);
     println!(
-        "  linkage restarts judged    {} ({} failed)",
+        "  linkage restarts judged    {} ({} failed; {} not judged: the lock was not back in time)",
         n.linkage_judged,
-        n.linkage_failures.len()
+        n.linkage_failures.len(),
+        n.linkage_unjudged
     );
     println!(
         "  store checks (integrity + audit verify) {}",

@@ -39,6 +39,9 @@ fn to_write(out: AnalysisOut, at: u64, alarms: &mut Vec<AlarmFeed>) -> Write {
 /// How long to wait before trying a refused write again.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// At most this many reports of analysis are stored in one transaction.
+const BATCH_MAX: usize = 128;
+
 /// At most this many committed alarm changes wait to be handed on together.
 const HOLD_MAX: usize = 256;
 
@@ -85,7 +88,19 @@ pub async fn run(
         };
         let Some(out) = out else { break };
         let mut alarms = Vec::new();
-        let w = to_write(out, clock.now_ms(), &mut alarms);
+        let now = clock.now_ms();
+        let mut w = to_write(out, now, &mut alarms);
+        // A backlog (replayed events at start-up, a burst) is stored in one
+        // transaction: one sync for all of it, not one per report.
+        if !rx.is_empty() {
+            let mut many = vec![w];
+            while many.len() < BATCH_MAX
+                && let Ok(out) = rx.try_recv()
+            {
+                many.push(to_write(out, now, &mut alarms));
+            }
+            w = Write::Many(many);
+        }
         match store_until_done(&store, w, &shutdown).await {
             Stored::Yes { refused } => {
                 if refused {

@@ -82,6 +82,11 @@ pub(super) fn write(
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
         Write::Auth(a) => super::users::write_auth(tx, a)?,
+        Write::Many(writes) => {
+            for w in writes {
+                write(tx, outbox, w)?;
+            }
+        }
         Write::Evaluated { event, writes } => {
             for w in writes {
                 write(tx, outbox, w)?;

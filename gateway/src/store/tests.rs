@@ -298,12 +298,24 @@ async fn an_event_stays_unevaluated_until_its_consequences_are_stored_with_its_m
     };
     h.write(crate::store::Write::Evaluated {
         event: first,
-        writes: vec![crate::store::Write::Linkage(link)],
+        writes: vec![crate::store::Write::Linkage(link.clone())],
     })
     .await
     .expect("evaluated");
     assert_eq!(ids(&reader), [second], "marked with its consequences");
     assert_eq!(reader.linkage_for("gw01-a1").expect("linkage").len(), 1);
+    // A backlog of reports in one transaction: each applied, in order.
+    h.write(crate::store::Write::Many(vec![
+        crate::store::Write::Linkage(link.clone()),
+        crate::store::Write::Evaluated {
+            event: second,
+            writes: vec![crate::store::Write::Linkage(link)],
+        },
+    ]))
+    .await
+    .expect("many");
+    assert!(ids(&reader).is_empty(), "the second marked too");
+    assert_eq!(reader.linkage_for("gw01-a1").expect("linkage").len(), 3);
     drop(h);
     join.join().expect("writer exits");
 }

@@ -36,6 +36,9 @@ pub enum Write {
     Operator(OperatorRecord),
     /// A user or token of the API changes, or an API action is audited.
     Auth(super::users::AuthWrite),
+    /// Several writes in one transaction, in order (a backlog stored with
+    /// one sync instead of one each).
+    Many(Vec<Write>),
     /// Analysis has evaluated the stored event with this row id: its
     /// consequences are stored in the same transaction, then it is marked.
     Evaluated {
@@ -67,7 +70,9 @@ impl Write {
         match self {
             Self::Order(c) => c.outbox.is_some(),
             Self::Enqueue(_, msgs) => !msgs.is_empty(),
-            Self::Evaluated { writes, .. } => writes.iter().any(Self::queues_upstream),
+            Self::Evaluated { writes, .. } | Self::Many(writes) => {
+                writes.iter().any(Self::queues_upstream)
+            }
             _ => false,
         }
     }
