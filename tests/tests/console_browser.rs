@@ -357,14 +357,22 @@ async fn a_fire_reaches_the_console_and_an_operator_acks_then_resets_after_resto
     // The audit chain names the operator for every action.
     let (status, _) = c.http("GET", "/api/audit?after=0&limit=10000", "").await;
     assert_eq!(status, 200);
+    // The audit record follows the action's answer: wait for it (bounded).
+    let audited = |rows: &[serde_json::Value], action: &str| {
+        rows.iter().any(|r| {
+            r["kind"] == "operator" && r["body"]["action"] == action && r["body"]["user"] == "guard"
+        })
+    };
+    for _ in 0..100 {
+        let rows = c.store().audit_page(0, 10_000).expect("audit");
+        if audited(&rows, "ack") && audited(&rows, "reset") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let rows = c.store().audit_page(0, 10_000).expect("audit");
     for action in ["ack", "reset"] {
-        assert!(
-            rows.iter().any(|r| r["kind"] == "operator"
-                && r["body"]["action"] == action
-                && r["body"]["user"] == "guard"),
-            "{action} audited with the user"
-        );
+        assert!(audited(&rows, action), "{action} audited with the user");
     }
     b.close().await.expect("close browser");
 }
