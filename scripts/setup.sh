@@ -18,6 +18,8 @@ APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross python3-yaml)
 APT_PACKAGES+=(systemd)
 # openssl: self-signed certificates for the installer tests (gateway/tests/).
 APT_PACKAGES+=(openssl)
+# chromium, its driver and a CJK font: the console's browser tests.
+APT_PACKAGES+=(chromium chromium-driver fonts-wqy-microhei)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

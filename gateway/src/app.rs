@@ -29,6 +29,7 @@ use crate::tasks::Tasks;
 use modbus::ModbusSource;
 
 mod analysis;
+mod console;
 mod governance;
 mod restore;
 mod running;
@@ -131,6 +132,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let bus = Bus::new_scoped(&cfg.mqtt, registry.clone(), sink, scope.unwrap_or_default());
     let lanes = Lanes::subscribe(&bus)?;
     let discovery = Discovery::subscribe(&bus, ha, &cfg.gateway.site, &cfg.gateway.id)?;
+    let live = bus.subscribe("gridsense-console", &[protocol::topic::filter::INTEGRATOR])?;
+    let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let bound = bus.start_all()?;
     // With `plain = false` the TLS listener is the LAN's.
@@ -183,7 +186,8 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         restored.maintenance,
         out_tx,
     );
-    let orders = w.governance().await?;
+    let (orders, local_status) = w.governance().await?;
+    let order_alarms = orders.clone();
     w.tasks.spawn_stage(
         "record",
         crate::commit::run(
@@ -206,6 +210,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects: w.rejects.clone(),
         health: health.clone(),
         operators: crate::api::Operators::new(&control, &store, &w.registry, &w.clock, &cfg.alarms),
+        console: w.console(
+            &ingest,
+            &health,
+            modbus_stats,
+            (local_status, order_alarms),
+            live,
+        ),
     };
     let api = Server::bind(cfg.api.listen, state).await?;
     let api_addr = api.local_addr()?;

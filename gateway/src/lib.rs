@@ -25,9 +25,11 @@
 //! - [`linkage`]: door release and valve close;
 //! - [`analysis`]: the task that runs rules, alarms and linkage;
 //! - [`commit`]: the commit gate: analysis's reports stored, committed alarms on to orders;
-//! - [`api`]: the operators' HTTP API;
+//! - [`api`]: the operators' HTTP API, the console, server-sent events;
+//! - [`auth`]: the API's roles, password hashes, tokens, sessions, rate limits;
 //! - [`homeassistant`]: Home Assistant MQTT discovery of the devices;
 //! - [`log`]: the log's format (text, JSON) and colour;
+//! - [`metrics`]: `/metrics` in the Prometheus text format;
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
@@ -41,6 +43,7 @@ pub mod analysis;
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod bus;
 pub mod cli;
 pub mod clock;
@@ -52,6 +55,7 @@ pub mod ingest;
 pub mod linkage;
 pub mod log;
 pub mod message;
+pub mod metrics;
 pub mod notify;
 pub mod orders;
 pub mod presence;

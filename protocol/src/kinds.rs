@@ -66,6 +66,9 @@ wire_enum! {
         ManholeCover = "manhole-cover",
         /// Temperature and humidity sensor.
         TempHumidity = "temp-humidity",
+        /// A help or call button (一键呼叫: lobby, elevator, an elderly
+        /// resident's flat): a press asks for someone to come.
+        CallButton = "call-button",
     }
 }
 
@@ -109,6 +112,9 @@ wire_enum! {
         /// A device's link dropped again and again within a short window:
         /// one fault for the whole episode instead of one outage per drop.
         UnstableLink = "unstable-link",
+        /// Someone asks for help: a call button was pressed, or a resident
+        /// reported a problem on the site's report form (有呼必应).
+        HelpCall = "help-call",
     }
 }
 
@@ -143,7 +149,8 @@ impl AlarmKind {
             | Self::FireLaneBlocked
             | Self::EbikeOverheat
             | Self::ElevatorFault
-            | Self::ManholeOpen => Severity::Major,
+            | Self::ManholeOpen
+            | Self::HelpCall => Severity::Major,
             Self::DoorHeld | Self::Threshold | Self::Tamper | Self::DeviceOffline => {
                 Severity::Minor
             }
@@ -192,7 +199,7 @@ mod tests {
         for k in AlarmKind::ALL {
             assert_eq!(AlarmKind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(DeviceKind::ALL.len(), 14);
+        assert_eq!(DeviceKind::ALL.len(), 15);
     }
 
     #[test]

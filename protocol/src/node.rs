@@ -129,6 +129,8 @@ wire_enum! {
         Tamper = "tamper",
         /// Battery low (names what a `restore` ends).
         Battery = "battery",
+        /// A call button was pressed: someone asks for help.
+        HelpCall = "help-call",
     }
 }
 
@@ -153,6 +155,7 @@ impl Cause {
             }
             Self::Tamper => AlarmKind::Tamper,
             Self::Battery => AlarmKind::LowBattery,
+            Self::HelpCall => AlarmKind::HelpCall,
         }
     }
 }

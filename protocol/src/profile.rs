@@ -513,6 +513,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "fire-panel-modbus.toml",
         include_str!("../profiles/fire-panel-modbus.toml"),
     ),
+    (
+        "call-button.toml",
+        include_str!("../profiles/call-button.toml"),
+    ),
 ];
 
 #[cfg(test)]

@@ -41,6 +41,51 @@ pub struct Compound {
     pub admin_secret: String,
     /// The gateway's clock: moved by hand in tests.
     pub clock: Arc<ManualClock>,
+    /// A bearer token of the API's admin user `ops` ([`Compound::http`] sends it).
+    pub api_token: String,
+}
+
+/// Audit records the harness writes before the gateway starts: the API's
+/// two users and the admin's token.
+pub const SETUP_AUDIT_RECORDS: u64 = 3;
+
+/// The API's operator `guard` (a console login) has this password.
+pub const GUARD_PASSWORD: &str = "guard-room-2026";
+
+/// Adds the API's users: `ops` (admin, returns its bearer token) and
+/// `guard` (operator, [`GUARD_PASSWORD`]).
+fn api_users(store: &mut Store) -> String {
+    use gateway::store::{AuthWrite, UserRow};
+    for (name, role, password) in [
+        ("ops", "admin", "ops-not-for-login"),
+        ("guard", "operator", GUARD_PASSWORD),
+    ] {
+        let user = UserRow {
+            name: name.into(),
+            role: role.into(),
+            hash: gateway::auth::hash_password(password).expect("hash"),
+            created_ms: T0,
+            disabled: false,
+        };
+        store
+            .write_auth(&AuthWrite::User {
+                user,
+                by: "test".into(),
+            })
+            .expect("user");
+    }
+    let (id, token) = gateway::auth::new_token().expect("token");
+    let hash = gateway::auth::token_hash(&token);
+    store
+        .write_auth(&AuthWrite::Token {
+            id,
+            user: "ops".into(),
+            hash,
+            at: T0,
+            by: "test".into(),
+        })
+        .expect("token");
+    token
 }
 
 /// The repository's `deploy/` directory.
@@ -86,6 +131,7 @@ impl Compound {
         let admin_secret = registry::ensure_admin(&store)
             .expect("admin")
             .expect("new admin");
+        let api_token = api_users(&mut store);
         drop(store);
         let secrets = std::fs::read_to_string(&creds)
             .expect("creds")
@@ -105,6 +151,7 @@ impl Compound {
             integrator_secret,
             admin_secret,
             clock,
+            api_token,
         };
         c.up().await;
         c
@@ -190,13 +237,14 @@ impl Compound {
         Client::connect(o, &[]).await
     }
 
-    /// An HTTP request to the operators' API: `(status, JSON body)`.
+    /// An HTTP request to the operators' API as the admin `ops`: `(status, JSON body)`.
     pub async fn http(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
         let mut s = tokio::net::TcpStream::connect(self.gw().api_addr)
             .await
             .expect("connect api");
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.api_token,
             body.len()
         );
         s.write_all(req.as_bytes()).await.expect("write");

@@ -1,16 +1,38 @@
-//! The operators' HTTP API (axum): open alarms and what to do with them,
-//! maintenance mode, and the gateway's counters. Bound to the address in
-//! `[api]` (loopback by default: put a reverse proxy with TLS and
-//! authentication in front of it to reach it from the guard room).
+//! The operators' HTTP API (axum) and console: alarms and what to do with
+//! them, work orders, the site and its devices, KPIs, maintenance, the
+//! audit chain, live updates (server-sent events), `/metrics`, the OpenAPI
+//! document, and the console's pages embedded in the binary. Every route
+//! but `/healthz`, the login and the console's static files needs a
+//! session cookie or a bearer token (`docs/api.md`).
 
+mod alarms;
+mod auth;
 mod config;
+mod console;
+mod devices;
 mod error;
+mod live;
+mod maintenance;
+mod metrics;
+mod openapi;
 mod operators;
+mod orders;
+mod reports;
 mod routes;
 mod serve;
+mod state;
+mod views;
 
+#[cfg(test)]
+mod tests;
+
+pub use auth::{COOKIE, Caller, PASSWORD_MIN, check_user};
 pub use config::ApiSection;
-pub use error::ApiError;
+pub use error::{ApiError, PROBLEM_JSON};
+pub use live::{event_of, pump};
+pub use openapi::ApiDoc;
 pub use operators::Operators;
-pub use routes::{ApiState, router};
+pub use reports::REPORT_DEVICE;
+pub use routes::router;
 pub use serve::Server;
+pub use state::{ApiState, Console, LiveEvent, Registration};

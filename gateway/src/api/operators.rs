@@ -4,14 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::ApiError;
-use crate::alarms::maintenance::scope_of;
 use crate::alarms::windows::Change;
 use crate::alarms::{AlarmPolicy, MaintenanceError, OperatorAction, OperatorError, Scope, Window};
 use crate::analysis::Control;
@@ -27,15 +24,15 @@ const REASON_MAX: usize = 256;
 /// What the operators' handlers need besides the analysis task.
 #[derive(Debug, Clone)]
 pub struct Operators {
-    control: mpsc::Sender<Control>,
-    store: StoreHandle,
-    registry: Arc<RegistryCell>,
-    clock: SharedClock,
+    pub(super) control: mpsc::Sender<Control>,
+    pub(super) store: StoreHandle,
+    pub(super) registry: Arc<RegistryCell>,
+    pub(super) clock: SharedClock,
     /// Longest window, in ms.
-    max_ms: u64,
+    pub(super) max_ms: u64,
     /// One maintenance change at a time, so the store and the engine see
     /// them in the same order.
-    lock: Arc<Mutex<()>>,
+    pub(super) lock: Arc<Mutex<()>>,
 }
 
 impl Operators {
@@ -62,21 +59,21 @@ impl Operators {
 /// Body of `POST /api/maintenance`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MaintenanceRequest {
+pub(super) struct MaintenanceRequest {
     /// Device id, site node id (covers its subtree) or fire zone.
-    target: String,
+    pub(super) target: String,
     /// Start (true) or end the window.
-    on: bool,
+    pub(super) on: bool,
     /// Who asks.
     #[serde(default)]
-    by: String,
+    pub(super) by: String,
     /// Why.
     #[serde(default)]
-    reason: String,
+    pub(super) reason: String,
     /// When the window ends by itself (ms since the epoch).
-    until: Option<u64>,
+    pub(super) until: Option<u64>,
     /// Or: how long it lasts, in seconds.
-    for_s: Option<u64>,
+    pub(super) for_s: Option<u64>,
 }
 
 /// Optional body of `POST /api/alarms/{id}/{action}`.
@@ -92,7 +89,10 @@ pub(super) struct ActionBody {
 }
 
 /// Parses a JSON body; an empty body is `T::default()` when `empty` is given.
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, empty: Option<T>) -> Result<T, ApiError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    empty: Option<T>,
+) -> Result<T, ApiError> {
     match empty {
         Some(d) if body.iter().all(u8::is_ascii_whitespace) => Ok(d),
         _ => serde_json::from_slice(body).map_err(|e| ApiError::Body(e.to_string())),
@@ -117,7 +117,12 @@ fn who_and_why(by: &str, reason: &str) -> Result<(String, String), MaintenanceEr
 
 impl Operators {
     /// The window a start request asks for, checked.
-    fn window(&self, m: &MaintenanceRequest, scope: Scope, now: u64) -> Result<Window, ApiError> {
+    pub(super) fn window(
+        &self,
+        m: &MaintenanceRequest,
+        scope: Scope,
+        now: u64,
+    ) -> Result<Window, ApiError> {
         let (by, reason) = who_and_why(&m.by, &m.reason)?;
         let until = match (m.until, m.for_s) {
             (Some(u), None) => u,
@@ -155,7 +160,7 @@ impl Operators {
     /// Starts a window: in force in the engine first (refused there while a
     /// real fire is open inside it), then stored and audited; undone in the
     /// engine when it cannot be stored.
-    async fn start(&self, w: Window) -> Result<serde_json::Value, ApiError> {
+    pub(super) async fn start(&self, w: Window) -> Result<serde_json::Value, ApiError> {
         let previous = self.ask(Change::Start(w.clone())).await?;
         let stored = self
             .store
@@ -177,7 +182,7 @@ impl Operators {
     }
 
     /// Ends a window: stored and audited first, then out of force.
-    async fn end(&self, m: &MaintenanceRequest) -> Result<serde_json::Value, ApiError> {
+    pub(super) async fn end(&self, m: &MaintenanceRequest) -> Result<serde_json::Value, ApiError> {
         let (by, reason) = who_and_why(&m.by, &m.reason)?;
         let end = MaintenanceWrite::End {
             target: m.target.clone(),
@@ -216,15 +221,21 @@ impl Operators {
         id: &str,
         action: OperatorAction,
         body: &ActionBody,
+        user: &str,
         outcome: Result<(), &OperatorError>,
     ) {
+        let by = match body.by.trim() {
+            "" => user,
+            by => by,
+        };
         let rec = OperatorRecord {
             at: self.clock.now_ms(),
             alarm: id.to_string(),
             action: action_name(action).to_string(),
-            by: body.by.trim().to_string(),
+            by: by.to_string(),
             reason: body.reason.trim().to_string(),
             refused: outcome.err().map(ToString::to_string),
+            user: user.to_string(),
         };
         if let Err(e) = self.store.write(Write::Operator(rec)).await {
             tracing::error!(alarm = id, error = %e, "operator action not audited");
@@ -239,35 +250,6 @@ pub(super) const fn action_name(a: OperatorAction) -> &'static str {
         OperatorAction::Reset => "reset",
         OperatorAction::Cancel => "cancel",
     }
-}
-
-/// `POST /api/maintenance`.
-pub(super) async fn set(
-    State(ops): State<Operators>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let m: MaintenanceRequest = parse(&body, None)?;
-    let scope = scope_of(&ops.registry.get(), &m.target)
-        .ok_or_else(|| MaintenanceError::UnknownTarget(m.target.clone()))?;
-    let _one = ops.lock.lock().await;
-    let out = if m.on {
-        let w = ops.window(&m, scope, ops.clock.now_ms())?;
-        ops.start(w).await?
-    } else {
-        ops.end(&m).await?
-    };
-    Ok(Json(out))
-}
-
-/// `GET /api/maintenance`: the windows in force, as stored.
-pub(super) async fn list(State(ops): State<Operators>) -> Result<Json<Vec<Window>>, ApiError> {
-    let now = ops.clock.now_ms();
-    let windows = ops
-        .store
-        .read(move |st| st.maintenance_in_force(now))
-        .await
-        .map_err(ApiError::Store)?;
-    Ok(Json(windows))
 }
 
 /// Parses the optional body of an action on an alarm.

@@ -1,114 +1,41 @@
-//! Routes and handlers.
+//! The routes: which handler answers what.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
+use axum::Router;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use protocol::feed::AlarmFeed;
-use tokio::sync::{mpsc, oneshot};
 
-use super::ApiError;
-use super::operators::{self, Operators};
-use crate::alarms::OperatorAction;
-use crate::analysis::Control;
-use crate::ingest::Rejects;
-
-/// What the handlers share.
-#[derive(Debug, Clone)]
-pub struct ApiState {
-    /// Requests to the analysis task.
-    pub control: mpsc::Sender<Control>,
-    /// Rejection counters.
-    pub rejects: Arc<Rejects>,
-    /// Whether the pipeline is moving.
-    pub health: crate::health::Health,
-    /// Maintenance windows and the audit of operators' actions.
-    pub operators: Operators,
-}
-
-impl axum::extract::FromRef<ApiState> for Operators {
-    fn from_ref(s: &ApiState) -> Self {
-        s.operators.clone()
-    }
-}
+use super::ApiState;
 
 /// The API's routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/api/alarms", get(alarms))
-        .route("/api/alarms/{id}/{action}", post(act))
+        .route("/api/alarms", get(super::alarms::alarms))
+        .route("/api/alarms/{id}/{action}", post(super::alarms::act))
         .route(
             "/api/maintenance",
-            post(operators::set).get(operators::list),
+            post(super::maintenance::set).get(super::maintenance::list),
         )
-        .route("/api/rejects", get(rejects))
-        .route("/healthz", get(healthz))
+        .route("/api/rejects", get(super::alarms::rejects))
+        .route("/api/login", post(super::auth::login))
+        .route("/api/logout", post(super::auth::logout))
+        .route("/api/me", get(super::auth::me))
+        .route("/api/users", post(super::auth::add_user))
+        .route("/api/tokens", post(super::auth::add_token))
+        .route(
+            "/api/devices",
+            get(super::views::devices).post(super::devices::register),
+        )
+        .route("/api/site", get(super::views::site))
+        .route("/api/kpi", get(super::views::kpi))
+        .route("/api/audit", get(super::views::audit))
+        .route("/api/quarantine", get(super::views::quarantine))
+        .route("/api/orders", get(super::orders::list))
+        .route("/api/orders/{id}/{action}", post(super::orders::act))
+        .route("/api/events", get(super::live::events))
+        .route("/api/openapi.json", get(super::openapi::json))
+        .route("/api/docs", get(super::openapi::docs))
+        .route("/metrics", get(super::metrics::metrics))
+        .merge(super::console::routes())
+        .merge(super::reports::routes())
+        .route("/healthz", get(super::alarms::healthz))
         .with_state(state)
-}
-
-/// 200 with the report when every stage runs and moves; 503 with the same
-/// report (its `problems` say why) when not.
-async fn healthz(
-    State(s): State<ApiState>,
-) -> (axum::http::StatusCode, Json<crate::health::Report>) {
-    let report = s.health.check().await;
-    let code = if report.ok {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, Json(report))
-}
-
-async fn alarms(State(s): State<ApiState>) -> Result<Json<Vec<AlarmFeed>>, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    s.control
-        .send(Control::Alarms { reply })
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    Ok(Json(rx.await.map_err(|_| ApiError::Unavailable)?))
-}
-
-/// Acknowledge, reset or cancel; the optional body `{"by","reason"}` goes
-/// to the audit chain with the outcome, refusals included.
-async fn act(
-    State(s): State<ApiState>,
-    Path((id, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let action = match action.as_str() {
-        "ack" => OperatorAction::Acknowledge,
-        "reset" => OperatorAction::Reset,
-        "cancel" => OperatorAction::Cancel,
-        other => return Err(ApiError::Action(other.to_string())),
-    };
-    let who = operators::action_body(&body)?;
-    let (reply, rx) = oneshot::channel();
-    s.control
-        .send(Control::Operator {
-            id: id.clone(),
-            action,
-            reply,
-        })
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    let outcome = rx.await.map_err(|_| ApiError::Unavailable)?;
-    s.operators
-        .audit_action(&id, action, &who, outcome.as_ref().map(|_| ()))
-        .await;
-    outcome?;
-    Ok(Json(
-        serde_json::json!({ "alarm": id, "done": format!("{action:?}") }),
-    ))
-}
-
-async fn rejects(State(s): State<ApiState>) -> Json<serde_json::Value> {
-    let map: serde_json::Map<String, serde_json::Value> = s
-        .rejects
-        .snapshot()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
-    Json(serde_json::Value::Object(map))
 }

@@ -33,7 +33,8 @@ impl Server {
 
     /// Serves until `shutdown`, letting requests in flight finish.
     pub async fn run(self, shutdown: CancellationToken) {
-        if let Err(e) = axum::serve(self.listener, router(self.state))
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
         {

@@ -12,9 +12,17 @@ use crate::uplink::Uplink;
 impl Wiring<'_> {
     /// Starts the order engine and, when configured, the uplink; both keep
     /// their state in the store.
+    /// Returns the engine's alarm input and a sender into its status input
+    /// for the console's local moves (the same input the uplink feeds).
     pub(super) async fn governance(
         &mut self,
-    ) -> Result<mpsc::Sender<protocol::feed::AlarmFeed>, StartError> {
+    ) -> Result<
+        (
+            mpsc::Sender<protocol::feed::AlarmFeed>,
+            mpsc::Sender<protocol::StatusUpdate>,
+        ),
+        StartError,
+    > {
         let mut sinks: Vec<Arc<dyn Feedback>> = vec![Arc::new(BusFeedback {
             site: self.cfg.gateway.site.clone(),
             publisher: self.publisher.clone(),
@@ -36,6 +44,7 @@ impl Wiring<'_> {
         .map_err(|e| StartError::Governance(e.to_string()))?;
         let (alarms_tx, alarms_rx) = mpsc::channel(self.cfg.queues.orders.get());
         let (status_tx, status_rx) = mpsc::channel(self.cfg.queues.orders.get());
+        let local = status_tx.clone();
         if let Some(u) = &self.cfg.uplink {
             let uplink = Uplink::new(u, &self.cfg.gateway.id, self.store.outbox())
                 .map_err(|e| StartError::Governance(e.to_string()))?;
@@ -55,6 +64,6 @@ impl Wiring<'_> {
                 tracing::error!(error = %e, "order engine stopped");
             }
         });
-        Ok(alarms_tx)
+        Ok((alarms_tx, local))
     }
 }

@@ -5,6 +5,7 @@
 //! - [`doctor`]: check an installation, one line per check;
 //! - [`run`]: run the gateway until a signal, reload on SIGHUP;
 //! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
+//! - [`user`]: the HTTP API's users and tokens;
 //! - [`profiles`], [`modbus`], [`audit`]: tools;
 //! - [`demo`]: where `demo` and `upstream-sim` went (`gridsense-demo`).
 
@@ -26,6 +27,7 @@ pub mod modbus;
 pub mod profiles;
 pub mod run;
 pub mod site;
+pub mod user;
 
 /// GridSense: community-sensing edge gateway.
 #[derive(Debug, Parser)]
@@ -96,6 +98,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: creds::CredsCmd,
     },
+    /// Users of the HTTP API and console (roles, passwords, tokens).
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        cmd: user::UserCmd,
+    },
     /// Modbus tools.
     #[command(subcommand)]
     Modbus(modbus::ModbusCommand),
@@ -127,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Creds { cmd } => creds::main(cmd),
         Command::Run { config } => run::main(&config, cli.log_format),
         Command::Doctor { config } => doctor::main(&config),
+        Command::User { cmd } => user::main(cmd),
         Command::Demo { args } => demo::moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus::main(&cmd),
         Command::Audit { command } => audit::main(&command),

@@ -65,6 +65,7 @@ fn primary(kind: DeviceKind) -> &'static [AlarmKind] {
         DeviceKind::EbikeCharger => &[A::EbikeOverheat],
         DeviceKind::Elevator => &[A::ElevatorFault],
         DeviceKind::ManholeCover => &[A::ManholeOpen],
+        DeviceKind::CallButton => &[A::HelpCall],
         DeviceKind::CardReader | DeviceKind::TempHumidity => &[],
     }
 }
@@ -83,9 +84,12 @@ fn device_class(kind: AlarmKind) -> &'static str {
         A::Tamper => "tamper",
         A::LowBattery => "battery",
         A::DeviceOffline | A::UnstableLink => "connectivity",
-        A::FireLaneBlocked | A::ElevatorFault | A::Threshold | A::SensorFault | A::Chattering => {
-            "problem"
-        }
+        A::FireLaneBlocked
+        | A::ElevatorFault
+        | A::Threshold
+        | A::SensorFault
+        | A::Chattering
+        | A::HelpCall => "problem",
     }
 }
 

@@ -29,7 +29,7 @@ pub const fn default_urgency(kind: AlarmKind) -> Urgency {
     match kind {
         Fire | Gas => Urgency::Immediate,
         WaterLeak | WaterLevel | Intrusion | DoorForced | FireLaneBlocked | EbikeOverheat
-        | ElevatorFault | ManholeOpen => Urgency::Urgent,
+        | ElevatorFault | ManholeOpen | HelpCall => Urgency::Urgent,
         DoorHeld | Threshold | Tamper | DeviceOffline | SensorFault | LowBattery | Chattering
         | UnstableLink => Urgency::Routine,
     }

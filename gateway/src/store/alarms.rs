@@ -81,6 +81,7 @@ pub(super) fn write(
             return Ok(Done::Ended(u64::try_from(ended).unwrap_or(u64::MAX)));
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
+        Write::Auth(a) => super::users::write_auth(tx, a)?,
         Write::Many(writes) => {
             for w in writes {
                 write(tx, outbox, w)?;

@@ -30,6 +30,7 @@ mod records;
 mod retention;
 mod schema;
 mod sql;
+mod users;
 mod write;
 mod writer;
 
@@ -53,5 +54,6 @@ pub use records::{
     Commit, EventRecord, LinkageRecord, QuarantineRecord, StoreConfig, TelemetryRecord,
 };
 pub use schema::SCHEMA_VERSION;
+pub use users::{AuthWrite, OrderFilter, ReportRow, UserRow};
 pub use write::{Done, Write};
 pub use writer::spawn_writer;

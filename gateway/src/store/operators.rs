@@ -104,6 +104,9 @@ pub struct OperatorRecord {
     pub reason: String,
     /// `None` when done; the refusal's reason otherwise.
     pub refused: Option<String>,
+    /// The API user who asked (authenticated; `by` may name a person on a
+    /// shared guard-room account).
+    pub user: String,
 }
 
 /// A stored maintenance window and how it ended.
@@ -197,6 +200,7 @@ pub(super) fn write_operator(tx: &Transaction<'_>, r: &OperatorRecord) -> rusqli
         "by": r.by,
         "reason": r.reason,
         "refused": r.refused,
+        "user": r.user,
     });
     let kind = if r.refused.is_some() {
         "operator.refused"

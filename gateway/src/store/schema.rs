@@ -222,6 +222,39 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE alarms SET handed = 0 WHERE final = 0;
     CREATE INDEX alarms_unhanded ON alarms (number) WHERE handed = 0;
     ",
+    // 9: the HTTP API's users (argon2 password hashes, a role each) and the
+    // bearer tokens of machines (SHA-256 of the token; the token itself is
+    // shown once). No row is created here: there are no default credentials.
+    r"
+    CREATE TABLE api_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES api_users (name),
+        hash BLOB NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+    );
+    ",
+    // 10: residents' reports from the public form: where, what, and the
+    // phone number for the call back (optional; kept here, not in the audit
+    // chain). Each becomes a work order through the `help-call` alarm `alarm_id`.
+    r"
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        alarm_id TEXT NOT NULL UNIQUE,
+        site TEXT NOT NULL,
+        place TEXT NOT NULL,
+        text TEXT NOT NULL,
+        phone TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -34,6 +34,8 @@ pub enum Write {
     Maintenance(MaintenanceWrite),
     /// An operator's action on an alarm, done or refused; audited.
     Operator(OperatorRecord),
+    /// A user or token of the API changes, or an API action is audited.
+    Auth(super::users::AuthWrite),
     /// Several writes in one transaction, in order (a backlog stored with
     /// one sync instead of one each).
     Many(Vec<Write>),

@@ -1,0 +1,124 @@
+//! The console's API against the real gateway over HTTP: an installer
+//! registers a call button, the button's press (over its own MQTT
+//! credentials) becomes a work order that is worked and closed locally
+//! while no district platform is reachable, and `/metrics` counts it.
+
+use std::time::Duration;
+
+use gridsense_tests::{Client, Compound, ack, event};
+use rumqttc::MqttOptions;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_call_button_press_becomes_an_order_closed_locally() {
+    // The uplink points at a port where nothing listens: the district is unreachable.
+    let c = Compound::start("[uplink]\nhost = \"127.0.0.1\"\nport = 1\n").await;
+    let (code, body) = c
+        .http(
+            "POST",
+            "/api/devices",
+            r#"{"id":"call-b1-lobby","profile":"call-button","location":"b1"}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let secret = body["secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_string();
+    let (code, body) = c
+        .http(
+            "POST",
+            "/api/devices",
+            r#"{"id":"x y","profile":"nope","location":"b1"}"#,
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("profile")),
+        "{body}"
+    );
+
+    let mut it = c.integrator().await;
+    let mut o = MqttOptions::new("call-b1-lobby", "127.0.0.1", c.mqtt().port());
+    o.set_credentials("call-b1-lobby", &secret);
+    o.set_keep_alive(Duration::from_secs(5));
+    let mut button = Client::connect(o, &["gs/v1/dev/call-b1-lobby/evt/ack".to_string()]).await;
+    event(
+        &button,
+        "call-b1-lobby",
+        r#"{"boot":1,"seq":1,"type":"alarm","cause":"help-call"}"#,
+    )
+    .await;
+    ack(&mut button, 1).await;
+    let (_, order) = it
+        .wait_for("the help-call order", |t, v| {
+            t.contains("/order/") && v["order"]["kind"] == "help-call"
+        })
+        .await;
+    let id = order["order"]["order_id"].as_str().expect("id").to_string();
+    assert_eq!(order["state"], "new");
+
+    let (code, _) = c.http("POST", &format!("/api/orders/{id}/close"), "").await;
+    assert_eq!(code, 200, "new may close at once in the state machine");
+    let (code, body) = c
+        .http("POST", &format!("/api/orders/{id}/accept"), "")
+        .await;
+    assert_eq!(code, 409, "a closed order does not move: {body}");
+    let (code, list) = c.http("GET", "/api/orders?state=closed", "").await;
+    assert_eq!(code, 200);
+    assert!(
+        list["orders"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|o| o["order"]["order_id"] == id.as_str()),
+        "{list}"
+    );
+    let (code, kpi) = c.http("GET", "/api/kpi", "").await;
+    assert_eq!(code, 200);
+    let cell = kpi["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|k| k["all_time"]["closed"] == 1);
+    assert!(cell.is_some(), "a cell with the closed order: {kpi}");
+
+    // The registered device is in the site view with its presence.
+    let (_, devices) = c.http("GET", "/api/devices", "").await;
+    let d = devices
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["id"] == "call-b1-lobby")
+        .cloned()
+        .expect("listed");
+    assert_eq!(d["profile"], "call-button");
+
+    // Metrics through the real listener.
+    let text = metrics(&c).await;
+    for m in [
+        "gridsense_ingest_events_total",
+        "gridsense_alarm_to_order_seconds_count 1",
+        "gridsense_outbox_rows",
+    ] {
+        assert!(text.contains(m), "{m} in\n{text}");
+    }
+}
+
+/// `GET /metrics` with the admin's token: the body as text.
+async fn metrics(c: &Compound) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(c.gw.as_ref().expect("gw").api_addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        c.api_token
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
