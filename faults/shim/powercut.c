@@ -197,37 +197,27 @@ static int tracked(int fd) {
 int open(const char *path, int flags, ...) { OPEN_BODY(real_open(path, flags, mode)) }
 int open64(const char *path, int flags, ...) { OPEN_BODY(real_open64(path, flags, mode)) }
 
-int openat(int dirfd, const char *path, int flags, ...) {
-    mode_t mode = 0;
-    int fd;
-    init();
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    fd = real_openat(dirfd, path, flags, mode);
-    /* Only absolute paths are tracked through openat (SQLite uses open). */
-    if (fd >= 0 && path[0] == '/')
-        track(fd, path, 0);
+/* Only absolute paths are tracked through openat (SQLite uses open). */
+#define OPENAT_BODY(call)                                                 \
+    mode_t mode = 0;                                                      \
+    int fd;                                                               \
+    init();                                                               \
+    if (flags & (O_CREAT | O_TMPFILE)) {                                  \
+        va_list ap;                                                       \
+        va_start(ap, flags);                                              \
+        mode = va_arg(ap, mode_t);                                        \
+        va_end(ap);                                                       \
+    }                                                                     \
+    fd = call;                                                            \
+    if (fd >= 0 && path[0] == '/')                                        \
+        track(fd, path, 0);                                               \
     return fd;
-}
 
+int openat(int dirfd, const char *path, int flags, ...) {
+    OPENAT_BODY(real_openat(dirfd, path, flags, mode))
+}
 int openat64(int dirfd, const char *path, int flags, ...) {
-    mode_t mode = 0;
-    int fd;
-    init();
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    fd = real_openat64(dirfd, path, flags, mode);
-    if (fd >= 0 && path[0] == '/')
-        track(fd, path, 0);
-    return fd;
+    OPENAT_BODY(real_openat64(dirfd, path, flags, mode))
 }
 
 int close(int fd) {

@@ -187,7 +187,7 @@ impl Presence {
                 if blip || away {
                     self.links.on_connected(device, at_ms);
                 }
-                let first = self.heard.insert(device.clone());
+                let first = !self.heard.contains(device) && self.heard.insert(device.clone());
                 let mut out: Vec<Change> = self
                     .set(device, status, at_ms, "connected")
                     .into_iter()
