@@ -180,22 +180,54 @@ pub struct Ports {
     pub uplink: u16,
 }
 
+/// The built-in profiles of the simulated firmware, as files.
+const PROFILES: [(&str, &str); 4] = [
+    ("smoke", include_str!("../../../protocol/profiles/smoke.toml")),
+    ("lock", include_str!("../../../protocol/profiles/lock.toml")),
+    ("gas", include_str!("../../../protocol/profiles/gas.toml")),
+    ("camera", include_str!("../../../protocol/profiles/camera.toml")),
+];
+
+/// Writes the profiles of the fleet's kinds into `dir` with the month's
+/// heartbeat interval (the gateway supervises each device's heartbeat by
+/// its profile's interval).
+fn write_profiles(dir: &Path, heartbeat_s: u32) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, src) in PROFILES {
+        let text: String = src
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("heartbeat_s") {
+                    format!("heartbeat_s = {heartbeat_s}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(dir.join(format!("{name}.toml")), text).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Writes the configuration and the registry; returns the guard room's API token.
 ///
 /// # Errors
 /// A message naming what failed.
-pub fn write(files: &Files, layout: &Layout, ports: Ports, now: u64) -> Result<String, String> {
+pub fn write(files: &Files, layout: &Layout, ports: Ports, heartbeat_s: u32, now: u64) -> Result<String, String> {
     for f in ["gridsense.db", "gridsense.db-wal", "gridsense.db-shm", "devices.creds.csv"] {
         let _ = std::fs::remove_file(files.dir.join(f));
     }
+    let profiles_dir = files.dir.join("profiles");
+    write_profiles(&profiles_dir, heartbeat_s)?;
     let text = format!(
-        "[gateway]\nid = \"{GATEWAY}\"\nsite = \"{SITE}\"\n\
+        "[gateway]\nid = \"{GATEWAY}\"\nsite = \"{SITE}\"\nprofiles_dir = \"{}\"\n\
          [mqtt]\nlisten = \"127.0.0.1:{}\"\nmax_connections = 5000\n\
          [store]\npath = \"{}\"\n\
          [api]\nlisten = \"127.0.0.1:{}\"\nreports_per_h = 1000\n\
          [alarms]\nconfirm_timeout_s = 120\n\
          [orders]\nsupervise_every_ms = 20\n\
          [uplink]\nhost = \"127.0.0.1\"\nport = {}\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\nresend_after_ms = 5000\n",
+        profiles_dir.display(),
         ports.mqtt,
         files.db.display(),
         ports.api,
@@ -207,7 +239,7 @@ pub fn write(files: &Files, layout: &Layout, ports: Ports, now: u64) -> Result<S
     std::fs::write(&devices, layout.devices_csv()).map_err(|e| e.to_string())?;
     let mut store = Store::open(&files.db).map_err(|e| e.to_string())?;
     registry::import_sites(&mut store, &site).map_err(|e| format!("site: {e}"))?;
-    let profiles = Profiles::load(None).map_err(|e| e.join("; "))?;
+    let profiles = Profiles::load(Some(&profiles_dir)).map_err(|e| e.join("; "))?;
     registry::import_devices(&mut store, &devices, &profiles, &files.creds, now)
         .map_err(|e| format!("devices: {e}"))?;
     let hash = hash_password("guard-room-month").map_err(|e| e.to_string())?;

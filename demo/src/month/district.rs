@@ -192,7 +192,10 @@ impl District {
                     very_late_ack: r.very_late_close,
                     ..r.clone()
                 };
-                let close = draw(&close_r, &mut rng, accept, up.close_by, up.close_by.saturating_sub(now))
+                // The work takes its share of the order's whole close window,
+                // counted from acceptance (late acceptance, late closure).
+                let window = up.close_by.saturating_sub(now);
+                let close = draw(&close_r, &mut rng, accept, up.close_by.max(accept), window)
                     .max(accept + 3_000);
                 t.planned = Some((accept, close));
                 let dispatch = accept + 1_000;

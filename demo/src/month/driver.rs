@@ -86,7 +86,7 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
     let ports = Ports { mqtt: port()?, api: port()?, uplink: port()? };
     let control = Arc::new(WarpControl::create(&files.clock, START_MS).map_err(|e| e.to_string())?);
     let clock: SharedClock = control.clone();
-    let token = compound::write(&files, &layout, ports, START_MS)?;
+    let token = compound::write(&files, &layout, ports, s.fleet.heartbeat_s, START_MS)?;
     let bin = find_bin(o.gateway_bin.as_deref())?;
     let stop = CancellationToken::new();
     let _guard = stop.clone().drop_guard();
@@ -133,7 +133,6 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
         relay: &relay,
         api: Api::new(ports.api, token),
         stats: &stats,
-        nodes: layout.nodes.len() as i64,
         db: files.db.clone(),
         log: RunLog::default(),
         acts: timeline.acts.iter().enumerate().map(|(i, (t, a))| ((*t, i as u64), a.clone())).collect(),
@@ -243,7 +242,6 @@ struct Driver<'a> {
     relay: &'a Relay,
     api: Api,
     stats: &'a sim::stats::Stats,
-    nodes: i64,
     db: std::path::PathBuf,
     log: RunLog,
     acts: BTreeMap<(u64, u64), Act>,
@@ -294,7 +292,11 @@ impl Driver<'_> {
                         deadlines = d.into_iter().map(|x| x.saturating_sub(START_MS)).collect();
                         self.orders = counts;
                     }
-                    _ => conn = None,
+                    Some(Err(e)) => {
+                        eprintln!("simulate month: reading the store: {e}");
+                        conn = None;
+                    }
+                    None => {}
                 }
                 for &d in &deadlines {
                     if self.known_deadlines.insert(d) {
@@ -402,6 +404,7 @@ impl Driver<'_> {
         // the gateway's start take what they take.
         self.control.set(1.0, u64::MAX).map_err(|e| e.to_string())?;
         let t0 = Instant::now();
+        let before = self.stats.connected.load(Ordering::Relaxed);
         let exit = tokio::task::spawn_blocking(move || match how {
             RestartHow::Graceful => gw.stop(),
             RestartHow::Kill => gw.kill9(),
@@ -414,9 +417,19 @@ impl Driver<'_> {
         };
         let (b, f) = (bin.to_path_buf(), files.clone());
         let gw = tokio::task::spawn_blocking(move || GatewayProc::start(&b, &f, ports)).await.map_err(|e| e.to_string())??;
-        while (self.stats.connected.load(Ordering::Relaxed) < self.nodes || self.relay.open() == 0)
-            && t0.elapsed() < Duration::from_secs(120)
-        {
+        // Back: every node connected before is again (or the count held
+        // still for 5 s, a node the plan keeps down), and the uplink is up.
+        let (mut last, mut still) = (-1, Instant::now());
+        loop {
+            let n = self.stats.connected.load(Ordering::Relaxed);
+            if n != last {
+                (last, still) = (n, Instant::now());
+            }
+            let settled = n >= before || (n > 0 && still.elapsed() > Duration::from_secs(5));
+            let uplink = self.relay.open() > 0 || self.relay.is_down();
+            if (settled && uplink) || t0.elapsed() > Duration::from_secs(120) {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let rec = RestartRecord {

@@ -347,11 +347,21 @@ pub fn build(s: &MonthScenario, layout: &Layout, days: f64, seed: u64) -> Timeli
     t.outage = (o_start, (o_start + ms(s.uplink_outage.hours * 3600.0)).min(end));
     t.acts.push((t.outage.0, Act::Outage(true)));
     t.acts.push((t.outage.1, Act::Outage(false)));
-    t.holds.push(Hold { from: t.outage.1, until: t.outage.1 + 60_000, rate: s.clock.slow });
+    // The uplink's return at a tenth of the slow rate: its reconnection and
+    // the outbox's drain take real seconds.
+    t.holds.push(Hold { from: t.outage.1, until: t.outage.1 + 120_000, rate: (s.clock.slow / 10.0).max(s.clock.fire) });
     for r in &s.restart {
         let at = lo + ms((hi - lo) as f64 / 1000.0 * r.at);
         t.acts.push((at, Act::Restart(r.how)));
     }
+    // A shorter run keeps the month's rate of the countable incidents.
+    let share = (days / s.days).min(1.0);
+    let scaled = |n: usize| ((n as f64 * share).round() as usize).max(n.min(2));
+    let mut s = s.clone();
+    s.false_smoke.count = scaled(s.false_smoke.count);
+    s.flaps.count = scaled(s.flaps.count);
+    s.offline.count = scaled(s.offline.count);
+    let s = &s;
     let smoke: Vec<usize> = (0..layout.nodes.len()).filter(|&i| layout.nodes[i].profile == "smoke").collect();
     let mut busy_zones: Vec<String> = Vec::new();
     fires(s, layout, &smoke, seed, (lo, hi), &mut t, &mut busy_zones);
@@ -408,7 +418,9 @@ fn fires(
         for &n in &on_floor {
             t.entries.push(stim(clears, n, Stimulus::Chamber(40)));
         }
-        t.holds.push(Hold { from: at, until: second.saturating_sub(500), rate: s.clock.slow });
+        // The detectors sample every tick (20 ms of real time): a tenth of
+        // the slow rate from the first smoke keeps their sampling at ~0.2 s.
+        t.holds.push(Hold { from: at, until: second.saturating_sub(500), rate: (s.clock.slow / 10.0).max(s.clock.fire) });
         t.holds.push(Hold { from: second.saturating_sub(500), until: second + 3_000, rate: s.clock.fire });
         t.holds.push(Hold { from: second + 3_000, until: floor_at + 60_000 + 1_000 * on_floor.len() as u64, rate: s.clock.slow });
         t.holds.push(Hold { from: clears, until: clears + 30_000, rate: s.clock.slow });
@@ -454,6 +466,9 @@ fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, h
             let v = if j % 2 == 0 { 260 } else { 40 };
             t.entries.push(stim(at + period * u64::from(j), n, Stimulus::Chamber(v)));
         }
+        // The guard room checks it like any pre-alarm of one detector.
+        let cancel = ms(lognormal(&mut rng, s.guards.cancel_median_s, s.guards.cancel_sigma).clamp(5.0, 3_600.0));
+        t.acts.push((at + cancel, Act::GuardCancel(layout.nodes[n].id.clone())));
         t.holds.push(Hold { from: at, until: at + period * u64::from(s.chatter.times) + 150_000, rate: slow });
     }
     // Batteries dying across a building.
@@ -532,7 +547,7 @@ mod tests {
         assert_eq!(a.acts, b.acts);
         assert_eq!(a.fires.len(), 3);
         let cancels = a.acts.iter().filter(|x| matches!(x.1, Act::GuardCancel(_))).count();
-        assert_eq!(cancels, s.false_smoke.count);
+        assert_eq!(cancels, s.false_smoke.count + s.chatter.count);
         assert!(a.fires.iter().filter(|f| f.during_outage).count() == 1);
         assert!(a.entries.iter().all(|e| e.at_ms < a.end_ms));
         assert_ne!(build(&s, &l, s.days, 8).entries, a.entries, "another seed, another month");

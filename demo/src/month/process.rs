@@ -96,3 +96,13 @@ impl GatewayProc {
         self.child.wait().map_err(|e| e.to_string())
     }
 }
+
+impl Drop for GatewayProc {
+    fn drop(&mut self) {
+        // A run that fails half-way leaves no gateway behind.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -74,6 +74,11 @@ impl Relay {
         }
     }
 
+    /// Whether the line is cut.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
     /// Connections relayed now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::SeqCst)

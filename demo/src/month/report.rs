@@ -253,6 +253,9 @@ fn expected_cards(rec: &OrderRecord, end: u64) -> Vec<(CardKind, u64)> {
             if !open {
                 break;
             }
+            // The close phase begins at acceptance: a deadline it passed
+            // before then is due at the acceptance.
+            let due = if i == 1 { due.max(rec.acked_at.unwrap_or(due)) } else { due };
             if stage == 0 {
                 out.push((CardKind::Yellow, due));
             } else if tier < 2 {
@@ -289,8 +292,8 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
         ..Report::default()
     };
     let count = |sql: &str| c.query_row(sql, [], |x| x.get::<_, i64>(0)).map(|v| v as u64).map_err(sqerr);
-    r.node_events = count("SELECT count(*) FROM events_boot")?;
-    r.raw_alarm_events = count("SELECT count(*) FROM events_boot WHERE kind IN ('alarm', 'pre-alarm')")?;
+    r.node_events = count("SELECT count(*) FROM events")?;
+    r.raw_alarm_events = count("SELECT count(*) FROM events WHERE kind IN ('alarm', 'pre-alarm')")?;
     {
         let mut st = c.prepare("SELECT kind, count(*) FROM alarms GROUP BY kind").map_err(sqerr)?;
         let rows = st.query_map([], |x| Ok((x.get::<_, String>(0)?, x.get::<_, i64>(1)? as u64))).map_err(sqerr)?;
@@ -515,17 +518,26 @@ fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<F
                 fig.confirmed_ms = conf.saturating_sub(start);
                 fig.confirmation_ms = conf.saturating_sub(raised);
                 fig.confirmed_by = j["confirmed_by"].as_str().unwrap_or("").to_string();
-                let mut st = c.prepare("SELECT sent_ms, acked_ms, ok FROM linkage WHERE alarm = ?1").map_err(sqerr)?;
-                let links: Vec<(i64, i64, i64)> = st
-                    .query_map([id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
+                let mut st = c.prepare("SELECT sent_ms, acked_ms, ok, device FROM linkage WHERE alarm = ?1").map_err(sqerr)?;
+                let links: Vec<(i64, i64, i64, String)> = st
+                    .query_map([id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))
                     .map_err(sqerr)?
                     .filter_map(Result::ok)
                     .collect();
                 let conf = conf as i64;
-                fig.unlock_sent_ms = links.iter().map(|l| l.0 - conf).max().unwrap_or(-1);
-                fig.door_release_ms = links.iter().filter(|l| l.2 != 0).map(|l| l.1 - conf).max().unwrap_or(-1);
+                // The first command to each door (a restarted gateway
+                // repeats the release of an open fire: later rows).
+                let mut first: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+                for l in links {
+                    let e = first.entry(l.3.clone()).or_insert((l.0, l.1, l.2));
+                    if l.0 < e.0 {
+                        *e = (l.0, l.1, l.2);
+                    }
+                }
+                fig.unlock_sent_ms = first.values().map(|l| l.0 - conf).max().unwrap_or(-1);
+                fig.door_release_ms = first.values().filter(|l| l.2 != 0).map(|l| l.1 - conf).max().unwrap_or(-1);
                 let doors = i.layout.nodes.iter().filter(|n| n.zone == f.zone && n.profile == "lock").count();
-                fig.doors = format!("{}/{doors}", links.iter().filter(|l| l.2 != 0).count());
+                fig.doors = format!("{}/{doors}", first.values().filter(|l| l.2 != 0).count());
             }
             if let Some(o) = rows.iter().find(|o| &o.alarm == id) {
                 fig.order = o.id.clone();
