@@ -219,7 +219,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
             live,
         ),
     };
-    let api = Server::bind(cfg.api.listen, state).await?;
+    let mut api = Server::bind(cfg.api.listen, state).await?;
+    if let Some(tls) = &cfg.api.tls {
+        let config = tls
+            .server_config()
+            .map_err(|e| StartError::Invalid(vec![FieldProblem::new("api.tls", e.to_string())]))?;
+        api = api.with_tls(config);
+    }
     let api_addr = api.local_addr()?;
     w.tasks.spawn_stage("api", api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");
