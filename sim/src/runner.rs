@@ -15,8 +15,8 @@ use crate::link::{self, LinkConfig};
 use crate::node::{SimKind, SimNode};
 use crate::plan::{self, Entry};
 use crate::scenario::Scenario;
-use crate::shard::{Member, Shard, ShardTiming};
 pub use crate::shard::SimClock;
+use crate::shard::{Member, Shard, ShardTiming};
 use crate::stats::{Stats, Summary, progress};
 
 /// How to run a scenario.
@@ -139,7 +139,10 @@ pub struct Timing {
 ///
 /// # Errors
 /// [`SimError::Task`] if a shard panicked.
-#[allow(clippy::too_many_arguments, reason = "wiring: each is one part of the run")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "wiring: each is one part of the run"
+)]
 pub async fn run_members(
     name: &str,
     fleet_len: usize,

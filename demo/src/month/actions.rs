@@ -62,14 +62,20 @@ impl Api {
             .set("Authorization", &auth)
             .call()
         {
-            Ok(r) => r.into_string().ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+            Ok(r) => r
+                .into_string()
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
             Err(e) => return Cancel::Failed(e.to_string()),
         };
         let found = list.as_array().into_iter().flatten().find(|a| {
             a["kind"] == "fire"
                 && a["test"] != true
                 && matches!(a["state"].as_str(), Some("pre-alarm" | "active"))
-                && a["devices"].as_array().is_some_and(|d| d.iter().any(|x| x == device))
+                && a["devices"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|x| x == device))
         });
         let Some(id) = found.and_then(|a| a["id"].as_str()).map(str::to_string) else {
             return Cancel::Nothing;

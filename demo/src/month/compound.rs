@@ -104,7 +104,8 @@ pub fn layout(nodes: usize, buildings: usize, cells: usize) -> Layout {
 impl Layout {
     /// The site CSV (`gridsense site import`).
     pub fn site_csv(&self) -> String {
-        let mut s = String::from("id,parent,level,name,city,district,street,community,cell,fire_zone\n");
+        let mut s =
+            String::from("id,parent,level,name,city,district,street,community,cell,fire_zone\n");
         for (b, id) in self.buildings.iter().enumerate() {
             let _ = writeln!(
                 s,
@@ -116,7 +117,13 @@ impl Layout {
                 let fid = format!("{id}-f{:02}", f + 1);
                 let _ = writeln!(s, "{fid},{id},floor,Floor {},,,,,,{fid}", f + 1);
                 for r in 0..PER_FLOOR / 5 {
-                    let _ = writeln!(s, "{fid}-r{:02},{fid},room,Room {}{:02},,,,,,", r + 1, f + 1, r + 1);
+                    let _ = writeln!(
+                        s,
+                        "{fid}-r{:02},{fid},room,Room {}{:02},,,,,,",
+                        r + 1,
+                        f + 1,
+                        r + 1
+                    );
                 }
             }
         }
@@ -182,10 +189,16 @@ pub struct Ports {
 
 /// The built-in profiles of the simulated firmware, as files.
 const PROFILES: [(&str, &str); 4] = [
-    ("smoke", include_str!("../../../protocol/profiles/smoke.toml")),
+    (
+        "smoke",
+        include_str!("../../../protocol/profiles/smoke.toml"),
+    ),
     ("lock", include_str!("../../../protocol/profiles/lock.toml")),
     ("gas", include_str!("../../../protocol/profiles/gas.toml")),
-    ("camera", include_str!("../../../protocol/profiles/camera.toml")),
+    (
+        "camera",
+        include_str!("../../../protocol/profiles/camera.toml"),
+    ),
 ];
 
 /// Writes the profiles of the fleet's kinds into `dir` with the month's
@@ -213,8 +226,19 @@ fn write_profiles(dir: &Path, heartbeat_s: u32) -> Result<(), String> {
 ///
 /// # Errors
 /// A message naming what failed.
-pub fn write(files: &Files, layout: &Layout, ports: Ports, heartbeat_s: u32, now: u64) -> Result<String, String> {
-    for f in ["gridsense.db", "gridsense.db-wal", "gridsense.db-shm", "devices.creds.csv"] {
+pub fn write(
+    files: &Files,
+    layout: &Layout,
+    ports: Ports,
+    heartbeat_s: u32,
+    now: u64,
+) -> Result<String, String> {
+    for f in [
+        "gridsense.db",
+        "gridsense.db-wal",
+        "gridsense.db-shm",
+        "devices.creds.csv",
+    ] {
         let _ = std::fs::remove_file(files.dir.join(f));
     }
     let profiles_dir = files.dir.join("profiles");
@@ -273,7 +297,9 @@ pub fn write(files: &Files, layout: &Layout, ports: Ports, heartbeat_s: u32, now
 /// # Errors
 /// No port could be bound.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[cfg(test)]

@@ -90,7 +90,9 @@ fn draw(r: &Responders, rng: &mut ChaCha8Rng, from: u64, deadline: u64, window: 
     } else if u < very + late {
         deadline + (w * rng.random_range(0.1..0.8)) as u64
     } else {
-        let d = lognormal(rng, r.ack_median * w, r.sigma).min(0.9 * w).max(1_000.0);
+        let d = lognormal(rng, r.ack_median * w, r.sigma)
+            .min(0.9 * w)
+            .max(1_000.0);
         from + d as u64
     };
     t.max(from + 1_000)
@@ -141,7 +143,9 @@ impl District {
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
-        self.book.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn on_order(&self, payload: &[u8]) {
@@ -291,5 +295,7 @@ impl District {
 
 /// FNV-1a of an order id (a per-order seed stream).
 pub fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }

@@ -83,7 +83,11 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
     let files = Files::in_dir(&o.out);
     let _ = std::fs::remove_file(&files.log);
     let port = || compound::free_port().map_err(|e| e.to_string());
-    let ports = Ports { mqtt: port()?, api: port()?, uplink: port()? };
+    let ports = Ports {
+        mqtt: port()?,
+        api: port()?,
+        uplink: port()?,
+    };
     let control = Arc::new(WarpControl::create(&files.clock, START_MS).map_err(|e| e.to_string())?);
     let clock: SharedClock = control.clone();
     let token = compound::write(&files, &layout, ports, s.fleet.heartbeat_s, START_MS)?;
@@ -91,13 +95,24 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
     let stop = CancellationToken::new();
     let _guard = stop.clone().drop_guard();
 
-    let district_addr = crate::upstream_sim::district_broker("127.0.0.1:0".parse().map_err(|_| "addr")?)
+    let district_addr =
+        crate::upstream_sim::district_broker("127.0.0.1:0".parse().map_err(|_| "addr")?)
+            .map_err(|e| e.to_string())?;
+    let (district, _task) = District::start(
+        district_addr.port(),
+        clock.clone(),
+        s.responders.clone(),
+        o.seed,
+        stop.clone(),
+    );
+    let relay = Relay::start(ports.uplink, district_addr.port(), stop.clone())
+        .await
         .map_err(|e| e.to_string())?;
-    let (district, _task) = District::start(district_addr.port(), clock.clone(), s.responders.clone(), o.seed, stop.clone());
-    let relay = Relay::start(ports.uplink, district_addr.port(), stop.clone()).await.map_err(|e| e.to_string())?;
     let gw = {
         let (b, f) = (bin.clone(), files.clone());
-        tokio::task::spawn_blocking(move || GatewayProc::start(&b, &f, ports)).await.map_err(|e| e.to_string())??
+        tokio::task::spawn_blocking(move || GatewayProc::start(&b, &f, ports))
+            .await
+            .map_err(|e| e.to_string())??
     };
     eprintln!(
         "simulate month: {} nodes, {} buildings, {} cells, {days} days, seed {}; gateway {} (pid file {}), out {}",
@@ -111,10 +126,22 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
     );
     let stats = Arc::new(sim::stats::Stats::default());
     let fleet_stop = stop.child_token();
-    let fleet = start_fleet(&files, &layout, &timeline, &s, ports, o.seed, &clock, &stats, fleet_stop.clone())?;
+    let fleet = start_fleet(
+        &files,
+        &layout,
+        &timeline,
+        &s,
+        ports,
+        o.seed,
+        &clock,
+        &stats,
+        fleet_stop.clone(),
+    )?;
     // The month begins once the compound is connected (clock stopped till then).
     let t0 = Instant::now();
-    while stats.connected.load(Ordering::Relaxed) < layout.nodes.len() as i64 && t0.elapsed() < Duration::from_secs(180) {
+    while stats.connected.load(Ordering::Relaxed) < layout.nodes.len() as i64
+        && t0.elapsed() < Duration::from_secs(180)
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -135,7 +162,12 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
         stats: &stats,
         db: files.db.clone(),
         log: RunLog::default(),
-        acts: timeline.acts.iter().enumerate().map(|(i, (t, a))| ((*t, i as u64), a.clone())).collect(),
+        acts: timeline
+            .acts
+            .iter()
+            .enumerate()
+            .map(|(i, (t, a))| ((*t, i as u64), a.clone()))
+            .collect(),
         holds: timeline.holds.clone(),
         known_deadlines: HashSet::new(),
         known_answers: HashSet::new(),
@@ -149,7 +181,9 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
     d.log.month_wall_s = month_wall.elapsed().as_secs_f64();
     fleet_stop.cancel();
     let _ = fleet.await;
-    let exit = tokio::task::spawn_blocking(move || gw.stop()).await.map_err(|e| e.to_string())?;
+    let exit = tokio::task::spawn_blocking(move || gw.stop())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Err(e) = exit {
         eprintln!("simulate month: {e}");
     }
@@ -198,7 +232,11 @@ fn start_fleet(
     let ordered: Vec<sim::devices::DeviceSpec> = layout
         .nodes
         .iter()
-        .map(|n| by_id.remove(&n.id).ok_or_else(|| format!("{} not in the credentials export", n.id)))
+        .map(|n| {
+            by_id
+                .remove(&n.id)
+                .ok_or_else(|| format!("{} not in the credentials export", n.id))
+        })
         .collect::<Result<_, _>>()?;
     // One run per process: the fleet lives as long as it.
     let ordered: &'static [sim::devices::DeviceSpec] = Box::leak(ordered.into_boxed_slice());
@@ -223,12 +261,17 @@ fn start_fleet(
     let timing = sim::runner::Timing {
         tick: Duration::from_millis(20),
         end_ms: timeline.end_ms + 86_400_000,
-        clock: Some(sim::runner::SimClock(Arc::new(move || c.now_ms().saturating_sub(START_MS)))),
+        clock: Some(sim::runner::SimClock(Arc::new(move || {
+            c.now_ms().saturating_sub(START_MS)
+        }))),
     };
     let entries = timeline.entries.clone();
     let (stats, n) = (stats.clone(), ordered.len());
     Ok(tokio::spawn(async move {
-        if let Err(e) = sim::runner::run_members("month", n, &members, entries, &opts, timing, stats, stop).await {
+        if let Err(e) =
+            sim::runner::run_members("month", n, &members, entries, &opts, timing, stats, stop)
+                .await
+        {
             eprintln!("simulate month: fleet: {e}");
         }
     }))
@@ -257,9 +300,16 @@ impl Driver<'_> {
         self.control.now_ms().saturating_sub(START_MS)
     }
 
-    async fn drive(&mut self, mut gw: GatewayProc, bin: &Path, files: &Files, ports: Ports) -> Result<GatewayProc, String> {
+    async fn drive(
+        &mut self,
+        mut gw: GatewayProc,
+        bin: &Path,
+        files: &Files,
+        ports: Ports,
+    ) -> Result<GatewayProc, String> {
         let end = self.t.end_ms;
-        let (mut entry, mut last_poll, mut last_print) = (0usize, Instant::now() - POLL, Instant::now());
+        let (mut entry, mut last_poll, mut last_print) =
+            (0usize, Instant::now() - POLL, Instant::now());
         let mut conn = open_db(&self.db);
         let mut deadlines: Vec<u64> = Vec::new();
         let mut set = (f64::NAN, 0u64);
@@ -300,7 +350,11 @@ impl Driver<'_> {
                 }
                 for &d in &deadlines {
                     if self.known_deadlines.insert(d) {
-                        self.holds.push(Hold { from: d, until: d + 3_000, rate: self.s.clock.slow });
+                        self.holds.push(Hold {
+                            from: d,
+                            until: d + 3_000,
+                            rate: self.s.clock.slow,
+                        });
                     }
                 }
             }
@@ -308,7 +362,11 @@ impl Driver<'_> {
                 && a > m
                 && self.known_answers.insert(a)
             {
-                self.holds.push(Hold { from: a, until: a + 5_000, rate: self.s.clock.slow * 10.0 });
+                self.holds.push(Hold {
+                    from: a,
+                    until: a + 5_000,
+                    rate: self.s.clock.slow * 10.0,
+                });
             }
             while entry < self.t.entries.len() && self.t.entries[entry].at_ms <= m {
                 entry += 1;
@@ -339,7 +397,9 @@ impl Driver<'_> {
                 .fold(self.s.clock.fast, f64::min);
             if set != (rate, cap) {
                 set = (rate, cap);
-                self.control.set(rate, START_MS + cap).map_err(|e| e.to_string())?;
+                self.control
+                    .set(rate, START_MS + cap)
+                    .map_err(|e| e.to_string())?;
             }
             if last_print.elapsed() >= Duration::from_secs(2) {
                 last_print = Instant::now();
@@ -368,7 +428,9 @@ impl Driver<'_> {
         let outcome = match act {
             Act::GuardCancel(dev) => {
                 let d = dev.clone();
-                let r = tokio::task::spawn_blocking(move || api.cancel_false(&d)).await.unwrap_or(Cancel::Failed("join".into()));
+                let r = tokio::task::spawn_blocking(move || api.cancel_false(&d))
+                    .await
+                    .unwrap_or(Cancel::Failed("join".into()));
                 let (status, detail) = match &r {
                     Cancel::Done(id) => (200, id.clone()),
                     Cancel::Later(id) => (409, id.clone()),
@@ -379,27 +441,63 @@ impl Driver<'_> {
                 if matches!(r, Cancel::Later(_) | Cancel::Failed(_)) && *tries < 20 {
                     *tries += 1;
                     let at = m + 30_000;
-                    self.acts.insert((at, k + 1_000_000 * u64::from(*tries)), Act::GuardCancel(dev.clone()));
-                    self.holds.push(Hold { from: at, until: at + 10_000, rate: self.s.clock.slow });
+                    self.acts.insert(
+                        (at, k + 1_000_000 * u64::from(*tries)),
+                        Act::GuardCancel(dev.clone()),
+                    );
+                    self.holds.push(Hold {
+                        from: at,
+                        until: at + 10_000,
+                        rate: self.s.clock.slow,
+                    });
                 }
-                Outcome { at: m, what: "cancel".into(), subject: dev, status, detail }
+                Outcome {
+                    at: m,
+                    what: "cancel".into(),
+                    subject: dev,
+                    status,
+                    detail,
+                }
             }
             Act::Report(place, text) => {
                 let p = place.clone();
-                let (status, detail) = tokio::task::spawn_blocking(move || api.report(SITE, &p, &text)).await.unwrap_or((0, "join".into()));
-                Outcome { at: m, what: "report".into(), subject: place, status, detail }
+                let (status, detail) =
+                    tokio::task::spawn_blocking(move || api.report(SITE, &p, &text))
+                        .await
+                        .unwrap_or((0, "join".into()));
+                Outcome {
+                    at: m,
+                    what: "report".into(),
+                    subject: place,
+                    status,
+                    detail,
+                }
             }
             Act::Outage(down) => {
                 self.relay.set_down(down);
                 let what = if down { "uplink-down" } else { "uplink-up" };
-                Outcome { at: m, what: what.into(), subject: "uplink".into(), status: 0, detail: String::new() }
+                Outcome {
+                    at: m,
+                    what: what.into(),
+                    subject: "uplink".into(),
+                    status: 0,
+                    detail: String::new(),
+                }
             }
             Act::Restart(_) => return,
         };
         self.log.actions.push(outcome);
     }
 
-    async fn restart(&mut self, gw: GatewayProc, how: RestartHow, m: u64, bin: &Path, files: &Files, ports: Ports) -> Result<GatewayProc, String> {
+    async fn restart(
+        &mut self,
+        gw: GatewayProc,
+        how: RestartHow,
+        m: u64,
+        bin: &Path,
+        files: &Files,
+        ports: Ports,
+    ) -> Result<GatewayProc, String> {
         // Real time while the gateway is away: the nodes' reconnections and
         // the gateway's start take what they take.
         self.control.set(1.0, u64::MAX).map_err(|e| e.to_string())?;
@@ -416,7 +514,9 @@ impl Driver<'_> {
             Err(e) => e,
         };
         let (b, f) = (bin.to_path_buf(), files.clone());
-        let gw = tokio::task::spawn_blocking(move || GatewayProc::start(&b, &f, ports)).await.map_err(|e| e.to_string())??;
+        let gw = tokio::task::spawn_blocking(move || GatewayProc::start(&b, &f, ports))
+            .await
+            .map_err(|e| e.to_string())??;
         // Back: every node connected before is again (or the count held
         // still for 5 s, a node the plan keeps down), and the uplink is up.
         let (mut last, mut still) = (-1, Instant::now());
@@ -439,16 +539,26 @@ impl Driver<'_> {
             back_in_s: t0.elapsed().as_secs_f64(),
             nodes_back: self.stats.connected.load(Ordering::Relaxed),
         };
-        eprintln!("simulate month: gateway {how:?} at day {:.2}: back in {:.1} s, {} nodes", m as f64 / 86_400_000.0, rec.back_in_s, rec.nodes_back);
+        eprintln!(
+            "simulate month: gateway {how:?} at day {:.2}: back in {:.1} s, {} nodes",
+            m as f64 / 86_400_000.0,
+            rec.back_in_s,
+            rec.nodes_back
+        );
         let now = self.month_now();
-        self.holds.push(Hold { from: now, until: now + 120_000, rate: self.s.clock.slow });
+        self.holds.push(Hold {
+            from: now,
+            until: now + 120_000,
+            rate: self.s.clock.slow,
+        });
         self.log.restarts.push(rec);
         Ok(gw)
     }
 }
 
 fn open_db(path: &Path) -> Option<rusqlite::Connection> {
-    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .ok()?;
     c.busy_timeout(Duration::from_millis(200)).ok()?;
     Some(c)
 }
@@ -456,12 +566,20 @@ fn open_db(path: &Path) -> Option<rusqlite::Connection> {
 /// The next supervision deadline of every open order after `now`, and the
 /// count of orders and of final ones.
 fn next_deadlines(c: &rusqlite::Connection, now: u64) -> rusqlite::Result<(Vec<u64>, (u64, u64))> {
-    let mut st = c.prepare_cached("SELECT body FROM orders WHERE state NOT IN ('closed', 'cancelled', 'rejected')")?;
+    let mut st = c.prepare_cached(
+        "SELECT body FROM orders WHERE state NOT IN ('closed', 'cancelled', 'rejected')",
+    )?;
     let bodies: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for b in bodies {
-        let Ok(rec) = serde_json::from_str::<OrderRecord>(&b) else { continue };
-        let deadline = if rec.acked_at.is_none() { rec.up.ack_by } else { rec.up.close_by };
+        let Ok(rec) = serde_json::from_str::<OrderRecord>(&b) else {
+            continue;
+        };
+        let deadline = if rec.acked_at.is_none() {
+            rec.up.ack_by
+        } else {
+            rec.up.close_by
+        };
         let interval = deadline.saturating_sub(rec.opened_at).max(1);
         for k in u64::from(rec.stage)..u64::from(rec.stage) + 2 {
             let due = deadline + interval * k;

@@ -247,7 +247,9 @@ impl MonthScenario {
         if s.fires.during_outage > s.fires.count {
             errs.push("fires.during_outage: at most fires.count".into());
         }
-        if !(0.0..1.0).contains(&s.uplink_outage.at) || s.restart.iter().any(|r| !(0.0..1.0).contains(&r.at)) {
+        if !(0.0..1.0).contains(&s.uplink_outage.at)
+            || s.restart.iter().any(|r| !(0.0..1.0).contains(&r.at))
+        {
             errs.push("uplink_outage.at, restart.at: a fraction of the month in 0..1".into());
         }
         if s.clock.fast < s.clock.slow || s.clock.slow < s.clock.fire || s.clock.fire <= 0.0 {
@@ -344,12 +346,19 @@ pub fn build(s: &MonthScenario, layout: &Layout, days: f64, seed: u64) -> Timeli
         ..Timeline::default()
     };
     let o_start = lo + ms((hi - lo) as f64 / 1000.0 * s.uplink_outage.at);
-    t.outage = (o_start, (o_start + ms(s.uplink_outage.hours * 3600.0)).min(end));
+    t.outage = (
+        o_start,
+        (o_start + ms(s.uplink_outage.hours * 3600.0)).min(end),
+    );
     t.acts.push((t.outage.0, Act::Outage(true)));
     t.acts.push((t.outage.1, Act::Outage(false)));
     // The uplink's return at a tenth of the slow rate: its reconnection and
     // the outbox's drain take real seconds.
-    t.holds.push(Hold { from: t.outage.1, until: t.outage.1 + 120_000, rate: (s.clock.slow / 10.0).max(s.clock.fire) });
+    t.holds.push(Hold {
+        from: t.outage.1,
+        until: t.outage.1 + 120_000,
+        rate: (s.clock.slow / 10.0).max(s.clock.fire),
+    });
     for r in &s.restart {
         let at = lo + ms((hi - lo) as f64 / 1000.0 * r.at);
         t.acts.push((at, Act::Restart(r.how)));
@@ -362,7 +371,9 @@ pub fn build(s: &MonthScenario, layout: &Layout, days: f64, seed: u64) -> Timeli
     s.flaps.count = scaled(s.flaps.count);
     s.offline.count = scaled(s.offline.count);
     let s = &s;
-    let smoke: Vec<usize> = (0..layout.nodes.len()).filter(|&i| layout.nodes[i].profile == "smoke").collect();
+    let smoke: Vec<usize> = (0..layout.nodes.len())
+        .filter(|&i| layout.nodes[i].profile == "smoke")
+        .collect();
     let mut busy_zones: Vec<String> = Vec::new();
     fires(s, layout, &smoke, seed, (lo, hi), &mut t, &mut busy_zones);
     false_smoke(s, layout, &smoke, seed, (lo, hi), &mut t, &busy_zones);
@@ -375,7 +386,11 @@ pub fn build(s: &MonthScenario, layout: &Layout, days: f64, seed: u64) -> Timeli
 }
 
 fn stim(at_ms: u64, node: usize, s: Stimulus) -> Entry {
-    Entry { at_ms, node, what: Planned::Stim(s) }
+    Entry {
+        at_ms,
+        node,
+        what: Planned::Stim(s),
+    }
 }
 
 fn fires(
@@ -388,7 +403,10 @@ fn fires(
     busy: &mut Vec<String>,
 ) {
     let mut rng = rng_for(seed, 1);
-    let mut zones: Vec<String> = smoke.iter().map(|&i| layout.nodes[i].zone.clone()).collect();
+    let mut zones: Vec<String> = smoke
+        .iter()
+        .map(|&i| layout.nodes[i].zone.clone())
+        .collect();
     zones.dedup();
     zones.shuffle(&mut rng);
     for k in 0..s.fires.count.min(zones.len()) {
@@ -401,9 +419,17 @@ fn fires(
             lo + slot * k as u64 + rng.random_range(slot / 4..slot / 2 + 1)
         };
         let zone = zones[k].clone();
-        let on_floor: Vec<usize> = smoke.iter().copied().filter(|&i| layout.nodes[i].zone == zone).collect();
+        let on_floor: Vec<usize> = smoke
+            .iter()
+            .copied()
+            .filter(|&i| layout.nodes[i].zone == zone)
+            .collect();
         let room = layout.nodes[on_floor[0]].room.clone();
-        let in_room: Vec<usize> = on_floor.iter().copied().filter(|&i| layout.nodes[i].room == room).collect();
+        let in_room: Vec<usize> = on_floor
+            .iter()
+            .copied()
+            .filter(|&i| layout.nodes[i].room == room)
+            .collect();
         let (a, b) = (in_room[0], in_room.get(1).copied().unwrap_or(on_floor[1]));
         let second = at + ms(s.fires.second_after_s);
         t.entries.push(stim(at, a, Stimulus::Chamber(320)));
@@ -411,7 +437,8 @@ fn fires(
         let floor_at = at + ms(s.fires.floor_after_s);
         for (j, &n) in on_floor.iter().enumerate() {
             if n != a && n != b {
-                t.entries.push(stim(floor_at + 1_000 * j as u64, n, Stimulus::Chamber(450)));
+                t.entries
+                    .push(stim(floor_at + 1_000 * j as u64, n, Stimulus::Chamber(450)));
             }
         }
         let clears = at + ms(s.fires.clears_after_s);
@@ -420,11 +447,31 @@ fn fires(
         }
         // The detectors sample every tick (20 ms of real time): a tenth of
         // the slow rate from the first smoke keeps their sampling at ~0.2 s.
-        t.holds.push(Hold { from: at, until: second.saturating_sub(500), rate: (s.clock.slow / 10.0).max(s.clock.fire) });
-        t.holds.push(Hold { from: second.saturating_sub(500), until: second + 3_000, rate: s.clock.fire });
-        t.holds.push(Hold { from: second + 3_000, until: floor_at + 60_000 + 1_000 * on_floor.len() as u64, rate: s.clock.slow });
-        t.holds.push(Hold { from: clears, until: clears + 30_000, rate: s.clock.slow });
-        t.fires.push(FirePlan { at_ms: at, zone: zone.clone(), during_outage: during });
+        t.holds.push(Hold {
+            from: at,
+            until: second.saturating_sub(500),
+            rate: (s.clock.slow / 10.0).max(s.clock.fire),
+        });
+        t.holds.push(Hold {
+            from: second.saturating_sub(500),
+            until: second + 3_000,
+            rate: s.clock.fire,
+        });
+        t.holds.push(Hold {
+            from: second + 3_000,
+            until: floor_at + 60_000 + 1_000 * on_floor.len() as u64,
+            rate: s.clock.slow,
+        });
+        t.holds.push(Hold {
+            from: clears,
+            until: clears + 30_000,
+            rate: s.clock.slow,
+        });
+        t.fires.push(FirePlan {
+            at_ms: at,
+            zone: zone.clone(),
+            during_outage: during,
+        });
         busy.push(zone);
     }
 }
@@ -439,22 +486,41 @@ fn false_smoke(
     busy: &[String],
 ) {
     let mut rng = rng_for(seed, 2);
-    let free: Vec<usize> = smoke.iter().copied().filter(|&i| !busy.contains(&layout.nodes[i].zone)).collect();
+    let free: Vec<usize> = smoke
+        .iter()
+        .copied()
+        .filter(|&i| !busy.contains(&layout.nodes[i].zone))
+        .collect();
     for _ in 0..s.false_smoke.count {
         let n = free[rng.random_range(0..free.len())];
         let at = rng.random_range(lo..hi);
         let [a, b] = s.false_smoke.lasts_s;
         let lasts = ms(rng.random_range(a.min(b)..=a.max(b)));
-        t.entries.push(stim(at, n, Stimulus::Chamber(s.false_smoke.raw)));
+        t.entries
+            .push(stim(at, n, Stimulus::Chamber(s.false_smoke.raw)));
         t.entries.push(stim(at + lasts, n, Stimulus::Chamber(40)));
-        let cancel = ms(lognormal(&mut rng, s.guards.cancel_median_s, s.guards.cancel_sigma).clamp(5.0, 3_600.0));
+        let cancel = ms(
+            lognormal(&mut rng, s.guards.cancel_median_s, s.guards.cancel_sigma)
+                .clamp(5.0, 3_600.0),
+        );
         let id = layout.nodes[n].id.clone();
         t.acts.push((at + cancel, Act::GuardCancel(id)));
-        t.holds.push(Hold { from: at, until: at + 150_000.max(cancel + 10_000), rate: s.clock.slow });
+        t.holds.push(Hold {
+            from: at,
+            until: at + 150_000.max(cancel + 10_000),
+            rate: s.clock.slow,
+        });
     }
 }
 
-fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, hi): (u64, u64), t: &mut Timeline) {
+fn faults(
+    s: &MonthScenario,
+    layout: &Layout,
+    smoke: &[usize],
+    seed: u64,
+    (lo, hi): (u64, u64),
+    t: &mut Timeline,
+) {
     let mut rng = rng_for(seed, 3);
     let slow = s.clock.slow;
     // Chattering detectors.
@@ -464,16 +530,33 @@ fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, h
         let period = ms(s.chatter.period_s);
         for j in 0..s.chatter.times {
             let v = if j % 2 == 0 { 260 } else { 40 };
-            t.entries.push(stim(at + period * u64::from(j), n, Stimulus::Chamber(v)));
+            t.entries
+                .push(stim(at + period * u64::from(j), n, Stimulus::Chamber(v)));
         }
         // The guard room checks it like any pre-alarm of one detector.
-        let cancel = ms(lognormal(&mut rng, s.guards.cancel_median_s, s.guards.cancel_sigma).clamp(5.0, 3_600.0));
-        t.acts.push((at + cancel, Act::GuardCancel(layout.nodes[n].id.clone())));
-        t.holds.push(Hold { from: at, until: at + period * u64::from(s.chatter.times) + 150_000, rate: slow });
+        let cancel = ms(
+            lognormal(&mut rng, s.guards.cancel_median_s, s.guards.cancel_sigma)
+                .clamp(5.0, 3_600.0),
+        );
+        t.acts
+            .push((at + cancel, Act::GuardCancel(layout.nodes[n].id.clone())));
+        t.holds.push(Hold {
+            from: at,
+            until: at + period * u64::from(s.chatter.times) + 150_000,
+            rate: slow,
+        });
     }
     // Batteries dying across a building.
-    let b = s.batteries.building.saturating_sub(1).min(layout.buildings.len() - 1);
-    let mut inb: Vec<usize> = smoke.iter().copied().filter(|&i| layout.nodes[i].building == b).collect();
+    let b = s
+        .batteries
+        .building
+        .saturating_sub(1)
+        .min(layout.buildings.len() - 1);
+    let mut inb: Vec<usize> = smoke
+        .iter()
+        .copied()
+        .filter(|&i| layout.nodes[i].building == b)
+        .collect();
     inb.shuffle(&mut rng);
     inb.truncate(s.batteries.count);
     let from = (ms(s.batteries.day * 86_400.0)).clamp(lo, hi);
@@ -481,7 +564,11 @@ fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, h
     for n in inb {
         let at = (from + rng.random_range(0..over)).min(hi);
         t.entries.push(stim(at, n, Stimulus::Battery(2_400)));
-        t.holds.push(Hold { from: at, until: at + 60_000, rate: slow });
+        t.holds.push(Hold {
+            from: at,
+            until: at + 60_000,
+            rate: slow,
+        });
     }
     // Flapping links.
     let all: Vec<usize> = (0..layout.nodes.len()).collect();
@@ -491,10 +578,22 @@ fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, h
         let (down, up) = (ms(s.flaps.down_s), ms(s.flaps.up_s));
         for k in 0..u64::from(s.flaps.times) {
             let d = at + k * (down + up);
-            t.entries.push(Entry { at_ms: d, node: n, what: Planned::LinkDown });
-            t.entries.push(Entry { at_ms: d + down, node: n, what: Planned::LinkUp });
+            t.entries.push(Entry {
+                at_ms: d,
+                node: n,
+                what: Planned::LinkDown,
+            });
+            t.entries.push(Entry {
+                at_ms: d + down,
+                node: n,
+                what: Planned::LinkUp,
+            });
         }
-        t.holds.push(Hold { from: at, until: at + u64::from(s.flaps.times) * (down + up) + 120_000, rate: slow });
+        t.holds.push(Hold {
+            from: at,
+            until: at + u64::from(s.flaps.times) * (down + up) + 120_000,
+            rate: slow,
+        });
     }
     // Nodes offline for hours.
     for _ in 0..s.offline.count {
@@ -502,10 +601,26 @@ fn faults(s: &MonthScenario, layout: &Layout, smoke: &[usize], seed: u64, (lo, h
         let at = rng.random_range(lo..hi);
         let [a, b] = s.offline.hours;
         let back = at + ms(rng.random_range(a.min(b)..=a.max(b)) * 3600.0);
-        t.entries.push(Entry { at_ms: at, node: n, what: Planned::LinkDown });
-        t.entries.push(Entry { at_ms: back, node: n, what: Planned::LinkUp });
-        t.holds.push(Hold { from: at, until: at + 60_000, rate: slow });
-        t.holds.push(Hold { from: back, until: back + 60_000, rate: slow });
+        t.entries.push(Entry {
+            at_ms: at,
+            node: n,
+            what: Planned::LinkDown,
+        });
+        t.entries.push(Entry {
+            at_ms: back,
+            node: n,
+            what: Planned::LinkUp,
+        });
+        t.holds.push(Hold {
+            from: at,
+            until: at + 60_000,
+            rate: slow,
+        });
+        t.holds.push(Hold {
+            from: back,
+            until: back + 60_000,
+            rate: slow,
+        });
     }
 }
 
@@ -527,7 +642,11 @@ fn reports(s: &MonthScenario, layout: &Layout, seed: u64, (lo, hi): (u64, u64), 
         let place = format!("{}-f{:02}", layout.buildings[b], f + 1);
         let text = texts[rng.random_range(0..texts.len())].to_string();
         t.acts.push((at, Act::Report(place, text)));
-        t.holds.push(Hold { from: at, until: at + 20_000, rate: s.clock.slow });
+        t.holds.push(Hold {
+            from: at,
+            until: at + 20_000,
+            rate: s.clock.slow,
+        });
     }
 }
 
@@ -546,10 +665,18 @@ mod tests {
         assert_eq!(a.entries, b.entries);
         assert_eq!(a.acts, b.acts);
         assert_eq!(a.fires.len(), 3);
-        let cancels = a.acts.iter().filter(|x| matches!(x.1, Act::GuardCancel(_))).count();
+        let cancels = a
+            .acts
+            .iter()
+            .filter(|x| matches!(x.1, Act::GuardCancel(_)))
+            .count();
         assert_eq!(cancels, s.false_smoke.count + s.chatter.count);
         assert!(a.fires.iter().filter(|f| f.during_outage).count() == 1);
         assert!(a.entries.iter().all(|e| e.at_ms < a.end_ms));
-        assert_ne!(build(&s, &l, s.days, 8).entries, a.entries, "another seed, another month");
+        assert_ne!(
+            build(&s, &l, s.days, 8).entries,
+            a.entries,
+            "another seed, another month"
+        );
     }
 }

@@ -61,7 +61,10 @@ impl GatewayProc {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
             if let Ok(Some(st)) = me.child.try_wait() {
-                return Err(format!("gridsense run exited: {st} (see {})", files.log.display()));
+                return Err(format!(
+                    "gridsense run exited: {st} (see {})",
+                    files.log.display()
+                ));
             }
             let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
             if up(ports.mqtt) && up(ports.api) {

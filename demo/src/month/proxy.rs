@@ -24,7 +24,11 @@ impl Relay {
     ///
     /// # Errors
     /// The port cannot be bound.
-    pub async fn start(port: u16, target: u16, stop: CancellationToken) -> std::io::Result<Arc<Self>> {
+    pub async fn start(
+        port: u16,
+        target: u16,
+        stop: CancellationToken,
+    ) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let (cut, _) = watch::channel(0u64);
         let me = Arc::new(Self {

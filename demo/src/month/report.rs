@@ -237,7 +237,14 @@ fn expected_cards(rec: &OrderRecord, end: u64) -> Vec<(CardKind, u64)> {
     let mut tier = 0u32;
     let phases = [
         (rec.up.ack_by, rec.acked_at),
-        (rec.up.close_by, if rec.acked_at.is_some() { rec.ended_at } else { None }),
+        (
+            rec.up.close_by,
+            if rec.acked_at.is_some() {
+                rec.ended_at
+            } else {
+                None
+            },
+        ),
     ];
     for (i, (deadline, ended)) in phases.into_iter().enumerate() {
         if i == 1 && rec.acked_at.is_none() {
@@ -255,7 +262,11 @@ fn expected_cards(rec: &OrderRecord, end: u64) -> Vec<(CardKind, u64)> {
             }
             // The close phase begins at acceptance: a deadline it passed
             // before then is due at the acceptance.
-            let due = if i == 1 { due.max(rec.acked_at.unwrap_or(due)) } else { due };
+            let due = if i == 1 {
+                due.max(rec.acked_at.unwrap_or(due))
+            } else {
+                due
+            };
             if stage == 0 {
                 out.push((CardKind::Yellow, due));
             } else if tier < 2 {
@@ -276,7 +287,8 @@ fn expected_cards(rec: &OrderRecord, end: u64) -> Vec<(CardKind, u64)> {
 /// # Errors
 /// The store cannot be read.
 pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
-    let c = rusqlite::Connection::open_with_flags(i.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqerr)?;
+    let c = rusqlite::Connection::open_with_flags(i.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(sqerr)?;
     let start = i.start_ms;
     let end = start + i.timeline.end_ms;
     let mut r = Report {
@@ -284,19 +296,33 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
         days: i.days,
         nodes: i.layout.nodes.len(),
         buildings: i.layout.buildings.len(),
-        cells: { let mut v = i.layout.cells.clone(); v.dedup(); v.len() },
+        cells: {
+            let mut v = i.layout.cells.clone();
+            v.dedup();
+            v.len()
+        },
         wall_s: i.run.wall_s,
         month_wall_s: i.run.month_wall_s,
         outage_ms: i.timeline.outage,
         restarts: i.run.restarts.clone(),
         ..Report::default()
     };
-    let count = |sql: &str| c.query_row(sql, [], |x| x.get::<_, i64>(0)).map(|v| v as u64).map_err(sqerr);
+    let count = |sql: &str| {
+        c.query_row(sql, [], |x| x.get::<_, i64>(0))
+            .map(|v| v as u64)
+            .map_err(sqerr)
+    };
     r.node_events = count("SELECT count(*) FROM events")?;
     r.raw_alarm_events = count("SELECT count(*) FROM events WHERE kind IN ('alarm', 'pre-alarm')")?;
     {
-        let mut st = c.prepare("SELECT kind, count(*) FROM alarms GROUP BY kind").map_err(sqerr)?;
-        let rows = st.query_map([], |x| Ok((x.get::<_, String>(0)?, x.get::<_, i64>(1)? as u64))).map_err(sqerr)?;
+        let mut st = c
+            .prepare("SELECT kind, count(*) FROM alarms GROUP BY kind")
+            .map_err(sqerr)?;
+        let rows = st
+            .query_map([], |x| {
+                Ok((x.get::<_, String>(0)?, x.get::<_, i64>(1)? as u64))
+            })
+            .map_err(sqerr)?;
         for row in rows {
             let (k, n) = row.map_err(sqerr)?;
             r.alarms_by_kind.insert(k, n);
@@ -337,7 +363,9 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
         r.red += u64::from(o.rec.red_cards);
         r.escalations += moves;
         if let Some(a) = o.rec.acked_at.filter(|&a| a <= end) {
-            acks.entry(o.cell.clone()).or_default().push(a - o.rec.opened_at);
+            acks.entry(o.cell.clone())
+                .or_default()
+                .push(a - o.rec.opened_at);
         }
         let closed = o.state == "closed" && o.rec.ended_at.is_some_and(|e| e <= end);
         if closed {
@@ -367,8 +395,14 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
             r.open_not_due += 1;
         }
         // Cards.
-        let late = o.rec.acked_at.map_or(end > o.rec.up.ack_by, |a| a > o.rec.up.ack_by)
-            || o.rec.ended_at.filter(|_| o.state == "closed").map_or(end > o.rec.up.close_by, |e| e > o.rec.up.close_by);
+        let late = o
+            .rec
+            .acked_at
+            .map_or(end > o.rec.up.ack_by, |a| a > o.rec.up.ack_by)
+            || o.rec
+                .ended_at
+                .filter(|_| o.state == "closed")
+                .map_or(end > o.rec.up.close_by, |e| e > o.rec.up.close_by);
         let given = cards.get(&o.id).cloned().unwrap_or_default();
         if !late {
             r.cards_on_non_late += given.len() as u64;
@@ -377,7 +411,10 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
         r.late_orders += 1;
         let want = expected_cards(&o.rec, end);
         let ok = want.len() == given.len()
-            && want.iter().zip(&given).all(|(w, g)| w.0 == g.0 && g.1 >= w.1 && g.1 - w.1 <= CARD_TOLERANCE_MS);
+            && want
+                .iter()
+                .zip(&given)
+                .all(|(w, g)| w.0 == g.0 && g.1 >= w.1 && g.1 - w.1 <= CARD_TOLERANCE_MS);
         for (w, g) in want.iter().zip(&given) {
             if w.0 == g.0 && g.1 >= w.1 {
                 r.card_delay_max_ms = r.card_delay_max_ms.max(g.1 - w.1);
@@ -387,13 +424,30 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
             r.cards_on_time += 1;
         } else if r.card_errors.len() < 20 {
             let show = |v: &[(CardKind, u64)]| {
-                v.iter().map(|(k, t)| format!("{k:?}@{:.1}s", (*t as f64 - o.rec.opened_at as f64) / 1000.0)).collect::<Vec<_>>().join(" ")
+                v.iter()
+                    .map(|(k, t)| {
+                        format!(
+                            "{k:?}@{:.1}s",
+                            (*t as f64 - o.rec.opened_at as f64) / 1000.0
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
-            r.card_errors.push(format!("{}: due [{}] given [{}] (times after opening)", o.id, show(&want), show(&given)));
+            r.card_errors.push(format!(
+                "{}: due [{}] given [{}] (times after opening)",
+                o.id,
+                show(&want),
+                show(&given)
+            ));
         }
     }
     for (cell, cf) in &mut r.per_cell {
-        cf.closure_rate = if cf.due == 0 { 1.0 } else { cf.closed_due as f64 / cf.due as f64 };
+        cf.closure_rate = if cf.due == 0 {
+            1.0
+        } else {
+            cf.closed_due as f64 / cf.due as f64
+        };
         let a = acks.entry(cell.clone()).or_default();
         cf.ack_p50_s = pct(a, 0.5);
         cf.ack_p90_s = pct(a, 0.9);
@@ -401,12 +455,23 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
         cf.close_p50_s = pct(z, 0.5);
         cf.close_p90_s = pct(z, 0.9);
     }
-    r.closure_rate = if r.due_orders == 0 { 1.0 } else { r.closed_due as f64 / r.due_orders as f64 };
-    r.false_ticket_share = if r.raw_alarm_events == 0 { 0.0 } else { r.false_tickets as f64 / r.raw_alarm_events as f64 };
+    r.closure_rate = if r.due_orders == 0 {
+        1.0
+    } else {
+        r.closed_due as f64 / r.due_orders as f64
+    };
+    r.false_ticket_share = if r.raw_alarm_events == 0 {
+        0.0
+    } else {
+        r.false_tickets as f64 / r.raw_alarm_events as f64
+    };
     r.district_tickets = i.tickets.len() as u64;
     r.district_revisions = i.tickets.values().map(|t| t.received.len() as u64).sum();
     r.district_duplicates = i.tickets.values().map(|t| u64::from(t.duplicates)).sum();
-    r.never_at_district = rows.iter().filter(|o| o.state != "cancelled" && !i.tickets.contains_key(&o.id)).count() as u64;
+    r.never_at_district = rows
+        .iter()
+        .filter(|o| o.state != "cancelled" && !i.tickets.contains_key(&o.id))
+        .count() as u64;
     r.fires = fires(&c, i, &rows)?;
     for a in &i.run.actions {
         match (a.what.as_str(), a.status) {
@@ -420,24 +485,60 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, String> {
     }
     let t = &mut r.targets;
     t.insert("closure_rate >= 0.9991".into(), r.closure_rate >= 0.9991);
-    t.insert("false_ticket_share <= 0.01".into(), r.false_ticket_share <= 0.01);
-    t.insert("cards_on_time == late_orders".into(), r.cards_on_time == r.late_orders);
-    t.insert("every fire confirmed".into(), !r.fires.is_empty() && r.fires.iter().all(|f| f.confirmed_ms > 0));
-    t.insert("doors released within 10 ms".into(), r.fires.iter().all(|f| f.door_release_ms >= 0 && f.door_release_ms <= 10));
-    t.insert("fire orders within the outage rules".into(), r.fires.iter().all(|f| f.within_outage_rules));
+    t.insert(
+        "false_ticket_share <= 0.01".into(),
+        r.false_ticket_share <= 0.01,
+    );
+    t.insert(
+        "cards_on_time == late_orders".into(),
+        r.cards_on_time == r.late_orders,
+    );
+    t.insert(
+        "every fire confirmed".into(),
+        !r.fires.is_empty() && r.fires.iter().all(|f| f.confirmed_ms > 0),
+    );
+    t.insert(
+        "doors released within 10 ms".into(),
+        r.fires
+            .iter()
+            .all(|f| f.door_release_ms >= 0 && f.door_release_ms <= 10),
+    );
+    t.insert(
+        "fire orders within the outage rules".into(),
+        r.fires.iter().all(|f| f.within_outage_rules),
+    );
     Ok(r)
 }
 
 fn order_rows(c: &rusqlite::Connection) -> Result<Vec<Row>, String> {
-    let mut st = c.prepare("SELECT order_id, alarm_id, cell, state, body FROM orders ORDER BY opened_at, order_id").map_err(sqerr)?;
+    let mut st = c
+        .prepare(
+            "SELECT order_id, alarm_id, cell, state, body FROM orders ORDER BY opened_at, order_id",
+        )
+        .map_err(sqerr)?;
     let rows = st
-        .query_map([], |x| Ok((x.get::<_, String>(0)?, x.get::<_, String>(1)?, x.get::<_, String>(2)?, x.get::<_, String>(3)?, x.get::<_, String>(4)?)))
+        .query_map([], |x| {
+            Ok((
+                x.get::<_, String>(0)?,
+                x.get::<_, String>(1)?,
+                x.get::<_, String>(2)?,
+                x.get::<_, String>(3)?,
+                x.get::<_, String>(4)?,
+            ))
+        })
         .map_err(sqerr)?;
     let mut out = Vec::new();
     for row in rows {
         let (id, alarm, cell, state, body) = row.map_err(sqerr)?;
-        let rec: OrderRecord = serde_json::from_str(&body).map_err(|e| format!("order {id}: {e}"))?;
-        out.push(Row { id, alarm, cell, state, rec });
+        let rec: OrderRecord =
+            serde_json::from_str(&body).map_err(|e| format!("order {id}: {e}"))?;
+        out.push(Row {
+            id,
+            alarm,
+            cell,
+            state,
+            rec,
+        });
     }
     Ok(out)
 }
@@ -449,14 +550,23 @@ fn audit_cards(c: &rusqlite::Connection) -> Result<BTreeMap<String, Vec<(CardKin
         .prepare("SELECT subject, at, body FROM audit WHERE kind IN ('order.card', 'order.escalated') ORDER BY seq")
         .map_err(sqerr)?;
     let rows = st
-        .query_map([], |x| Ok((x.get::<_, String>(0)?, x.get::<_, i64>(1)? as u64, x.get::<_, String>(2)?)))
+        .query_map([], |x| {
+            Ok((
+                x.get::<_, String>(0)?,
+                x.get::<_, i64>(1)? as u64,
+                x.get::<_, String>(2)?,
+            ))
+        })
         .map_err(sqerr)?;
     let mut seen: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut out: BTreeMap<String, Vec<(CardKind, u64)>> = BTreeMap::new();
     for row in rows {
         let (subject, at, body) = row.map_err(sqerr)?;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let (y, rd) = (v["yellow_cards"].as_u64().unwrap_or(0), v["red_cards"].as_u64().unwrap_or(0));
+        let (y, rd) = (
+            v["yellow_cards"].as_u64().unwrap_or(0),
+            v["red_cards"].as_u64().unwrap_or(0),
+        );
         let (py, pr) = seen.get(&subject).copied().unwrap_or((0, 0));
         let list = out.entry(subject.clone()).or_default();
         for _ in py..y {
@@ -473,7 +583,10 @@ fn audit_cards(c: &rusqlite::Connection) -> Result<BTreeMap<String, Vec<(CardKin
 fn explain(o: &Row, t: Option<&Ticket>, start: u64, end: u64) -> String {
     let day = |ms: u64| (ms.saturating_sub(start)) as f64 / DAY as f64;
     let Some(t) = t else {
-        return format!("never reached the district (opened day {:.2}; its outbox row was not receipted)", day(o.rec.opened_at));
+        return format!(
+            "never reached the district (opened day {:.2}; its outbox row was not receipted)",
+            day(o.rec.opened_at)
+        );
     };
     match t.planned {
         Some((_, close)) if close > end => format!(
@@ -488,15 +601,24 @@ fn explain(o: &Row, t: Option<&Ticket>, start: u64, end: u64) -> String {
             day(close),
             o.state
         ),
-        Some(_) => format!("at the district since day {:.2}, no close answered by the end", day(t.received.first().map_or(0, |r| r.at))),
+        Some(_) => format!(
+            "at the district since day {:.2}, no close answered by the end",
+            day(t.received.first().map_or(0, |r| r.at))
+        ),
         None => "the district holds it cancelled".into(),
     }
 }
 
-fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<FireFigures>, String> {
+fn fires(
+    c: &rusqlite::Connection,
+    i: &Inputs<'_>,
+    rows: &[Row],
+) -> Result<Vec<FireFigures>, String> {
     let start = i.start_ms;
     let (o0, o1) = (start + i.timeline.outage.0, start + i.timeline.outage.1);
-    let mut st = c.prepare("SELECT id, json FROM alarms WHERE kind = 'fire' ORDER BY raised_ms").map_err(sqerr)?;
+    let mut st = c
+        .prepare("SELECT id, json FROM alarms WHERE kind = 'fire' ORDER BY raised_ms")
+        .map_err(sqerr)?;
     let alarms: Vec<(String, serde_json::Value)> = st
         .query_map([], |x| Ok((x.get::<_, String>(0)?, x.get::<_, String>(1)?)))
         .map_err(sqerr)?
@@ -506,9 +628,20 @@ fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<F
     let mut out = Vec::new();
     for f in &i.timeline.fires {
         let at = start + f.at_ms;
-        let mut fig = FireFigures { zone: f.zone.clone(), during_outage: f.during_outage, unlock_sent_ms: -1, door_release_ms: -1, at_district_ms: -1, ..FireFigures::default() };
+        let mut fig = FireFigures {
+            zone: f.zone.clone(),
+            during_outage: f.during_outage,
+            unlock_sent_ms: -1,
+            door_release_ms: -1,
+            at_district_ms: -1,
+            ..FireFigures::default()
+        };
         let found = alarms.iter().find(|(_, j)| {
-            j["zone"].as_str() == Some(f.zone.as_str()) && j["test"] != true && j["raised_at"].as_u64().is_some_and(|r| r + 1_000 >= at && r < at + 600_000)
+            j["zone"].as_str() == Some(f.zone.as_str())
+                && j["test"] != true
+                && j["raised_at"]
+                    .as_u64()
+                    .is_some_and(|r| r + 1_000 >= at && r < at + 600_000)
         });
         if let Some((id, j)) = found {
             fig.alarm = id.clone();
@@ -518,7 +651,9 @@ fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<F
                 fig.confirmed_ms = conf.saturating_sub(start);
                 fig.confirmation_ms = conf.saturating_sub(raised);
                 fig.confirmed_by = j["confirmed_by"].as_str().unwrap_or("").to_string();
-                let mut st = c.prepare("SELECT sent_ms, acked_ms, ok, device FROM linkage WHERE alarm = ?1").map_err(sqerr)?;
+                let mut st = c
+                    .prepare("SELECT sent_ms, acked_ms, ok, device FROM linkage WHERE alarm = ?1")
+                    .map_err(sqerr)?;
                 let links: Vec<(i64, i64, i64, String)> = st
                     .query_map([id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))
                     .map_err(sqerr)?
@@ -535,8 +670,18 @@ fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<F
                     }
                 }
                 fig.unlock_sent_ms = first.values().map(|l| l.0 - conf).max().unwrap_or(-1);
-                fig.door_release_ms = first.values().filter(|l| l.2 != 0).map(|l| l.1 - conf).max().unwrap_or(-1);
-                let doors = i.layout.nodes.iter().filter(|n| n.zone == f.zone && n.profile == "lock").count();
+                fig.door_release_ms = first
+                    .values()
+                    .filter(|l| l.2 != 0)
+                    .map(|l| l.1 - conf)
+                    .max()
+                    .unwrap_or(-1);
+                let doors = i
+                    .layout
+                    .nodes
+                    .iter()
+                    .filter(|n| n.zone == f.zone && n.profile == "lock")
+                    .count();
                 fig.doors = format!("{}/{doors}", first.values().filter(|l| l.2 != 0).count());
             }
             if let Some(o) = rows.iter().find(|o| &o.alarm == id) {
@@ -549,8 +694,14 @@ fn fires(c: &rusqlite::Connection, i: &Inputs<'_>, rows: &[Row]) -> Result<Vec<F
                     fig.within_outage_rules = if fig.during_outage {
                         // Sent within 60 s of the uplink's return, before any
                         // order that is not life-safety opened during the outage.
-                        let first_other = i.tickets.iter()
-                            .filter(|(k, x)| *k != &o.id && x.urgency != "immediate" && x.received.first().is_some_and(|r| r.at >= o1))
+                        let first_other = i
+                            .tickets
+                            .iter()
+                            .filter(|(k, x)| {
+                                *k != &o.id
+                                    && x.urgency != "immediate"
+                                    && x.received.first().is_some_and(|r| r.at >= o1)
+                            })
                             .filter_map(|(_, x)| x.received.first().map(|r| r.at))
                             .min();
                         t.at <= o1 + 60_000 && first_other.is_none_or(|f| t.at <= f)

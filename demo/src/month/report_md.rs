@@ -15,7 +15,11 @@ fn day(ms: u64) -> String {
 /// The report as Markdown.
 pub(super) fn markdown(r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# A simulated month: seed {}, {} days, {} nodes\n", r.seed, r.days, r.nodes);
+    let _ = writeln!(
+        s,
+        "# A simulated month: seed {}, {} days, {} nodes\n",
+        r.seed, r.days, r.nodes
+    );
     let _ = writeln!(
         s,
         "{} buildings in {} grid cells; the real gateway (`gridsense run`) on a virtual clock, \
@@ -29,23 +33,61 @@ pub(super) fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(s, "\n## Figures\n\n| figure | value |\n|---|---|");
     let rows = [
-        ("closure_rate (closed_due / due_orders)", format!("{} ({} of {})", pc(r.closure_rate), r.closed_due, r.due_orders)),
+        (
+            "closure_rate (closed_due / due_orders)",
+            format!(
+                "{} ({} of {})",
+                pc(r.closure_rate),
+                r.closed_due,
+                r.due_orders
+            ),
+        ),
         ("orders opened", r.orders.to_string()),
         ("open, not yet due at the end", r.open_not_due.to_string()),
         ("raw_alarm_events", r.raw_alarm_events.to_string()),
-        ("false tickets (orders cancelled as false)", r.false_tickets.to_string()),
+        (
+            "false tickets (orders cancelled as false)",
+            r.false_tickets.to_string(),
+        ),
         ("false_ticket_share", pc(r.false_ticket_share)),
         ("late_orders", r.late_orders.to_string()),
         ("cards_on_time", r.cards_on_time.to_string()),
         ("cards on orders not late", r.cards_on_non_late.to_string()),
-        ("latest card after its due time", format!("{} ms", r.card_delay_max_ms)),
-        ("yellow / red cards, tier moves", format!("{} / {} / {}", r.yellow, r.red, r.escalations)),
+        (
+            "latest card after its due time",
+            format!("{} ms", r.card_delay_max_ms),
+        ),
+        (
+            "yellow / red cards, tier moves",
+            format!("{} / {} / {}", r.yellow, r.red, r.escalations),
+        ),
         ("node events stored", r.node_events.to_string()),
-        ("district: tickets / revisions / redeliveries", format!("{} / {} / {}", r.district_tickets, r.district_revisions, r.district_duplicates)),
-        ("orders never at the district", r.never_at_district.to_string()),
-        ("guard cancels: done / refused first / nothing open", format!("{} / {} / {}", r.guard_cancels.0, r.guard_cancels.1, r.guard_cancels.2)),
-        ("residents' reports filed / refused", format!("{} / {}", r.resident_reports.0, r.resident_reports.1)),
-        ("uplink outage", format!("{} to {}", day(r.outage_ms.0), day(r.outage_ms.1))),
+        (
+            "district: tickets / revisions / redeliveries",
+            format!(
+                "{} / {} / {}",
+                r.district_tickets, r.district_revisions, r.district_duplicates
+            ),
+        ),
+        (
+            "orders never at the district",
+            r.never_at_district.to_string(),
+        ),
+        (
+            "guard cancels: done / refused first / nothing open",
+            format!(
+                "{} / {} / {}",
+                r.guard_cancels.0, r.guard_cancels.1, r.guard_cancels.2
+            ),
+        ),
+        (
+            "residents' reports filed / refused",
+            format!("{} / {}", r.resident_reports.0, r.resident_reports.1),
+        ),
+        (
+            "uplink outage",
+            format!("{} to {}", day(r.outage_ms.0), day(r.outage_ms.1)),
+        ),
     ];
     for (k, v) in rows {
         let _ = writeln!(s, "| {k} | {v} |");
@@ -66,7 +108,17 @@ pub(super) fn markdown(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {cell} | {} | {} | {} | {} | {:.0} / {:.0} | {:.0} / {:.0} | {} | {} | {} |",
-            c.orders, c.due, c.closed_due, pc(c.closure_rate), c.ack_p50_s, c.ack_p90_s, c.close_p50_s, c.close_p90_s, c.yellow, c.red, c.escalations
+            c.orders,
+            c.due,
+            c.closed_due,
+            pc(c.closure_rate),
+            c.ack_p50_s,
+            c.ack_p90_s,
+            c.close_p50_s,
+            c.close_p90_s,
+            c.yellow,
+            c.red,
+            c.escalations
         );
     }
     let _ = writeln!(
@@ -77,13 +129,35 @@ pub(super) fn markdown(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {:.1} s | {} ms | {} ms | {} | {} | {:.1} s | {} | {} | {} |",
-            f.zone, f.alarm, day(f.raised_ms), f.confirmed_by, f.confirmation_ms as f64 / 1000.0, f.unlock_sent_ms, f.door_release_ms, f.doors, f.order,
-            f.at_district_ms as f64 / 1000.0, f.during_outage, f.within_outage_rules, f.closed
+            f.zone,
+            f.alarm,
+            day(f.raised_ms),
+            f.confirmed_by,
+            f.confirmation_ms as f64 / 1000.0,
+            f.unlock_sent_ms,
+            f.door_release_ms,
+            f.doors,
+            f.order,
+            f.at_district_ms as f64 / 1000.0,
+            f.during_outage,
+            f.within_outage_rules,
+            f.closed
         );
     }
-    let _ = writeln!(s, "\n## Restarts\n\n| at | how | exit | back in | nodes back |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "\n## Restarts\n\n| at | how | exit | back in | nodes back |\n|---|---|---|---|---|"
+    );
     for x in &r.restarts {
-        let _ = writeln!(s, "| {} | {:?} | {} | {:.1} s | {} |", day(x.at_ms), x.how, x.exit, x.back_in_s, x.nodes_back);
+        let _ = writeln!(
+            s,
+            "| {} | {:?} | {} | {:.1} s | {} |",
+            day(x.at_ms),
+            x.how,
+            x.exit,
+            x.back_in_s,
+            x.nodes_back
+        );
     }
     let _ = writeln!(s, "\n## Due orders open at the end\n");
     if r.open_due.is_empty() {

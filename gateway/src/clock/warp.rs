@@ -125,7 +125,9 @@ impl WarpControl {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Warp> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// From now on: `rate` virtual ms per real ms, never past `cap` (a cap
@@ -134,7 +136,11 @@ impl WarpControl {
     /// # Errors
     /// The file cannot be written.
     pub fn set(&self, rate: f64, cap: u64) -> std::io::Result<u64> {
-        let rate = if rate.is_finite() && rate > 0.0 { rate } else { 0.0 };
+        let rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            0.0
+        };
         let mut s = self.lock();
         let real = real_ns();
         let now = s.at(real).max(self.last.load(Ordering::SeqCst));

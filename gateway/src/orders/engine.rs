@@ -419,7 +419,11 @@ impl OrderEngine {
         // status that lands between two supervision ticks (or while a
         // backlog holds them off) must not wipe out a deadline it missed.
         let now = self.clock.now_ms();
-        if !rec.clone().supervise(now, &self.policy.escalation).is_empty() {
+        if !rec
+            .clone()
+            .supervise(now, &self.policy.escalation)
+            .is_empty()
+        {
             self.supervise().await?;
             match self.open.get(&su.order_id) {
                 Some(r) => rec = r.clone(),

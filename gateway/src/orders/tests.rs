@@ -410,9 +410,11 @@ async fn a_late_acceptance_between_two_supervision_ticks_still_gets_its_card() {
     let store = Store::open(&db).expect("db");
     let (y, red): (i64, i64) = store
         .conn()
-        .query_row("SELECT yellow, red FROM orders WHERE order_id = 'gw01-1'", [], |x| {
-            Ok((x.get(0)?, x.get(1)?))
-        })
+        .query_row(
+            "SELECT yellow, red FROM orders WHERE order_id = 'gw01-1'",
+            [],
+            |x| Ok((x.get(0)?, x.get(1)?)),
+        )
         .expect("row");
     assert_eq!((y, red), (2, 1), "and the close phase's yellow and red");
 }
