@@ -14,7 +14,8 @@ use serde_json::Value;
 const START_MS: i64 = 1_793_491_200_000;
 const DAYS: i64 = 1;
 
-/// The workspace's binaries next to this test's, built if missing.
+/// The workspace's binaries next to this test's, built (or found up to
+/// date) by cargo first.
 fn binaries() -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe
@@ -23,23 +24,21 @@ fn binaries() -> (PathBuf, PathBuf) {
         .expect("target dir")
         .to_path_buf();
     let (gw, demo) = (dir.join("gridsense"), dir.join("gridsense-demo"));
-    if !gw.is_file() || !demo.is_file() || std::env::var_os("SIMULATE_MONTH_REBUILD").is_some() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut c = Command::new(cargo);
-        c.args([
-            "build",
-            "-p",
-            "gridsense-gateway",
-            "-p",
-            "gridsense-demo",
-            "--bins",
-        ]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        let st = c.status().expect("cargo build");
-        assert!(st.success(), "building gridsense and gridsense-demo failed");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut c = Command::new(cargo);
+    c.args([
+        "build",
+        "-p",
+        "gridsense-gateway",
+        "-p",
+        "gridsense-demo",
+        "--bins",
+    ]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        c.arg("--release");
     }
+    let st = c.status().expect("cargo build");
+    assert!(st.success(), "building gridsense and gridsense-demo failed");
     (gw, demo)
 }
 

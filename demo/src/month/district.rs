@@ -56,6 +56,9 @@ pub struct Ticket {
     pub planned: Option<(u64, u64)>,
     /// The gateway cancelled it.
     pub cancelled: bool,
+    /// The current state published again (after a redelivery, and hourly
+    /// for 12 h after each answer: docs/upstream.md, clean sessions).
+    pub repeats: u32,
     #[serde(skip)]
     highest: u32,
     /// The highest revision received.
@@ -68,6 +71,8 @@ struct Book {
     tickets: BTreeMap<String, Ticket>,
     /// (virtual ms, order, step) → the answer to give then.
     agenda: BTreeMap<(u64, String, u8), UpstreamState>,
+    /// (virtual ms, order): publish the order's current state again.
+    repeats: BTreeMap<(u64, String), ()>,
 }
 
 /// The district simulator's shared state.
@@ -154,7 +159,7 @@ impl District {
         };
         let now = self.clock.now_ms();
         let id = up.order_id.to_string();
-        {
+        let again = {
             let mut b = self.book();
             let fresh = !b.tickets.contains_key(&id);
             let t = b.tickets.entry(id.clone()).or_insert_with(|| Ticket {
@@ -168,11 +173,16 @@ impl District {
                 answered: Vec::new(),
                 planned: None,
                 cancelled: false,
+                repeats: 0,
                 highest: 0,
                 up: None,
             });
+            let mut again = None;
             if t.received.iter().any(|r| r.revision == up.revision) {
                 t.duplicates += 1;
+                // A redelivery: the gateway may have missed our last answer.
+                again = t.answered.last().and_then(|(s, _)| parse_state(s));
+                t.repeats += u32::from(again.is_some());
             } else {
                 t.received.push(Received {
                     revision: up.revision,
@@ -216,8 +226,12 @@ impl District {
                     b.agenda.insert((at, id.clone(), k as u8), s);
                 }
             }
-        }
+            again
+        };
         self.answer(&up, up.revision, UpstreamState::Received, now);
+        if let Some(state) = again {
+            self.answer(&up, up.revision, state, now);
+        }
     }
 
     fn answer(&self, up: &OrderUp, revision: u32, state: UpstreamState, at: u64) {
@@ -246,8 +260,10 @@ impl District {
         self.book().agenda.keys().next().map(|k| k.0)
     }
 
-    /// Gives every answer due by `now`; returns how many.
-    pub fn fire(&self, now: u64) -> usize {
+    /// Gives every answer due by `now`; returns the orders answered and
+    /// the states given.
+    pub fn fire(&self, now: u64) -> Vec<(String, UpstreamState)> {
+        let mut again = Vec::new();
         let due: Vec<((u64, String, u8), UpstreamState)> = {
             let mut b = self.book();
             let mut out = Vec::new();
@@ -263,10 +279,32 @@ impl District {
                 {
                     t.answered.push((s.to_string(), now));
                 }
+                for h in 1..=REPEAT_FOR_H {
+                    b.repeats.insert((now + h * 3_600_000, id.clone()), ());
+                }
+            }
+            // Hourly repeats of the current state: a status published while
+            // the gateway's uplink was down is not lost for good.
+            while let Some(e) = b.repeats.first_entry() {
+                if e.key().0 > now {
+                    break;
+                }
+                let ((_, id), ()) = e.remove_entry();
+                if let Some(t) = b.tickets.get_mut(&id)
+                    && !t.cancelled
+                    && let Some(state) = t.answered.last().and_then(|(s, _)| parse_state(s))
+                    && let Some(up) = t.up.clone()
+                {
+                    t.repeats += 1;
+                    again.push((up, state));
+                }
             }
             out
         };
-        let mut n = 0;
+        for (up, state) in again {
+            self.answer(&up, up.revision, state, now);
+        }
+        let mut n = Vec::new();
         for ((_, id, _), s) in due {
             let up = self
                 .book()
@@ -276,7 +314,7 @@ impl District {
                 .and_then(|t| t.up.clone());
             if let Some(up) = up {
                 self.answer(&up, up.revision, s, now);
-                n += 1;
+                n.push((id, s));
             }
         }
         n
@@ -291,6 +329,20 @@ impl District {
     pub fn tickets(&self) -> BTreeMap<String, Ticket> {
         self.book().tickets.clone()
     }
+}
+
+/// Hours the district repeats an answer (hourly) after giving it.
+const REPEAT_FOR_H: u64 = 12;
+
+fn parse_state(s: &str) -> Option<UpstreamState> {
+    [
+        UpstreamState::Accepted,
+        UpstreamState::Dispatched,
+        UpstreamState::Resolved,
+        UpstreamState::Closed,
+    ]
+    .into_iter()
+    .find(|x| x.to_string() == s)
 }
 
 /// FNV-1a of an order id (a per-order seed stream).

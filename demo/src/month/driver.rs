@@ -24,7 +24,7 @@ use super::{MONTH_TOML, MonthOptions, START_MS, report};
 /// The driver's loop period (real time).
 const STEP: Duration = Duration::from_millis(2);
 /// How often the open orders' next deadlines are read from the store.
-const POLL: Duration = Duration::from_millis(25);
+const POLL: Duration = Duration::from_millis(10);
 
 /// A restart or kill as it went.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -115,7 +115,7 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
             .map_err(|e| e.to_string())??
     };
     eprintln!(
-        "simulate month: {} nodes, {} buildings, {} cells, {days} days, seed {}; gateway {} (pid file {}), out {}",
+        "simulate month: {} nodes, {} buildings, {} cells, {days} days, seed {}; gateway {}, clock file {}, out {}",
         layout.nodes.len(),
         layout.buildings.len(),
         s.fleet.cells,
@@ -173,6 +173,9 @@ pub async fn run(o: &MonthOptions) -> Result<report::Report, String> {
         known_answers: HashSet::new(),
         tries: HashMap::new(),
         orders: (0, 0),
+        waiting: HashMap::new(),
+        given_up: HashSet::new(),
+        answers: HashMap::new(),
     };
     let gw = d.drive(gw, &bin, &files, ports).await?;
     // The month is over: the clock stops at its end; the pipeline settles.
@@ -293,6 +296,10 @@ struct Driver<'a> {
     known_answers: HashSet<u64>,
     tries: HashMap<String, u32>,
     orders: (u64, u64),
+    waiting: HashMap<u64, Instant>,
+    given_up: HashSet<u64>,
+    /// District answers the gateway has not yet recorded: order → (state rank, since).
+    answers: HashMap<String, (u8, Instant)>,
 }
 
 impl Driver<'_> {
@@ -331,16 +338,28 @@ impl Driver<'_> {
                     self.act(m, k, act).await;
                 }
             }
-            self.district.fire(self.control.now_ms());
+            for (id, st) in self.district.fire(self.control.now_ms()) {
+                // The clock waits until the gateway has taken the answer in
+                // (unless the line is cut: then it cannot), so the order's
+                // times are the district's.
+                if !self.relay.is_down() {
+                    self.answers
+                        .insert(id, (rank(&st.to_string()), Instant::now()));
+                }
+            }
             if last_poll.elapsed() >= POLL {
                 last_poll = Instant::now();
                 if conn.is_none() {
                     conn = open_db(&self.db);
                 }
-                match conn.as_ref().map(|c| next_deadlines(c, START_MS + m)) {
-                    Some(Ok((d, counts))) => {
+                match conn.as_ref().map(next_deadlines) {
+                    Some(Ok((d, counts, states))) => {
                         deadlines = d.into_iter().map(|x| x.saturating_sub(START_MS)).collect();
                         self.orders = counts;
+                        self.answers.retain(|id, (want, since)| {
+                            states.get(id).is_none_or(|s| rank(s) < *want)
+                                && since.elapsed() < Duration::from_secs(3)
+                        });
                     }
                     Some(Err(e)) => {
                         eprintln!("simulate month: reading the store: {e}");
@@ -389,6 +408,26 @@ impl Driver<'_> {
             }
             deadlines.iter().for_each(|&d| consider(d));
             self.holds.iter().for_each(|h| consider(h.from));
+            // A deadline reached and still listed has not been carded yet:
+            // the clock waits there (up to 3 s of real time) so the card
+            // carries the deadline's time.
+            for &d in &deadlines {
+                if d <= m && !self.given_up.contains(&d) {
+                    let since = *self.waiting.entry(d).or_insert_with(Instant::now);
+                    if since.elapsed() < Duration::from_secs(3) {
+                        cap = cap.min(d);
+                    } else {
+                        self.given_up.insert(d);
+                        eprintln!(
+                            "simulate month: a deadline at day {:.3} not carded within 3 s",
+                            d as f64 / 86_400_000.0
+                        );
+                    }
+                }
+            }
+            if !self.answers.is_empty() {
+                cap = cap.min(m);
+            }
             let rate = self
                 .holds
                 .iter()
@@ -563,9 +602,25 @@ fn open_db(path: &Path) -> Option<rusqlite::Connection> {
     Some(c)
 }
 
-/// The next supervision deadline of every open order after `now`, and the
-/// count of orders and of final ones.
-fn next_deadlines(c: &rusqlite::Connection, now: u64) -> rusqlite::Result<(Vec<u64>, (u64, u64))> {
+/// The next supervision deadline of every open order that would give a
+/// card (the rule of docs/governance.md, "Supervision"), and the count of
+/// orders and of final ones.
+/// Order of the states (final ones last).
+fn rank(s: &str) -> u8 {
+    match s {
+        "new" => 0,
+        "sent" | "received" => 1,
+        "accepted" => 2,
+        "dispatched" => 3,
+        "resolved" => 4,
+        "closed" => 5,
+        _ => 9,
+    }
+}
+
+type Polled = (Vec<u64>, (u64, u64), HashMap<String, String>);
+
+fn next_deadlines(c: &rusqlite::Connection) -> rusqlite::Result<Polled> {
     let mut st = c.prepare_cached(
         "SELECT body FROM orders WHERE state NOT IN ('closed', 'cancelled', 'rejected')",
     )?;
@@ -581,17 +636,19 @@ fn next_deadlines(c: &rusqlite::Connection, now: u64) -> rusqlite::Result<(Vec<u
             rec.up.close_by
         };
         let interval = deadline.saturating_sub(rec.opened_at).max(1);
-        for k in u64::from(rec.stage)..u64::from(rec.stage) + 2 {
-            let due = deadline + interval * k;
-            if due > now {
-                out.push(due);
-            }
+        let tier_left = rec.up.tier.up().is_some();
+        if rec.stage <= 1 || tier_left {
+            out.push(deadline + interval * u64::from(rec.stage));
         }
     }
+    let mut st = c.prepare_cached("SELECT order_id, state FROM orders")?;
+    let states: HashMap<String, String> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     let counts = c.query_row(
         "SELECT count(*), coalesce(sum(state IN ('closed', 'cancelled', 'rejected')), 0) FROM orders",
         [],
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
     )?;
-    Ok((out, counts))
+    Ok((out, counts, states))
 }
