@@ -409,6 +409,7 @@ fn fires(
         .collect();
     zones.dedup();
     zones.shuffle(&mut rng);
+    #[allow(clippy::needless_range_loop, reason = "k also numbers the fire")]
     for k in 0..s.fires.count.min(zones.len()) {
         let during = k < s.fires.during_outage;
         let at = if during {

@@ -194,7 +194,8 @@ fn cards_per_cell(path: &Path, r: &Report) -> Result<(), String> {
         .y_desc("cards")
         .draw()
         .map_err(e)?;
-    let series: [(&str, RGBColor, fn(&super::report::CellFigures) -> u64); 3] = [
+    type Series = (&'static str, RGBColor, fn(&super::report::CellFigures) -> u64);
+    let series: [Series; 3] = [
         ("yellow cards", RGBColor(230, 190, 0), |c| c.yellow),
         ("red cards", RGBColor(214, 39, 40), |c| c.red),
         ("tier moves", RGBColor(31, 119, 180), |c| c.escalations),
