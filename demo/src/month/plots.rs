@@ -194,7 +194,11 @@ fn cards_per_cell(path: &Path, r: &Report) -> Result<(), String> {
         .y_desc("cards")
         .draw()
         .map_err(e)?;
-    type Series = (&'static str, RGBColor, fn(&super::report::CellFigures) -> u64);
+    type Series = (
+        &'static str,
+        RGBColor,
+        fn(&super::report::CellFigures) -> u64,
+    );
     let series: [Series; 3] = [
         ("yellow cards", RGBColor(230, 190, 0), |c| c.yellow),
         ("red cards", RGBColor(214, 39, 40), |c| c.red),
@@ -288,13 +292,15 @@ mod tests {
     #[test]
     fn the_four_plots_are_svg_files() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut r = Report::default();
-        r.per_day = vec![[("fire".to_string(), 2u64)].into_iter().collect(); 3];
+        let mut r = Report {
+            per_day: vec![[("fire".to_string(), 2u64)].into_iter().collect(); 3],
+            close_times: vec![
+                ("immediate".into(), 600.0, 3600.0),
+                ("urgent".into(), 40_000.0, 28_800.0),
+            ],
+            ..Report::default()
+        };
         r.orders_by_kind.insert("fire".into(), 6);
-        r.close_times = vec![
-            ("immediate".into(), 600.0, 3600.0),
-            ("urgent".into(), 40_000.0, 28_800.0),
-        ];
         r.per_cell.insert(
             "g01".into(),
             super::super::report::CellFigures {
