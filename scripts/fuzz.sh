@@ -7,6 +7,8 @@
 #                                     10,000,000), growing fuzz/corpus/
 #   scripts/fuzz.sh build             only build the targets
 #
+# FUZZ_MAX_SECS=N also stops each long-run target after N seconds (the
+# table says how far it got).
 # FUZZ_TARGETS="a b" runs only those. Builds with cargo-fuzz (libFuzzer) on
 # the stable toolchain: RUSTC_BOOTSTRAP=1 lets it pass its -Z flags. No
 # sanitizer (GridSense forbids unsafe code; the dependencies' unsafe is
@@ -43,6 +45,7 @@ case "$mode" in
         ;;
     long)
         limit=(-runs="${2:-10000000}")
+        [ -z "${FUZZ_MAX_SECS:-}" ] || limit+=(-max_total_time="$FUZZ_MAX_SECS")
         corpus_root="$root/fuzz/corpus"
         ;;
     *)

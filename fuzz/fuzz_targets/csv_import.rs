@@ -57,7 +57,13 @@ impl World {
         std::fs::write(&input, file).expect("write the input");
         let _ = std::fs::remove_file(&creds);
         let result = if devices {
-            import_devices(&mut self.store, &input, &self.profiles, &creds, 1_764_547_200_000)
+            import_devices(
+                &mut self.store,
+                &input,
+                &self.profiles,
+                &creds,
+                1_764_547_200_000,
+            )
         } else {
             import_sites(&mut self.store, &input)
         };
@@ -85,6 +91,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, file)) = data.split_first() else {
         return;
     };
-    let mut world = WORLD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    world.get_or_insert_with(World::new).run(which & 1 == 1, file);
+    let mut world = WORLD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    world
+        .get_or_insert_with(World::new)
+        .run(which & 1 == 1, file);
 });

@@ -22,7 +22,12 @@ fn op(function: u8, a: u16, b: u16) -> Op {
                 value: b & 1 == 1,
             };
         }
-        _ => return Op::WriteRegister { address: a, value: b },
+        _ => {
+            return Op::WriteRegister {
+                address: a,
+                value: b,
+            };
+        }
     };
     Op::Read {
         table,
@@ -35,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
     let [unit, function, flags, a0, a1, b0, b1, reply @ ..] = data else {
         return;
     };
-    let op = op(*function, u16::from_be_bytes([*a0, *a1]), u16::from_be_bytes([*b0, *b1]));
+    let op = op(
+        *function,
+        u16::from_be_bytes([*a0, *a1]),
+        u16::from_be_bytes([*b0, *b1]),
+    );
     let mut buf = reply.to_vec();
     if flags & 1 == 1 {
         buf.extend_from_slice(&frame::crc16(reply).to_le_bytes());
@@ -44,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Decoded::Frame { answer, len }) = &whole {
         assert!(*len <= buf.len(), "a frame longer than the bytes read");
         if let (Ok(Reply::Words(words)), Op::Read { count, .. }) = (answer, op) {
-            assert_eq!(words.len(), usize::from(count), "not as many words as asked");
+            assert_eq!(
+                words.len(),
+                usize::from(count),
+                "not as many words as asked"
+            );
         }
         // The transport decodes as bytes arrive: the frame's own bytes give
         // the same answer, and no shorter prefix is taken for a frame.

@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
     };
     for f in &p.fields {
         for t in f.triggers() {
-            let _ = t.when.test(f32::from(words.first().copied().unwrap_or(0)), t.hysteresis);
+            let _ = t
+                .when
+                .test(f32::from(words.first().copied().unwrap_or(0)), t.hysteresis);
         }
     }
     if let Some(map) = &p.modbus {
