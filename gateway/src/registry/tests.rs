@@ -336,10 +336,17 @@ fn no_two_installations_share_an_admin_password_and_none_is_accepted_before_one_
     let a = ensure_admin(&first).expect("admin").expect("created");
     let b = ensure_admin(&second).expect("admin").expect("created");
     assert_ne!(a, b, "two installations, one admin password");
-    assert!(a.len() >= 32 && a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+    assert!(
+        a.len() >= 32 && a.chars().all(|c| c.is_ascii_hexdigit()),
+        "{a}"
+    );
     let one = Registry::load(&first).expect("load");
     assert_eq!(one.verify(ADMIN_USER, &a), Some(Role::Admin));
-    assert_eq!(one.verify(ADMIN_USER, &b), None, "another installation's password");
+    assert_eq!(
+        one.verify(ADMIN_USER, &b),
+        None,
+        "another installation's password"
+    );
     let secrets: std::collections::HashSet<String> =
         (0..64).map(|_| new_secret().expect("secret")).collect();
     assert_eq!(secrets.len(), 64, "device secrets repeat");
