@@ -44,9 +44,19 @@ for path in sorted(glob.glob(os.path.join(ROOT, "protocol/vectors/*.toml"))):
         for t in v.get("invalid", []):
             add("topic", t["topic"])
         continue
-    target = "node_messages" if os.path.basename(path)[:-5] in NODE else "upstream_messages"
+    stem = os.path.basename(path)[:-5]
+    if stem.startswith("gbt26875"):
+        # Binary frames, as hex: each alone, and all of them as one stream.
+        frames = [bytes.fromhex(c["hex"]) for c in v.get("frame", []) + v.get("invalid", []) if "hex" in c]
+        for f in frames:
+            add("gbt26875", f)
+        add("gbt26875", b"".join(frames))
+        continue
+    target = ("node_messages" if stem in NODE else
+              "access_messages" if stem.startswith("access") else "upstream_messages")
     for case in v.get("valid", []) + v.get("invalid", []):
-        add(target, case["payload"])
+        if "payload" in case:
+            add(target, case["payload"])
 for t in ["", "/", "gs/v1/dev//evt", "gs/v1/dev/a\u00e9/evt", "gs/v1/dev/" + "a" * 300 + "/evt"]:
     add("topic", t)
 add("topic", b"gs/v1/dev/\xff\xfe/evt")
@@ -181,6 +191,8 @@ for level, target in [(4, "mqtt_v4"), (5, "mqtt_v5")]:
 
 # --- write --------------------------------------------------------------------
 for target, items in seeds.items():
+    if not os.path.exists(os.path.join(ROOT, "fuzz", "fuzz_targets", target + ".rs")):
+        continue  # seeds of a target not built here
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
     for data in items:
