@@ -65,7 +65,11 @@ for t in $targets; do
     rc=0
     "$bin_dir/$t" "${limit[@]}" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" \
-        "$corpus_root/$t" >"$logs/$t.log" 2>&1 || rc=$?
+        "$corpus_root/$t" >"$logs/$t.log" 2>&1 &
+    pid=$!
+    wait "$pid" || rc=$?
+    # csv_import's scratch store (fuzz_targets/csv_import.rs).
+    rm -rf "/dev/shm/gridsense-fuzz-csv-$pid" "${TMPDIR:-/tmp}/gridsense-fuzz-csv-$pid"
     secs=$(( $(date +%s) - start ))
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' | tail -n1 || true)
     cov=$(grep -oE '^#[0-9]+.*cov: [0-9]+' "$logs/$t.log" | tail -n1 | grep -oE '[0-9]+$' || true)
