@@ -44,6 +44,44 @@ pub struct DemoArgs {
 pub enum Command {
     /// Run a simulated district grid-management platform against a broker.
     UpstreamSim(SimArgs),
+    /// Time-compressed simulations of the real gateway.
+    #[command(subcommand)]
+    Simulate(SimulateCmd),
+}
+
+/// `gridsense-demo simulate ...`
+#[derive(Debug, Subcommand)]
+pub enum SimulateCmd {
+    /// A month of a 1,000-node compound in minutes: the real gateway
+    /// (`gridsense run`) on a virtual clock with the fleet simulator and
+    /// the district simulator; writes report.json, report.md and SVG plots.
+    Month(MonthArgs),
+}
+
+/// `gridsense-demo simulate month ...`
+#[derive(Debug, clap::Args)]
+pub struct MonthArgs {
+    /// Seed of every draw.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory (the gateway's database stays there too).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Days to simulate (default: the scenario's, 30).
+    #[arg(long)]
+    pub days: Option<f64>,
+    /// Nodes (default: the scenario's, 1,000).
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// Month scenario file (default: the shipped deploy/scenarios/month.toml).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// The gridsense binary (default: the one next to this binary).
+    #[arg(long)]
+    pub gateway_bin: Option<PathBuf>,
+    /// Virtual ms per real ms while nothing happens (default: the scenario's).
+    #[arg(long)]
+    pub fast: Option<f64>,
 }
 
 /// `gridsense-demo upstream-sim ...`
@@ -87,6 +125,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         None => demo(cli.demo.dir),
         Some(Command::UpstreamSim(args)) => upstream_sim(args),
+        Some(Command::Simulate(SimulateCmd::Month(a))) => simulate_month(a),
     }
 }
 
@@ -111,6 +150,51 @@ fn demo(dir: Option<PathBuf>) -> ExitCode {
     };
     match rt.block_on(crate::run(dir)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn simulate_month(a: MonthArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "error".into()))
+        .try_init();
+    let o = crate::month::MonthOptions {
+        seed: a.seed,
+        out: a.out,
+        days: a.days,
+        nodes: a.nodes,
+        scenario: a.scenario,
+        gateway_bin: a.gateway_bin,
+        fast: a.fast,
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(crate::month::run(&o)) {
+        Ok(r) => {
+            println!(
+                "closure_rate {:.4} ({}/{} due), false_ticket_share {:.4} ({}/{}), late_orders {}, cards_on_time {}, fires {}, wall {:.0} s; {}",
+                r.closure_rate,
+                r.closed_due,
+                r.due_orders,
+                r.false_ticket_share,
+                r.false_tickets,
+                r.raw_alarm_events,
+                r.late_orders,
+                r.cards_on_time,
+                r.fires.len(),
+                r.wall_s,
+                o.out.join("report.md").display()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -10,10 +10,13 @@
 //!   compound and a simulated district platform, told as it happens;
 //! - [`upstream_sim`]: the district platform simulator and a stand-in
 //!   district broker (`gridsense-demo upstream-sim`), also used by tests;
+//! - [`month`]: `gridsense-demo simulate month`, a month of the real
+//!   gateway on a virtual clock, with its report;
 //! - [`cli`]: the `gridsense-demo` command line.
 
 pub mod cli;
 mod closed_loop;
+pub mod month;
 pub mod upstream_sim;
 
 pub use closed_loop::{DemoError, run};

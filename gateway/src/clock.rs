@@ -6,6 +6,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub mod warp;
+
+pub use warp::{WarpClock, WarpControl};
+
+/// The clock `gridsense run` keeps time with: the system's, or the virtual
+/// clock file `GRIDSENSE_WARP_CLOCK` names (time-compressed simulations).
+///
+/// # Errors
+/// The variable names a file that is not a clock.
+pub fn from_env() -> Result<SharedClock, String> {
+    match std::env::var_os(warp::WARP_ENV) {
+        None => Ok(Arc::new(SystemClock)),
+        Some(p) => WarpClock::open(std::path::Path::new(&p))
+            .map(|c| Arc::new(c) as SharedClock)
+            .map_err(|e| format!("{}={}: {e}", warp::WARP_ENV, p.to_string_lossy())),
+    }
+}
+
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// Milliseconds since the Unix epoch.

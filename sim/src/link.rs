@@ -99,7 +99,12 @@ pub fn spawn(
         QoS::AtLeastOnce,
         true,
     ));
-    let (client, ev) = AsyncClient::new(o, CLIENT_QUEUE);
+    let (client, mut ev) = AsyncClient::new(o, CLIENT_QUEUE);
+    // No Nagle: a command's ack must not wait for the broker's delayed ACK
+    // of the PUBACK written just before it (40 ms on Linux).
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    ev.set_network_options(net);
     let (want_up, want_rx) = watch::channel(true);
     let driver = Driver {
         index,

@@ -15,6 +15,7 @@ use crate::link::{self, LinkConfig};
 use crate::node::{SimKind, SimNode};
 use crate::plan::{self, Entry};
 use crate::scenario::Scenario;
+pub use crate::shard::SimClock;
 use crate::shard::{Member, Shard, ShardTiming};
 use crate::stats::{Stats, Summary, progress};
 
@@ -89,11 +90,9 @@ pub async fn run(
     opts: &SimOptions,
     cancel: CancellationToken,
 ) -> Result<Summary, SimError> {
-    let (host, port) = opts
-        .broker
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?)))
-        .ok_or_else(|| SimError::Broker(opts.broker.clone()))?;
+    if !opts.broker.contains(':') {
+        return Err(SimError::Broker(opts.broker.clone()));
+    }
     let members: Vec<plan::Member<'_>> = fleet
         .iter()
         .filter_map(|spec| {
@@ -104,26 +103,81 @@ pub async fn run(
         return Err(SimError::NoNodes);
     }
     let timeline = plan::build(scenario, &members, opts.seed).map_err(SimError::Plan)?;
+    let timing = Timing {
+        tick: Duration::from_millis(u64::from(scenario.tick_ms)),
+        end_ms: duration_ms(scenario, opts),
+        clock: None,
+    };
+    let stats = Arc::new(Stats::default());
+    run_members(
+        &scenario.name,
+        fleet.len(),
+        &members,
+        timeline,
+        opts,
+        timing,
+        stats,
+        cancel,
+    )
+    .await
+}
+
+/// How a planned run keeps time.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Real time between two ticks of every node.
+    pub tick: Duration,
+    /// The run's end, ms of uptime.
+    pub end_ms: u64,
+    /// The nodes' uptime from this clock (default: real time since the start).
+    pub clock: Option<SimClock>,
+}
+
+/// Runs a timeline built elsewhere (`timeline` indexes `members`) with
+/// `timing`, counting into `stats` (which the caller may watch while it
+/// runs), until its end or `cancel`.
+///
+/// # Errors
+/// [`SimError::Task`] if a shard panicked.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "wiring: each is one part of the run"
+)]
+pub async fn run_members(
+    name: &str,
+    fleet_len: usize,
+    members: &[plan::Member<'_>],
+    timeline: Vec<Entry>,
+    opts: &SimOptions,
+    timing: Timing,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) -> Result<Summary, SimError> {
+    let (host, port) = opts
+        .broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?)))
+        .ok_or_else(|| SimError::Broker(opts.broker.clone()))?;
     let cfg = LinkConfig {
         host,
         port,
         keep_alive: opts.keep_alive,
         reconnect: Duration::from_secs(1),
     };
-    let stats = Arc::new(Stats::default());
     let start = Instant::now();
     let nodes_cancel = cancel.child_token();
-    let shards = spawn_shards(&members, timeline, opts, &cfg, &stats, &nodes_cancel);
+    let shards = spawn_shards(members, timeline, opts, &cfg, &stats, &nodes_cancel);
     let timing = ShardTiming {
         start,
-        tick: Duration::from_millis(u64::from(scenario.tick_ms)),
-        end_ms: duration_ms(scenario, opts),
+        tick: timing.tick,
+        end_ms: timing.end_ms,
         drain: opts.drain,
+        clock: timing.clock,
     };
     tokio::spawn(progress(stats.clone(), opts.progress, nodes_cancel.clone()));
     let tasks: Vec<_> = shards
         .into_iter()
-        .map(|s| tokio::spawn(s.run(timing, nodes_cancel.clone())))
+        .map(|s| tokio::spawn(s.run(timing.clone(), nodes_cancel.clone())))
         .collect();
     let mut pending = 0;
     for t in tasks {
@@ -137,9 +191,9 @@ pub async fn run(
     }
     nodes_cancel.cancel();
     Ok(Summary {
-        scenario: scenario.name.clone(),
+        scenario: name.to_string(),
         nodes: members.len(),
-        skipped: fleet.len() - members.len(),
+        skipped: fleet_len - members.len(),
         stats: stats.snapshot(),
         pending,
         elapsed: start.elapsed(),

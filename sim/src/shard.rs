@@ -89,8 +89,20 @@ impl Member {
     }
 }
 
+/// A clock for the nodes: uptime in ms since the run's start. Without one a
+/// shard uses real time; a time-compressed run (`gridsense-demo simulate
+/// month`) shares its virtual clock with the gateway through it.
+#[derive(Clone)]
+pub struct SimClock(pub Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for SimClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimClock({} ms)", (self.0)())
+    }
+}
+
 /// Timing of a shard.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ShardTiming {
     /// When the run started (uptime 0 of every node).
     pub start: Instant,
@@ -100,6 +112,17 @@ pub struct ShardTiming {
     pub end_ms: u64,
     /// After the end, keep going up to this long while events are unacknowledged.
     pub drain: Duration,
+    /// Uptime from this clock instead of real time since `start` (ticks
+    /// still come every `tick` of real time).
+    pub clock: Option<SimClock>,
+}
+
+impl ShardTiming {
+    fn now(&self) -> u64 {
+        self.clock
+            .as_ref()
+            .map_or_else(|| now_ms(self.start), |c| (c.0)())
+    }
 }
 
 /// A group of nodes run by one task.
@@ -125,9 +148,9 @@ impl Shard {
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
-                Some((i, ev)) = self.rx.recv() => self.on_link(now_ms(t.start), i, ev),
+                Some((i, ev)) = self.rx.recv() => self.on_link(t.now(), i, ev),
                 _ = ticker.tick() => {
-                    let now = now_ms(t.start);
+                    let now = t.now();
                     self.apply_plan(now);
                     self.tick_all(now);
                     if now >= drain_ms || (now >= t.end_ms && self.pending() == 0) {

@@ -3,10 +3,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use crate::app::{self, StartError};
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::SharedClock;
 use crate::config::{Config, validate};
 
 /// Runs `run`: exits 2 if the configuration is invalid, 1 if the gateway
@@ -27,8 +26,15 @@ pub fn main(path: &Path, log_format: Option<crate::log::LogFormat>) -> ExitCode 
             return ExitCode::FAILURE;
         }
     };
+    let clock = match crate::clock::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     rt.block_on(async {
-        match run_until_signal(&cfg, path, Arc::new(SystemClock)).await {
+        match run_until_signal(&cfg, path, clock).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

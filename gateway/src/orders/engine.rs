@@ -415,7 +415,22 @@ impl OrderEngine {
             counter.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        match rec.apply(su, self.clock.now_ms()) {
+        // Cards already due are given before the status moves the order: a
+        // status that lands between two supervision ticks (or while a
+        // backlog holds them off) must not wipe out a deadline it missed.
+        let now = self.clock.now_ms();
+        if !rec
+            .clone()
+            .supervise(now, &self.policy.escalation)
+            .is_empty()
+        {
+            self.supervise().await?;
+            match self.open.get(&su.order_id) {
+                Some(r) => rec = r.clone(),
+                None => return Ok(()),
+            }
+        }
+        match rec.apply(su, now) {
             Moved::Receipt => Ok(()),
             Moved::Stale => {
                 self.stats.stale_status.fetch_add(1, Ordering::Relaxed);
@@ -437,6 +452,15 @@ impl OrderEngine {
                     .await?;
                 if let Some(n) = done {
                     self.feedback.notice(&n);
+                }
+                // Accepted after its close deadline: the close phase's cards
+                // are due now, not at the next tick.
+                let overdue = self
+                    .open
+                    .get(&su.order_id)
+                    .is_some_and(|r| !r.clone().supervise(now, &self.policy.escalation).is_empty());
+                if overdue {
+                    self.supervise().await?;
                 }
                 Ok(())
             }

@@ -378,3 +378,43 @@ async fn a_queue_of_alarms_is_worked_off_life_safety_first_and_marked_handed() {
         "the fire's order first"
     );
 }
+
+#[tokio::test]
+async fn a_late_acceptance_between_two_supervision_ticks_still_gets_its_card() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("gw.db");
+    let mut r = rig(&db, Arc::new(ManualClock::new(T0))).await;
+    r.engine
+        .on_alarm(&alarm(AlarmKind::Fire, AlarmState::Active))
+        .await
+        .expect("alarm");
+    // Past the 2 min ack deadline, and no supervision tick since.
+    r.clock.advance(121_000);
+    r.engine
+        .on_status(&status("gw01-1", UpstreamState::Accepted))
+        .await
+        .expect("accepted");
+    let rec = r.engine.open_order("gw01-1").expect("open");
+    assert_eq!(rec.state, OrderState::Accepted);
+    assert_eq!(
+        (rec.yellow_cards, rec.red_cards),
+        (1, 0),
+        "the missed ack deadline is carded before the acceptance moves the order"
+    );
+    // Closed long past the close deadline and its red card, again between ticks.
+    r.clock.advance(2 * 3_600_000);
+    r.engine
+        .on_status(&status("gw01-1", UpstreamState::Closed))
+        .await
+        .expect("closed");
+    let store = Store::open(&db).expect("db");
+    let (y, red): (i64, i64) = store
+        .conn()
+        .query_row(
+            "SELECT yellow, red FROM orders WHERE order_id = 'gw01-1'",
+            [],
+            |x| Ok((x.get(0)?, x.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!((y, red), (2, 1), "and the close phase's yellow and red");
+}
