@@ -82,6 +82,7 @@ pub(super) fn write(
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
         Write::Auth(a) => super::users::write_auth(tx, a)?,
+        Write::FireCentre(f) => return super::firecentre::write(tx, f),
         Write::Many(writes) => {
             for w in writes {
                 write(tx, outbox, w)?;
