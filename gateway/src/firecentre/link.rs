@@ -86,7 +86,9 @@ struct State {
     serial: u16,
     unstored: i64,
     down_since: Option<Instant>,
-    faulted: bool,
+    /// What the link device was last reported as (none yet in this run:
+    /// the store may still hold an offline from before a restart).
+    reported: Option<Status>,
     last_heartbeat: Option<Instant>,
     /// No connection attempt before this.
     next_connect: Instant,
@@ -117,7 +119,7 @@ impl FireCentre {
             serial: 0,
             unstored: 0,
             down_since: Some(Instant::now()),
-            faulted: false,
+            reported: None,
             last_heartbeat: None,
             next_connect: Instant::now(),
         };
@@ -303,10 +305,10 @@ impl FireCentre {
     async fn on_tick(&self, st: &mut State, conn: &mut Option<Conn>) {
         let timeout = Duration::from_millis(self.cfg.confirm_timeout_ms);
         if let Some(t) = st.down_since
-            && !st.faulted
+            && st.reported != Some(Status::Offline)
             && t.elapsed() >= Duration::from_millis(self.cfg.fault_after_ms)
         {
-            st.faulted = true;
+            st.reported = Some(Status::Offline);
             tracing::error!(addr = %self.cfg.addr, "fire centre: link down; reported as a fault");
             self.report(Status::Offline).await;
         }
@@ -382,9 +384,12 @@ impl FireCentre {
                 {
                     tracing::error!(error = %e, "fire centre: confirmation not stored (frame may be sent again)");
                 }
-                if st.down_since.take().is_some() && st.faulted {
-                    st.faulted = false;
-                    tracing::info!("fire centre: link restored");
+                st.down_since = None;
+                if st.reported != Some(Status::Online) {
+                    if st.reported.is_some() {
+                        tracing::info!("fire centre: link restored");
+                    }
+                    st.reported = Some(Status::Online);
                     self.report(Status::Online).await;
                 }
                 self.pump(st, conn).await;
