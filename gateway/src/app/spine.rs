@@ -7,9 +7,13 @@ use tokio::sync::mpsc;
 
 use super::Wiring;
 use crate::analysis::SpineOutputs;
+use crate::health::Progress;
 use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
 use crate::message::Ingested;
 use crate::presence::{self, LastSeen, Presence, PresenceTask};
+
+/// How often presence sweeps for silent devices.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Where polled sources join the spine, beside MQTT nodes.
 pub(super) struct Feeds {
@@ -49,6 +53,8 @@ impl Wiring<'_> {
                 states: states_tx.clone(),
             },
             tasks: self.tasks.clone(),
+            progress: ["ingest-priority", "ingest-telemetry"]
+                .map(|name| self.beats.add(name, Progress::on_demand())),
         });
         let stop = &self.shutdown;
         let tasks = &self.tasks;
@@ -63,30 +69,30 @@ impl Wiring<'_> {
             }
             live.spawn(lanes.priority, lanes.telemetry);
         });
-        let presence_task =
-            PresenceTask {
-                presence: presence.with_config(self.cfg.presence).with_polled(
-                    self.cfg
-                        .modbus
-                        .iter()
-                        .flat_map(|m| &m.lines)
-                        .flat_map(|l| &l.devices)
-                        .map(|d| d.device.clone())
-                        .chain(self.cfg.fire_centre.iter().filter_map(|f| {
-                            protocol::DeviceId::new(f.link_device.as_deref()?).ok()
-                        })),
-                ),
-                refused: self.rejects.refused.clone(),
-                site: self.cfg.gateway.site.clone(),
-                registry: self.registry.clone(),
-                profiles: self.profiles.clone(),
-                last_seen,
-                store: self.store.clone(),
-                publisher: self.publisher.clone(),
-                clock: self.clock.clone(),
-                changes: changes_tx,
-                sweep_every: Duration::from_secs(1),
-            };
+        let presence_task = PresenceTask {
+            presence: presence.with_config(self.cfg.presence).with_polled(
+                self.cfg
+                    .modbus
+                    .iter()
+                    .flat_map(|m| &m.lines)
+                    .flat_map(|l| &l.devices)
+                    .map(|d| d.device.clone())
+                    .chain(self.cfg.fire_centre.iter().filter_map(|f| {
+                        protocol::DeviceId::new(f.link_device.as_deref()?).ok()
+                    })),
+            ),
+            refused: self.rejects.refused.clone(),
+            site: self.cfg.gateway.site.clone(),
+            registry: self.registry.clone(),
+            profiles: self.profiles.clone(),
+            last_seen,
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            clock: self.clock.clone(),
+            changes: changes_tx,
+            progress: self.beats.add("presence", Progress::ticking(SWEEP_EVERY)),
+            sweep_every: SWEEP_EVERY,
+        };
         tasks.spawn_stage(
             "presence",
             presence::run(presence_task, states_rx, stop.clone()),
