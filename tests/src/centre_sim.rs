@@ -269,6 +269,19 @@ impl CentreSim {
         self.state.lock().expect("state").received.clone()
     }
 
+    /// When it started (the origin of [`Received::at`]).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Forgets what it received so far (benchmarks: each round waits for
+    /// new frames only).
+    pub fn clear(&self) {
+        let mut st = self.state.lock().expect("state");
+        st.received.clear();
+        st.confirmed.clear();
+    }
+
     /// The serials it confirmed, in order.
     pub fn confirmed(&self) -> Vec<u16> {
         self.state.lock().expect("state").confirmed.clone()
