@@ -80,7 +80,10 @@ async fn main() {
         })
         .await
         .expect("the normal state");
-        alarm(&mut it, "reset", |v| v["id"] == id.as_str() && v["state"] == "reset").await;
+        alarm(&mut it, "reset", |v| {
+            v["id"] == id.as_str() && v["state"] == "reset"
+        })
+        .await;
         // The sim keeps everything: drop what was matched so the next
         // round's waits see only new frames.
         sim.clear();

@@ -147,7 +147,7 @@ impl Frames {
             .filter_map(|chunk| {
                 let mut buf = [0u8; 2 + 22 * 46];
                 encode_unit(chunk, &mut buf).ok().map(|n| Unit {
-                    class: u8::from(!(fire && !a.state.is_final())),
+                    class: u8::from(!fire || a.state.is_final()),
                     data: buf[..n].to_vec(),
                 })
             })

@@ -5,8 +5,7 @@
 
 use rusqlite::{Transaction, params};
 
-use super::write::{Done, Write};
-use super::{Store, StoreError, StoreHandle};
+use super::{Store, StoreError};
 
 /// A data unit to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +44,11 @@ pub enum FireCentreWrite {
     Confirmed(Vec<i64>),
 }
 
-pub(super) fn write(tx: &Transaction<'_>, w: &FireCentreWrite) -> Result<Done, rusqlite::Error> {
+/// Applies `w` inside the writer's transaction; the seqs of queued rows.
+pub(super) fn write(
+    tx: &Transaction<'_>,
+    w: &FireCentreWrite,
+) -> Result<Vec<i64>, rusqlite::Error> {
     match w {
         FireCentreWrite::Queue(rows) => {
             let mut seqs = Vec::with_capacity(rows.len());
@@ -61,14 +64,14 @@ pub(super) fn write(tx: &Transaction<'_>, w: &FireCentreWrite) -> Result<Done, r
                 ])?;
                 seqs.push(tx.last_insert_rowid());
             }
-            Ok(Done::FireQueued(seqs))
+            Ok(seqs)
         }
         FireCentreWrite::Confirmed(seqs) => {
             let mut st = tx.prepare_cached("DELETE FROM fire_centre_queue WHERE seq = ?1")?;
             for s in seqs {
                 st.execute([s])?;
             }
-            Ok(Done::Stored)
+            Ok(Vec::new())
         }
     }
 }
@@ -92,40 +95,5 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-}
-
-impl StoreHandle {
-    /// Queues `rows` for the fire centre; resolves after the commit with
-    /// their seqs.
-    ///
-    /// # Errors
-    /// [`StoreError`] when nothing was queued.
-    pub async fn fire_centre_queue(&self, rows: Vec<FireQueued>) -> Result<Vec<i64>, StoreError> {
-        match self
-            .write(Write::FireCentre(FireCentreWrite::Queue(rows)))
-            .await?
-        {
-            Done::FireQueued(seqs) => Ok(seqs),
-            other => Err(StoreError::Invalid(format!("unexpected reply {other:?}"))),
-        }
-    }
-
-    /// Removes the rows the centre confirmed.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn fire_centre_confirmed(&self, seqs: Vec<i64>) -> Result<(), StoreError> {
-        self.write(Write::FireCentre(FireCentreWrite::Confirmed(seqs)))
-            .await
-            .map(drop)
-    }
-
-    /// The queued rows in drain order (on the reader thread).
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn fire_centre_pending(&self) -> Result<Vec<FireRow>, StoreError> {
-        self.read(Store::fire_centre_pending).await
     }
 }

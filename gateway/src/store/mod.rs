@@ -21,6 +21,7 @@ mod convert;
 mod db;
 mod error;
 mod firecentre;
+mod firecentre_handle;
 mod handle;
 mod operators;
 mod orders;
