@@ -70,3 +70,19 @@ fn a_confirmed_fire_is_one_component_state_with_the_fire_bit_per_device() {
         device::NORMAL | device::CENTRE_LINK_FAULT
     );
 }
+
+#[test]
+fn config_problems_name_the_field() {
+    let cfg: super::FireCentreConfig = toml::from_str(
+        "addr = \"centre\"\naddress = 281474976710656\nconfirm_timeout_ms = 20000\n",
+    )
+    .expect("parse");
+    let p = cfg.validate().expect_err("three problems");
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p[0].starts_with("fire_centre.addr:"));
+    assert!(p[1].starts_with("fire_centre.address:"));
+    assert!(p[2].starts_with("fire_centre.confirm_timeout_ms:"));
+    let ok: super::FireCentreConfig =
+        toml::from_str("addr = \"127.0.0.1:9026\"\naddress = 1\n").expect("parse");
+    assert!(ok.validate().is_ok());
+}
