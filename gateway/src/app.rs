@@ -109,6 +109,8 @@ struct Wiring<'a> {
     tasks: Tasks,
     /// The stages' heartbeats.
     beats: crate::health::Beats,
+    /// Network connections the broker holds now.
+    broker_connections: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -136,6 +138,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let live = bus.subscribe("gridsense-console", &[protocol::topic::filter::INTEGRATOR])?;
     let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
+    let broker_connections = bus.connections();
     let bound = bus.start_all()?;
     // With `plain = false` the TLS listener is the LAN's.
     let mqtt_addr = (bound.get("lan").or_else(|| bound.get("lan-tls")))
@@ -158,6 +161,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         tasks: Tasks::new(shutdown.clone()),
         shutdown,
         beats: crate::health::Beats::default(),
+        broker_connections,
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -155,6 +156,9 @@ pub struct Bus {
     listeners: usize,
     /// Only the TLS listener runs (`plain = false`).
     tls_only: bool,
+    /// Network connections open now (TCP accepted and admitted, not yet
+    /// ended), from the listener's peer gate.
+    connections: Arc<AtomicI64>,
 }
 
 /// An in-process link for publishing; nothing is delivered to it.
@@ -227,7 +231,9 @@ impl Bus {
                 std::future::ready(verdict.is_some())
             },
         );
-        connections.peer_gate = Some(peer_gate(cfg, denied.clone(), ms));
+        let open = Arc::new(AtomicI64::new(0));
+        connections.peer_gate = Some(peer_gate(cfg, denied.clone(), ms, open.clone()));
+        let open_connections = open.clone();
         connections.topic_acl = Some(Arc::new(move |client_id, username, action, topic| {
             let role = username.and_then(|u| {
                 roles
@@ -300,7 +306,13 @@ impl Bus {
             bound,
             listeners,
             tls_only,
+            connections: open_connections,
         }
+    }
+
+    /// The count of network connections open now, kept by the listeners.
+    pub fn connections(&self) -> Arc<AtomicI64> {
+        self.connections.clone()
     }
 
     /// A broker without authentication or authorization: only for the
@@ -375,6 +387,7 @@ impl Bus {
             bound,
             listeners,
             tls_only,
+            connections: _,
         } = self;
         std::thread::Builder::new()
             .name("mqtt-broker".into())
@@ -413,6 +426,7 @@ fn peer_gate(
     cfg: &MqttSection,
     denied: DeniedSink,
     ms: impl Fn() -> u64 + Send + Sync + 'static,
+    open: Arc<AtomicI64>,
 ) -> rumqttd::PeerGate {
     let by_address = Throttle::new(
         cfg.refusals_per_address_before_quarantine,
@@ -426,6 +440,11 @@ fn peer_gate(
                 denied(Denied::Address { ip, entered: false });
                 return false;
             }
+            open.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        rumqttd::PeerEvent::Closed(_) => {
+            open.fetch_sub(1, Ordering::Relaxed);
             true
         }
         rumqttd::PeerEvent::Refused(peer) => {

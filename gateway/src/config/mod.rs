@@ -57,6 +57,9 @@ pub struct Config {
     /// centre; absent: no link.
     #[serde(default)]
     pub fire_centre: Option<crate::firecentre::FireCentreConfig>,
+    /// Residents' reports: the completion notice to the reporter.
+    #[serde(default)]
+    pub reports: crate::orders::ReportsSection,
     /// Capacities of the queues between stages.
     #[serde(default)]
     pub queues: crate::message::QueuesSection,

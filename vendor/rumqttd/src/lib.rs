@@ -178,6 +178,9 @@ pub enum PeerEvent {
     /// A client from this address was refused: its credentials, its client
     /// id or a topic it used (the answer is ignored).
     Refused(std::net::SocketAddr),
+    /// An admitted connection from this address ended, however it ended
+    /// (the answer is ignored): with `Accepted`, a count of open ones.
+    Closed(std::net::SocketAddr),
 }
 
 /// GridSense patch: per-address admission (see [`ConnectionSettings::peer_gate`]).

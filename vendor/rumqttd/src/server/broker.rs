@@ -433,7 +433,11 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             // handshake does not hold back every other connection.
             #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
             let tls = self.config.tls.clone();
+            // GridSense patch: the gate hears when this connection ends, on
+            // every path out of its task.
+            let closed = config.peer_gate.clone().map(|gate| ClosedGuard { gate, addr });
             task::spawn(async move {
+                let _closed = closed;
                 #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
                 let accepted = tls_accept(tls.as_ref(), stream).await;
                 #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
@@ -484,6 +488,18 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// GridSense patch: tells the peer gate a connection ended when dropped.
+struct ClosedGuard {
+    gate: crate::PeerGate,
+    addr: SocketAddr,
+}
+
+impl Drop for ClosedGuard {
+    fn drop(&mut self) {
+        (self.gate)(crate::PeerEvent::Closed(self.addr));
     }
 }
 

@@ -232,11 +232,12 @@ async fn the_peer_gate_hears_refusals_and_closes_refused_addresses() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let refusals = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::sync_channel(1);
     let mut s = settings(tx);
     // Static authentication with no users: every client is refused.
     s.connections.auth = Some(HashMap::new());
-    let (r, a) = (refusals.clone(), accepted.clone());
+    let (r, a, c) = (refusals.clone(), accepted.clone(), closed.clone());
     s.connections.peer_gate = Some(Arc::new(move |e| match e {
         crate::PeerEvent::Accepted(peer) => {
             assert!(peer.ip().is_loopback());
@@ -246,6 +247,10 @@ async fn the_peer_gate_hears_refusals_and_closes_refused_addresses() {
         crate::PeerEvent::Refused(peer) => {
             assert!(peer.ip().is_loopback());
             r.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+        crate::PeerEvent::Closed(_) => {
+            c.fetch_add(1, Ordering::SeqCst);
             true
         }
     }));
@@ -281,4 +286,12 @@ async fn the_peer_gate_hears_refusals_and_closes_refused_addresses() {
     assert_eq!(n, 0, "closed without an answer");
     assert_eq!(accepted.load(Ordering::SeqCst), 4);
     assert_eq!(refusals.load(Ordering::SeqCst), 3);
+    // Each admitted connection's end was heard (the fourth was not admitted).
+    for _ in 0..200 {
+        if closed.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 3);
 }
