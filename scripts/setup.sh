@@ -54,4 +54,14 @@ if ! cargo deb --version >/dev/null 2>&1; then
     echo "setup: installing cargo-deb"
     cargo install cargo-deb --locked --quiet
 fi
+# Security tooling, pinned (SECURITY.md): the fuzzer driver (libFuzzer, on
+# the stable toolchain), the licence and duplicate-crate policy (deny.toml),
+# the software bill of materials next to the .deb.
+for tool in cargo-fuzz@0.13.2 cargo-deny@0.20.2 cargo-cyclonedx@0.5.9; do
+    name=${tool%@*}
+    if ! cargo "${name#cargo-}" --version 2>/dev/null | grep -qF "${tool#*@}"; then
+        echo "setup: installing $tool"
+        cargo install "$tool" --locked --quiet
+    fi
+done
 echo "setup: ok ($(rustc --version))"

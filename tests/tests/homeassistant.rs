@@ -62,7 +62,7 @@ fn connectivity(device: &str) -> String {
 
 #[tokio::test]
 async fn an_integrator_finds_every_device_announced_for_home_assistant() {
-    let c = Compound::start("").await;
+    let c = Compound::start("[homeassistant]\nenabled = true\n").await;
     let mut ha = home_assistant(&c, "ha-1").await;
     let devices = registered();
     let smoke = devices
@@ -174,7 +174,7 @@ async fn an_integrator_finds_every_device_announced_for_home_assistant() {
 
 #[tokio::test]
 async fn a_device_added_while_running_is_announced_and_a_birth_republishes() {
-    let c = Compound::start("").await;
+    let c = Compound::start("[homeassistant]\nenabled = true\n").await;
     let mut ha = home_assistant(&c, "ha-1").await;
     let first = registered()[0].0.clone();
     configs_until(&mut ha, &BTreeSet::from([connectivity(&first)])).await;

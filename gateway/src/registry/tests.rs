@@ -365,3 +365,32 @@ fn the_gbt_columns_are_optional_and_reach_the_snapshot() {
         "{errors:?}"
     );
 }
+
+/// ETSI EN 303 645 provision 5.1 (SECURITY.md): no password is shared by
+/// two installations, and a store without credentials accepts none.
+#[test]
+fn no_two_installations_share_an_admin_password_and_none_is_accepted_before_one_is_made() {
+    let (_d1, first) = setup();
+    let (_d2, second) = setup();
+    let empty = Registry::load(&first).expect("load");
+    for guess in ["", "admin", "password", "gridsense"] {
+        assert_eq!(empty.verify(ADMIN_USER, guess), None, "{guess:?} accepted");
+    }
+    let a = ensure_admin(&first).expect("admin").expect("created");
+    let b = ensure_admin(&second).expect("admin").expect("created");
+    assert_ne!(a, b, "two installations, one admin password");
+    assert!(
+        a.len() >= 32 && a.chars().all(|c| c.is_ascii_hexdigit()),
+        "{a}"
+    );
+    let one = Registry::load(&first).expect("load");
+    assert_eq!(one.verify(ADMIN_USER, &a), Some(Role::Admin));
+    assert_eq!(
+        one.verify(ADMIN_USER, &b),
+        None,
+        "another installation's password"
+    );
+    let secrets: std::collections::HashSet<String> =
+        (0..64).map(|_| new_secret().expect("secret")).collect();
+    assert_eq!(secrets.len(), 64, "device secrets repeat");
+}

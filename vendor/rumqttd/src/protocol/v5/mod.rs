@@ -426,7 +426,12 @@ impl Protocol for V5 {
                 let (pubcomp, properties) = pubcomp::read(fixed_header, packet)?;
                 Packet::PubComp(pubcomp, properties)
             }
-            _ => unreachable!(),
+            // GridSense patch: CONNACK and UNSUBACK (server-only packets a
+            // client may still send) hit `unreachable!()` and panicked the
+            // connection's task; they are refused as a protocol error.
+            PacketType::ConnAck | PacketType::UnsubAck => {
+                return Err(Error::InvalidPacketType(fixed_header.byte1 >> 4))
+            }
         };
 
         Ok(packet)
@@ -472,5 +477,26 @@ impl Protocol for V5 {
             _ => unreachable!(),
         };
         Ok(size)
+    }
+}
+
+// GridSense patch: found by fuzz/fuzz_targets/mqtt_v5.rs (its input is
+// fuzz/regressions/mqtt_v5/unsuback-from-client).
+#[cfg(test)]
+mod server_only_packets {
+    use super::*;
+
+    #[test]
+    fn connack_and_unsuback_from_a_client_are_refused_not_a_panic() {
+        // CONNACK (session present 0, reason 0, no properties) and UNSUBACK
+        // (packet id 3, no properties), as a client would send them.
+        for bytes in [&[0x20, 0x03, 0x00, 0x00, 0x00][..], &[0xB0, 0x03, 0x00, 0x03, 0x00]] {
+            let mut stream = BytesMut::from(bytes);
+            let got = V5.read_mut(&mut stream, 64 << 10);
+            assert!(
+                matches!(got, Err(Error::InvalidPacketType(2 | 11))),
+                "{bytes:02x?}: {got:?}"
+            );
+        }
     }
 }
