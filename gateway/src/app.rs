@@ -30,6 +30,7 @@ use modbus::ModbusSource;
 
 mod analysis;
 mod console;
+mod firecentre;
 mod governance;
 mod restore;
 mod running;
@@ -182,6 +183,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         w.spine(lanes, restored.dedupe, restored.presence, restored.replay);
     let resume = std::mem::take(&mut restored.resume);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let link_states = feeds.states.clone();
     let linkage = w.linkage(modbus, feeds, &out_tx);
     let control = w.analysis(
         spine,
@@ -192,6 +194,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
     let (orders, local_status) = w.governance().await?;
     let order_alarms = orders.clone();
+    let orders = w.fire_centre(orders, link_states)?;
     w.tasks.spawn_stage(
         "record",
         crate::commit::run(

@@ -49,6 +49,7 @@ pub mod cli;
 pub mod clock;
 pub mod commit;
 pub mod config;
+pub mod firecentre;
 pub mod health;
 pub mod homeassistant;
 pub mod ingest;

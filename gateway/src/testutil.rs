@@ -29,5 +29,6 @@ pub(crate) fn device(id: &str, profile: &str, room: &str, zone: Option<&str>) ->
         fire_zone: zone.map(name),
         escape_route: profile == "lock",
         installed: "2026-11-01".into(),
+        gbt: None,
     })
 }

@@ -14,7 +14,8 @@
 //! - [`feed`] (`alloc`): payloads of the integrator feeds;
 //! - [`modbus`]: register maps and word decoding;
 //! - [`profile`] (`std`): data-driven device profiles in TOML;
-//! - [`codec`]: size-limited, validating JSON decoding with typed errors.
+//! - [`codec`]: size-limited, validating JSON decoding with typed errors;
+//! - [`gbt26875`]: GB/T 26875.3-2011 frames and data units (fire remote-monitoring centre).
 //!
 //! Features: none (`no_std`, no allocator: what firmware needs), `alloc`
 //! (work orders, `serde_json` encoding), `std` (default: profiles, error paths).
@@ -29,6 +30,7 @@ extern crate alloc;
 pub mod codec;
 #[cfg(feature = "alloc")]
 pub mod feed;
+pub mod gbt26875;
 pub mod grid;
 pub mod ident;
 pub mod kinds;

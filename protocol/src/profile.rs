@@ -517,6 +517,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "call-button.toml",
         include_str!("../profiles/call-button.toml"),
     ),
+    (
+        "fire-centre-link.toml",
+        include_str!("../profiles/fire-centre-link.toml"),
+    ),
 ];
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! from `deploy/`) behind a real gateway on loopback ports, real MQTT
 //! clients for nodes and integrators, and a raw HTTP client for the API.
 
+pub mod centre_sim;
 pub mod idle;
 pub mod rabbit;
 

@@ -188,6 +188,7 @@ async fn a_device_added_while_running_is_announced_and_a_birth_republishes() {
         fire_zone: String::new(),
         escape_route: String::new(),
         installed: String::new(),
+        gbt: Default::default(),
     };
     gateway::registry::add_device(&mut store, &fields, &profiles, gridsense_tests::T0)
         .expect("device added");

@@ -58,6 +58,7 @@ pub(super) async fn register(
         fire_zone: d.fire_zone,
         escape_route: d.escape_route.map(|b| b.to_string()).unwrap_or_default(),
         installed: d.installed,
+        gbt: Default::default(),
     };
     let now = s.console.clock.now_ms();
     let added = tokio::task::spawn_blocking(move || {

@@ -69,27 +69,31 @@ impl Wiring<'_> {
             }
             live.spawn(lanes.priority, lanes.telemetry);
         });
-        let presence_task = PresenceTask {
-            presence: presence.with_config(self.cfg.presence).with_polled(
-                self.cfg
-                    .modbus
-                    .iter()
-                    .flat_map(|m| &m.lines)
-                    .flat_map(|l| &l.devices)
-                    .map(|d| d.device.clone()),
-            ),
-            refused: self.rejects.refused.clone(),
-            site: self.cfg.gateway.site.clone(),
-            registry: self.registry.clone(),
-            profiles: self.profiles.clone(),
-            last_seen,
-            store: self.store.clone(),
-            publisher: self.publisher.clone(),
-            clock: self.clock.clone(),
-            changes: changes_tx,
-            progress: self.beats.add("presence", Progress::ticking(SWEEP_EVERY)),
-            sweep_every: SWEEP_EVERY,
-        };
+        let presence_task =
+            PresenceTask {
+                presence: presence.with_config(self.cfg.presence).with_polled(
+                    self.cfg
+                        .modbus
+                        .iter()
+                        .flat_map(|m| &m.lines)
+                        .flat_map(|l| &l.devices)
+                        .map(|d| d.device.clone())
+                        .chain(self.cfg.fire_centre.iter().filter_map(|f| {
+                            protocol::DeviceId::new(f.link_device.as_deref()?).ok()
+                        })),
+                ),
+                refused: self.rejects.refused.clone(),
+                site: self.cfg.gateway.site.clone(),
+                registry: self.registry.clone(),
+                profiles: self.profiles.clone(),
+                last_seen,
+                store: self.store.clone(),
+                publisher: self.publisher.clone(),
+                clock: self.clock.clone(),
+                changes: changes_tx,
+                progress: self.beats.add("presence", Progress::ticking(SWEEP_EVERY)),
+                sweep_every: SWEEP_EVERY,
+            };
         tasks.spawn_stage(
             "presence",
             presence::run(presence_task, states_rx, stop.clone()),

@@ -86,6 +86,7 @@ pub fn main(cmd: DeviceCmd) -> ExitCode {
                 fire_zone: fire_zone.unwrap_or_default(),
                 escape_route: escape_route.map(|b| b.to_string()).unwrap_or_default(),
                 installed: installed.unwrap_or_default(),
+                gbt: Default::default(),
             };
             device_add(&fields, &db)
         }

@@ -53,6 +53,10 @@ pub struct Config {
     /// Where completion notices are POSTed (the resident's feedback channel).
     #[serde(default)]
     pub webhook: Option<crate::orders::WebhookConfig>,
+    /// `[fire_centre]`: the GB/T 26875.3 link to the fire remote-monitoring
+    /// centre; absent: no link.
+    #[serde(default)]
+    pub fire_centre: Option<crate::firecentre::FireCentreConfig>,
     /// Residents' reports: the completion notice to the reporter.
     #[serde(default)]
     pub reports: crate::orders::ReportsSection,

@@ -2,7 +2,9 @@
 //! and `gridsense device add`. Each device gets its own secret, written once
 //! to a credentials file (mode 0600) or printed once, never logged.
 //!
-//! Columns: `id, profile, location, fire_zone, escape_route, installed`.
+//! Columns: `id, profile, location, fire_zone, escape_route, installed`,
+//! and the optional GB/T 26875.3 names (`gbt_system_type`, `gbt_system_addr`,
+//! `gbt_component_type`, `gbt_component_addr`, see [`super::gbt`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
@@ -23,6 +25,10 @@ const COLUMNS: &[&str] = &[
     "fire_zone",
     "escape_route",
     "installed",
+    "gbt_system_type",
+    "gbt_system_addr",
+    "gbt_component_type",
+    "gbt_component_addr",
 ];
 const REQUIRED: &[&str] = &["id", "profile", "location"];
 
@@ -41,6 +47,9 @@ pub struct DeviceFields {
     pub escape_route: String,
     /// `YYYY-MM-DD`; empty: today.
     pub installed: String,
+    /// The GB/T 26875.3 columns as typed (system type, system address,
+    /// component type, component address); empty: defaults.
+    pub gbt: [String; 4],
 }
 
 /// A checked device row.
@@ -52,6 +61,7 @@ struct NewDevice {
     fire_zone: Option<Name>,
     escape_route: bool,
     installed: String,
+    gbt: super::gbt::GbtAddress,
 }
 
 /// What the checks need from the database.
@@ -149,7 +159,10 @@ impl<'a> Context<'a> {
                 format!("{installed:?} is not a date YYYY-MM-DD"),
             );
         }
+        let gbt =
+            super::gbt::GbtAddress::parse([&f.gbt[0], &f.gbt[1], &f.gbt[2], &f.gbt[3]], &mut fail);
         let new = NewDevice {
+            gbt,
             id: id?,
             profile: f.profile.clone(),
             location: location?,
@@ -203,6 +216,7 @@ pub fn import_devices(
             fire_zone: get("fire_zone"),
             escape_route: get("escape_route"),
             installed: get("installed"),
+            gbt: super::gbt::COLUMNS.map(get),
         };
         if let Some(first) = first_line.insert(fields.id.clone(), *line) {
             errors.push(
@@ -296,8 +310,8 @@ fn register(
     let tx = store.conn_mut().transaction()?;
     for d in devices {
         tx.execute(
-            "INSERT INTO devices (id, profile, location, fire_zone, escape_route, installed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            (d.id.as_str(), &d.profile, d.location.as_str(), d.fire_zone.as_ref().map(Name::as_str), d.escape_route, &d.installed),
+            "INSERT INTO devices (id, profile, location, fire_zone, escape_route, installed, gbt_system_type, gbt_system_addr, gbt_component_type, gbt_component_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            rusqlite::params![d.id.as_str(), &d.profile, d.location.as_str(), d.fire_zone.as_ref().map(Name::as_str), d.escape_route, &d.installed, d.gbt.system_type, d.gbt.system_addr, d.gbt.component_type, d.gbt.component_addr],
         )?;
         let secret = secrets.get(d.id.as_str()).map_or("", String::as_str);
         Credential::new(Role::Device, secret)?.insert(&tx, &d.id, now_ms)?;

@@ -32,6 +32,8 @@ pub struct DeviceInfo {
     pub escape_route: bool,
     /// Installation date (`YYYY-MM-DD`).
     pub installed: String,
+    /// Its GB/T 26875.3 names, when the device list gives them.
+    pub gbt: Option<super::GbtAddress>,
 }
 
 /// The registry as loaded; reload to see changes.
@@ -76,7 +78,7 @@ impl Registry {
 
     fn load_devices(&mut self, store: &Store) -> Result<(), StoreError> {
         let mut st = store.conn().prepare(
-            "SELECT id, profile, location, fire_zone, escape_route, installed FROM devices ORDER BY id",
+            "SELECT id, profile, location, fire_zone, escape_route, installed, gbt_system_type, gbt_system_addr, gbt_component_type, gbt_component_addr FROM devices ORDER BY id",
         )?;
         let rows = st.query_map([], |r| {
             Ok((
@@ -86,10 +88,16 @@ impl Registry {
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, bool>(4)?,
                 r.get::<_, String>(5)?,
+                super::GbtAddress {
+                    system_type: r.get(6)?,
+                    system_addr: r.get(7)?,
+                    component_type: r.get(8)?,
+                    component_addr: r.get(9)?,
+                },
             ))
         })?;
         for row in rows {
-            let (id, profile, location, zone, escape_route, installed) = row?;
+            let (id, profile, location, zone, escape_route, installed, gbt) = row?;
             let bad = |what: &str| StoreError::Invalid(format!("device {id}: {what}"));
             let node = self
                 .nodes
@@ -109,6 +117,7 @@ impl Registry {
                 fire_zone,
                 escape_route,
                 installed,
+                gbt: gbt.is_set().then_some(gbt),
             });
             if let Some(z) = &info.fire_zone {
                 self.zones

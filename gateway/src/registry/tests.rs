@@ -323,6 +323,49 @@ fn device_add_integrator_and_admin_get_their_own_secrets() {
     assert_eq!(reg.in_fire_zone("kitchen-9").count(), 1);
 }
 
+#[test]
+fn the_gbt_columns_are_optional_and_reach_the_snapshot() {
+    let (dir, mut store) = setup();
+    import_sites(&mut store, &deploy("site.csv")).expect("site");
+    let file = dir.path().join("gbt.csv");
+    std::fs::write(
+        &file,
+        "id,profile,location,gbt_system_type,gbt_system_addr,gbt_component_type,gbt_component_addr\n\
+         smoke-g1,smoke,b1,1,2,41,10-3\n\
+         smoke-g2,smoke,b1,,,,\n",
+    )
+    .expect("write");
+    let creds = dir.path().join("gbt.creds.csv");
+    import_devices(&mut store, &file, &profiles(), &creds, NOW).expect("import");
+    let reg = Registry::load(&store).expect("load");
+    let g = reg
+        .device("smoke-g1")
+        .and_then(|d| d.gbt)
+        .expect("gbt names");
+    assert_eq!(g.system_addr, Some(2));
+    assert_eq!(g.component_type, Some(41));
+    assert_eq!(g.component_addr, Some(3 << 16 | 10));
+    assert_eq!(reg.device("smoke-g2").map(|d| d.gbt), Some(None));
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "id,profile,location,gbt_component_type\nsmoke-g3,smoke,b1,999\n",
+    )
+    .expect("write");
+    let errors = errors_of(import_devices(
+        &mut store,
+        &bad,
+        &profiles(),
+        &dir.path().join("bad.creds.csv"),
+        NOW,
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("column gbt_component_type"),
+        "{errors:?}"
+    );
+}
+
 /// ETSI EN 303 645 provision 5.1 (SECURITY.md): no password is shared by
 /// two installations, and a store without credentials accepts none.
 #[test]

@@ -82,6 +82,12 @@ pub(super) fn write(
         }
         Write::Operator(r) => super::operators::write_operator(tx, r)?,
         Write::Auth(a) => super::users::write_auth(tx, a)?,
+        Write::FireCentre(f) => {
+            let seqs = super::firecentre::write(tx, f)?;
+            if matches!(f, super::firecentre::FireCentreWrite::Queue(_)) {
+                return Ok(Done::FireQueued(seqs));
+            }
+        }
         Write::Many(writes) => {
             for w in writes {
                 write(tx, outbox, w)?;

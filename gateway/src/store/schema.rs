@@ -255,6 +255,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     );
     ",
+    // The fire remote-monitoring centre's queue (GB/T 26875.3): one row
+    // per application data unit until the centre confirms it; class 0
+    // (fire) is sent before class 1 (everything else), each class in seq order.
+    "
+    CREATE TABLE fire_centre_queue (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        class INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        queued_ms INTEGER NOT NULL,
+        alarm TEXT NOT NULL
+    );
+    CREATE INDEX fire_centre_queue_order ON fire_centre_queue (class, seq);
+    ALTER TABLE devices ADD COLUMN gbt_system_type INTEGER;
+    ALTER TABLE devices ADD COLUMN gbt_system_addr INTEGER;
+    ALTER TABLE devices ADD COLUMN gbt_component_type INTEGER;
+    ALTER TABLE devices ADD COLUMN gbt_component_addr INTEGER;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -36,6 +36,8 @@ pub enum Write {
     Operator(OperatorRecord),
     /// A user or token of the API changes, or an API action is audited.
     Auth(super::users::AuthWrite),
+    /// The fire-centre queue: rows queued or confirmed.
+    FireCentre(super::firecentre::FireCentreWrite),
     /// Several writes in one transaction, in order (a backlog stored with
     /// one sync instead of one each).
     Many(Vec<Write>),
@@ -62,6 +64,8 @@ pub enum Done {
     Removed(u64),
     /// Maintenance windows ended (early, replaced or expired).
     Ended(u64),
+    /// Fire-centre queue rows, by seq.
+    FireQueued(Vec<i64>),
 }
 
 impl Write {
