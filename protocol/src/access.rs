@@ -338,6 +338,36 @@ impl Message for ListChunk {
     }
 }
 
+/// Splits a list into its chunks, in order (an empty list is one empty chunk).
+///
+/// # Errors
+/// The entry count when the list needs more than [`MAX_PARTS`] parts or
+/// more than `u32::MAX` entries.
+pub fn split(
+    list: u32,
+    entries: &[Entry],
+    tz_min: i16,
+) -> Result<impl Iterator<Item = ListChunk> + '_, usize> {
+    let parts = entries.len().div_ceil(CHUNK_ENTRIES).max(1);
+    let parts = u16::try_from(parts).map_err(|_| entries.len())?;
+    let total = u32::try_from(entries.len()).map_err(|_| entries.len())?;
+    let hash = ListHash::of(entries);
+    Ok((0..parts).map(move |part| {
+        let from = usize::from(part) * CHUNK_ENTRIES;
+        let to = (from + CHUNK_ENTRIES).min(entries.len());
+        ListChunk {
+            list,
+            part,
+            parts,
+            total,
+            hash,
+            tz_min,
+            // At most CHUNK_ENTRIES entries by construction.
+            entries: entries[from..to].iter().cloned().collect(),
+        }
+    }))
+}
+
 /// A door's answer to a [`ListChunk`], on its `cmd/ack` topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListAck {
@@ -538,6 +568,28 @@ mod tests {
         assert_ne!(base, ListHash::of([&a, &b]));
         b.until = None;
         assert_eq!(base, ListHash::of([&a, &b]));
+    }
+
+    #[test]
+    fn split_gives_ordered_full_parts_and_one_part_for_an_empty_list() {
+        let entries: Vec<Entry> = (0..17).map(|i| Entry::card(id(&format!("c{i}")))).collect();
+        let parts: Vec<ListChunk> = split(4, &entries, 480).unwrap().collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            parts.iter().map(|p| p.entries.len()).collect::<Vec<_>>(),
+            [8, 8, 1]
+        );
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.total == 17 && p.parts == 3 && p.list == 4)
+        );
+        assert_eq!(parts[0].hash, ListHash::of(&entries));
+        let empty: Vec<ListChunk> = split(5, &[], 0).unwrap().collect();
+        assert_eq!((empty.len(), empty[0].parts, empty[0].total), (1, 1, 0));
+        for p in parts.iter().chain(&empty) {
+            p.validate().expect("valid chunk");
+        }
     }
 
     #[test]
