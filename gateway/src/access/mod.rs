@@ -20,6 +20,9 @@ mod service;
 pub mod sync;
 pub mod time;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::AccessSection;
 pub use model::{Credential, Grant};
 pub use service::{AccessService, AccessStats, subscribe};
