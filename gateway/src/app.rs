@@ -109,8 +109,8 @@ struct Wiring<'a> {
     rejects: Arc<Rejects>,
     shutdown: CancellationToken,
     tasks: Tasks,
-    /// Analysis's heartbeat.
-    progress: Arc<crate::health::Progress>,
+    /// The stages' heartbeats.
+    beats: crate::health::Beats,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -160,7 +160,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         rejects,
         tasks: Tasks::new(shutdown.clone()),
         shutdown,
-        progress: Arc::default(),
+        beats: crate::health::Beats::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(
@@ -201,13 +201,14 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
             w.clock.clone(),
             orders,
             resume,
+            w.beats.add("record", crate::health::Progress::on_demand()),
             shutdown.clone(),
         ),
     );
 
     let health = crate::health::Health {
         tasks: w.tasks.clone(),
-        analysis: w.progress.clone(),
+        beats: w.beats.clone(),
         store: store.clone(),
     };
     let state = ApiState {
@@ -223,7 +224,13 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
             live,
         ),
     };
-    let api = Server::bind(cfg.api.listen, state).await?;
+    let mut api = Server::bind(cfg.api.listen, state).await?;
+    if let Some(tls) = &cfg.api.tls {
+        let config = tls
+            .server_config()
+            .map_err(|e| StartError::Invalid(vec![FieldProblem::new("api.tls", e.to_string())]))?;
+        api = api.with_tls(config);
+    }
     let api_addr = api.local_addr()?;
     w.tasks.spawn_stage("api", api.run(shutdown.clone()));
     tracing::info!(%api_addr, "operators' API listening");

@@ -5,6 +5,7 @@
 //! handed to the order engine only once it is committed, so the uplink acts
 //! on committed alarms only.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::feed::AlarmFeed;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::analysis::AnalysisOut;
 use crate::clock::SharedClock;
+use crate::health::Progress;
 use crate::store::{MaintenanceWrite, StoreHandle, Write};
 
 /// The store write of one report, and the alarm changes in it.
@@ -68,6 +70,7 @@ pub async fn run(
     clock: SharedClock,
     orders: mpsc::Sender<AlarmFeed>,
     resume: Vec<AlarmFeed>,
+    progress: Arc<Progress>,
     shutdown: CancellationToken,
 ) {
     let mut held = resume;
@@ -87,6 +90,7 @@ pub async fn run(
             _ => rx.recv().await,
         };
         let Some(out) = out else { break };
+        progress.begin();
         let mut alarms = Vec::new();
         let now = clock.now_ms();
         let mut w = to_write(out, now, &mut alarms);
@@ -101,7 +105,7 @@ pub async fn run(
             }
             w = Write::Many(many);
         }
-        match store_until_done(&store, w, &shutdown).await {
+        match store_until_done(&store, w, &progress, &shutdown).await {
             Stored::Yes { refused } => {
                 if refused {
                     others_after = Some(Instant::now() + RECOVERY_HOLD);
@@ -110,6 +114,7 @@ pub async fn run(
             }
             Stored::No => {}
         }
+        progress.beat(rx.len());
     }
     hand_on(&mut held, &orders, true).await;
 }
@@ -140,9 +145,15 @@ enum Stored {
 }
 
 /// Stores `w`, trying again while the store refuses it.
-async fn store_until_done(store: &StoreHandle, w: Write, shutdown: &CancellationToken) -> Stored {
+async fn store_until_done(
+    store: &StoreHandle,
+    w: Write,
+    progress: &Progress,
+    shutdown: &CancellationToken,
+) -> Stored {
     let mut failing = false;
     loop {
+        progress.alive();
         match store.write(w.clone()).await {
             Ok(_) => {
                 if failing {

@@ -59,6 +59,7 @@ struct Snapshot {
     order_ms: Vec<u64>,
     modbus: Vec<modbus::DeviceStats>,
     analysis_queued: u64,
+    stages: Vec<crate::health::StageProgress>,
     healthy: bool,
     online: u64,
     devices: u64,
@@ -120,6 +121,7 @@ impl Sources {
             let r = h.check().await;
             s.healthy = r.ok;
             s.analysis_queued = r.analysis_queued as u64;
+            s.stages = r.progress;
         }
         s
     }
@@ -220,6 +222,37 @@ fn modbus_metrics(e: &mut DescriptorEncoder, devices: &[modbus::DeviceStats]) ->
     Ok(())
 }
 
+fn stage_metrics(
+    e: &mut DescriptorEncoder,
+    stages: &[crate::health::StageProgress],
+) -> fmt::Result {
+    type Field = fn(&crate::health::StageProgress) -> f64;
+    let fields: [(&str, &str, Field); 3] = [
+        (
+            "stage_idle_seconds",
+            "time since the stage last went round its loop or showed life",
+            |s| s.idle_ms as f64 / 1000.0,
+        ),
+        (
+            "stage_queued",
+            "inputs waiting at the stage's last round",
+            |s| s.queued as f64,
+        ),
+        (
+            "stage_stuck",
+            "1 when the stage is stuck (as /healthz)",
+            |s| f64::from(u8::from(s.stuck)),
+        ),
+    ];
+    for (name, help, f) in fields {
+        let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for s in stages {
+            ConstGauge::new(f(s)).encode(m.encode_family(&[("stage", s.name)])?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Collector for Snapshot {
     fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
         for (name, help, v) in &self.ingest {
@@ -313,6 +346,7 @@ impl Collector for Snapshot {
             "alarm raised to work order opened",
             &self.order_ms,
         )?;
+        stage_metrics(&mut e, &self.stages)?;
         modbus_metrics(&mut e, &self.modbus)
     }
 }

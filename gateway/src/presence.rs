@@ -332,6 +332,8 @@ pub struct PresenceTask {
     pub refused: Arc<Refused>,
     /// How often to sweep.
     pub sweep_every: Duration,
+    /// Its heartbeat (a ticking stage: it sweeps every `sweep_every`).
+    pub progress: Arc<crate::health::Progress>,
 }
 
 /// Runs presence until shutdown: state reports from `states`, a sweep every `sweep_every`.
@@ -377,9 +379,11 @@ pub async fn run(
                 })
             }
         };
+        t.progress.begin();
         for c in changes {
             publish(&t, &c).await;
         }
+        t.progress.beat(states.len());
     }
 }
 

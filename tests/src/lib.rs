@@ -239,6 +239,16 @@ impl Compound {
 
     /// An HTTP request to the operators' API as the admin `ops`: `(status, JSON body)`.
     pub async fn http(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, text) = self.http_raw(method, path, body).await;
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// `GET path` with the admin's token; the body as text.
+    pub async fn http_text(&self, path: &str) -> String {
+        self.http_raw("GET", path, "").await.1
+    }
+
+    async fn http_raw(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let mut s = tokio::net::TcpStream::connect(self.gw().api_addr)
             .await
             .expect("connect api");
@@ -255,12 +265,8 @@ impl Compound {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let json = out
-            .split("\r\n\r\n")
-            .nth(1)
-            .and_then(|b| serde_json::from_str(b).ok())
-            .unwrap_or_default();
-        (status, json)
+        let text = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, text.to_string())
     }
 
     /// The compound's MQTT nodes, with the credentials the registry exported

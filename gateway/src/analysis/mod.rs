@@ -23,6 +23,9 @@ use crate::rules::{Rules, RulesOutput};
 
 pub mod gate;
 
+/// How often analysis goes round with no input (timers, windows, health).
+pub const TICK: Duration = Duration::from_millis(50);
+
 /// Requests from operators and tools to the analysis task.
 #[derive(Debug)]
 pub enum Control {
@@ -126,7 +129,7 @@ impl Analysis {
         let fx = self.engine.reassert();
         self.apply(fx);
         self.flush();
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {

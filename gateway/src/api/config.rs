@@ -8,8 +8,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
-    /// Listen address; loopback by default (put a TLS proxy in front to
-    /// reach it from the guard room, and set `secure_cookie`).
+    /// Listen address; loopback by default (configure `[api.tls]`, or put
+    /// a TLS proxy in front and set `secure_cookie`, to reach it from the
+    /// guard room).
     #[serde(default = "default_api_listen")]
     pub listen: SocketAddr,
     /// Mark the session cookie `Secure` (the console is reached over HTTPS).
@@ -24,6 +25,10 @@ pub struct ApiSection {
     /// Residents' reports per hour, per site form and per client address.
     #[serde(default = "default_reports_per_h")]
     pub reports_per_h: u32,
+    /// HTTPS on this listener (`[api.tls]`); the session cookie is then
+    /// always `Secure`.
+    #[serde(default)]
+    pub tls: Option<super::tls::ApiTls>,
 }
 
 impl Default for ApiSection {
@@ -34,6 +39,7 @@ impl Default for ApiSection {
             session_h: default_session_h(),
             logins_per_min: default_logins_per_min(),
             reports_per_h: default_reports_per_h(),
+            tls: None,
         }
     }
 }

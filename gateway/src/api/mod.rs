@@ -21,6 +21,7 @@ mod reports;
 mod routes;
 mod serve;
 mod state;
+mod tls;
 mod views;
 
 #[cfg(test)]
@@ -36,3 +37,4 @@ pub use reports::REPORT_DEVICE;
 pub use routes::router;
 pub use serve::Server;
 pub use state::{ApiState, Console, LiveEvent, Registration};
+pub use tls::ApiTls;

@@ -1,6 +1,7 @@
 //! Binding and serving the API until shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +12,7 @@ use super::{ApiState, router};
 pub struct Server {
     listener: tokio::net::TcpListener,
     state: ApiState,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -20,7 +22,18 @@ impl Server {
     /// When the address cannot be bound.
     pub async fn bind(listen: SocketAddr, state: ApiState) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            tls: None,
+        })
+    }
+
+    /// Serves HTTPS only, with `config`.
+    #[must_use]
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Where it is bound.
@@ -33,6 +46,10 @@ impl Server {
 
     /// Serves until `shutdown`, letting requests in flight finish.
     pub async fn run(self, shutdown: CancellationToken) {
+        if let Some(config) = self.tls {
+            let app = router(self.state);
+            return super::tls::serve(self.listener, config, app, shutdown).await;
+        }
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())

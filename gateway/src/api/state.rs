@@ -123,7 +123,7 @@ impl Console {
             sessions: Sessions::new(cfg.session_h.saturating_mul(3_600_000)),
             logins: Limiter::new(cfg.logins_per_min, 60_000),
             reports: Limiter::new(cfg.reports_per_h, 3_600_000),
-            secure_cookie: cfg.secure_cookie,
+            secure_cookie: cfg.secure_cookie || cfg.tls.is_some(),
             live: broadcast::channel(LIVE_BACKLOG).0,
             orders: None,
             order_alarms: None,

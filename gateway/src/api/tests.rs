@@ -42,7 +42,7 @@ async fn api() -> Api {
     let tasks = crate::tasks::Tasks::new(tokio_util::sync::CancellationToken::new());
     let health = crate::health::Health {
         tasks,
-        analysis: Arc::default(),
+        beats: crate::health::Beats::default(),
         store: store.clone(),
     };
     let site = protocol::Name::new("lianhua").expect("site");

@@ -43,7 +43,10 @@ impl Wiring<'_> {
             site: cfg.gateway.site.clone(),
             changes: out,
             gate: crate::analysis::gate::Gate::default(),
-            progress: self.progress.clone(),
+            progress: self.beats.add(
+                crate::health::ANALYSIS,
+                crate::health::Progress::ticking(crate::analysis::TICK),
+            ),
         };
         let (control, control_rx) = mpsc::channel(self.cfg.queues.control.get());
         self.tasks.spawn_stage(

@@ -42,6 +42,7 @@ impl Wiring<'_> {
         )
         .await
         .map_err(|e| StartError::Governance(e.to_string()))?;
+        self.beats.insert("order-engine", engine.progress());
         let (alarms_tx, alarms_rx) = mpsc::channel(self.cfg.queues.orders.get());
         let (status_tx, status_rx) = mpsc::channel(self.cfg.queues.orders.get());
         let local = status_tx.clone();

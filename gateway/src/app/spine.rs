@@ -7,9 +7,13 @@ use tokio::sync::mpsc;
 
 use super::Wiring;
 use crate::analysis::SpineOutputs;
+use crate::health::Progress;
 use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
 use crate::message::Ingested;
 use crate::presence::{self, LastSeen, Presence, PresenceTask};
+
+/// How often presence sweeps for silent devices.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Where polled sources join the spine, beside MQTT nodes.
 pub(super) struct Feeds {
@@ -49,6 +53,8 @@ impl Wiring<'_> {
                 states: states_tx.clone(),
             },
             tasks: self.tasks.clone(),
+            progress: ["ingest-priority", "ingest-telemetry"]
+                .map(|name| self.beats.add(name, Progress::on_demand())),
         });
         let stop = &self.shutdown;
         let tasks = &self.tasks;
@@ -81,7 +87,8 @@ impl Wiring<'_> {
             publisher: self.publisher.clone(),
             clock: self.clock.clone(),
             changes: changes_tx,
-            sweep_every: Duration::from_secs(1),
+            progress: self.beats.add("presence", Progress::ticking(SWEEP_EVERY)),
+            sweep_every: SWEEP_EVERY,
         };
         tasks.spawn_stage(
             "presence",

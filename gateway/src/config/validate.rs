@@ -135,6 +135,9 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
             "not read: the outbox's disk bound is `[uplink.outbox] max_mib`; move `max_mib` there (without an `[uplink]` the default, 2048 MiB, applies)",
         ));
     }
+    if let Some(Err(e)) = cfg.api.tls.as_ref().map(crate::api::ApiTls::server_config) {
+        problems.push(FieldProblem::new("api.tls", e.to_string()));
+    }
     let mut lines = Vec::new();
     lines.extend(cfg.orders.validate().err().unwrap_or_default());
     lines.extend(cfg.presence.validate().err().unwrap_or_default());

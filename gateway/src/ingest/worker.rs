@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Dedupe, Rejects};
 use crate::bus::{Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
+use crate::health::Progress;
 use crate::message::{Body, Ingested};
 use crate::presence::LastSeen;
 use crate::registry::{DeviceInfo, RegistryCell};
@@ -23,8 +24,12 @@ use crate::tasks::Tasks;
 
 /// Feeds every message of `sub` to `handle`, one at a time, until shutdown
 /// or until the broker is gone.
-async fn drive<F, Fut>(mut sub: Subscription, shutdown: CancellationToken, mut handle: F)
-where
+async fn drive<F, Fut>(
+    mut sub: Subscription,
+    progress: &Progress,
+    shutdown: CancellationToken,
+    mut handle: F,
+) where
     F: FnMut(Bytes, Bytes) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
@@ -35,7 +40,9 @@ where
             m = sub.next() => m,
         };
         let Some((topic, payload)) = msg else { return };
+        progress.begin();
         handle(topic, payload).await;
+        progress.beat(0);
     }
 }
 
@@ -85,6 +92,7 @@ struct Inner {
     last_seen: Arc<LastSeen>,
     out: Outputs,
     tasks: Tasks,
+    progress: [Arc<Progress>; 2],
     stats: IngestStats,
 }
 
@@ -109,6 +117,8 @@ pub struct IngestParts {
     pub out: Outputs,
     /// Runs the commit tasks, so shutdown waits for them.
     pub tasks: Tasks,
+    /// The heartbeats of the priority and the telemetry loop.
+    pub progress: [Arc<Progress>; 2],
 }
 
 impl Ingest {
@@ -125,6 +135,7 @@ impl Ingest {
                 last_seen: p.last_seen,
                 out: p.out,
                 tasks: p.tasks,
+                progress: p.progress,
                 stats: IngestStats::default(),
             }),
         }
@@ -151,7 +162,8 @@ impl Ingest {
     /// Handles events, presence and command acks until shutdown.
     pub async fn run_priority(self, sub: Subscription, shutdown: CancellationToken) {
         let me = &self;
-        drive(sub, shutdown, |topic, payload| async move {
+        let progress = self.inner.progress[0].clone();
+        drive(sub, &progress, shutdown, |topic, payload| async move {
             me.on_priority(&topic, payload).await;
         })
         .await;
@@ -159,7 +171,8 @@ impl Ingest {
 
     /// Handles telemetry until shutdown.
     pub async fn run_telemetry(self, sub: Subscription, shutdown: CancellationToken) {
-        drive(sub, shutdown, |topic, payload| {
+        let progress = self.inner.progress[1].clone();
+        drive(sub, &progress, shutdown, |topic, payload| {
             self.on_telemetry(&topic, &payload);
             std::future::ready(())
         })

@@ -62,6 +62,8 @@ pub struct OrderEngine {
     /// Alarm changes acted on and not yet marked in the store.
     handed: Vec<(String, String)>,
     stats: Arc<EngineStats>,
+    /// Its heartbeat (a ticking stage: it supervises every `supervise_every`).
+    progress: Arc<crate::health::Progress>,
 }
 
 /// What the engine is given to act on, in arrival order.
@@ -153,7 +155,15 @@ impl OrderEngine {
             by_alarm,
             handed: Vec::new(),
             stats: Arc::default(),
+            progress: Arc::new(crate::health::Progress::ticking(Duration::from_millis(
+                cfg.supervise_every_ms,
+            ))),
         })
+    }
+
+    /// Its heartbeat, for `/healthz`.
+    pub fn progress(&self) -> Arc<crate::health::Progress> {
+        self.progress.clone()
     }
 
     /// The counters.
@@ -223,7 +233,10 @@ impl OrderEngine {
             if backlog.len() > 1 {
                 backlog.make_contiguous().sort_by_key(Input::rank);
             }
+            self.progress.begin();
             self.work_off(&mut backlog).await;
+            self.progress
+                .beat(backlog.len() + alarms.len() + status.len());
         }
     }
 
