@@ -166,6 +166,11 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, K: Credentials, const N: usize>
         &self.creds
     }
 
+    /// The door's credentials, to read them (a simulator picking a card).
+    pub const fn credentials_mut(&mut self) -> &mut K {
+        &mut self.creds
+    }
+
     /// Access events waiting for the gateway's acknowledgement.
     pub const fn access_log(&self) -> &AccessLog<ACCESS_LOG_LEN> {
         &self.log

@@ -272,6 +272,18 @@ impl<S: Storage> StoredList<S> {
         self.len() == 0
     }
 
+    /// Entry `i` of the list in force (in list order), for a simulator that
+    /// presents the cards a door was given.
+    ///
+    /// # Errors
+    /// The storage's error.
+    pub fn entry(&mut self, i: u32) -> Result<Option<Entry>, S::Error> {
+        match self.active {
+            Some((bank, h)) if i < h.count => self.read_entry(bank, i),
+            _ => Ok(None),
+        }
+    }
+
     /// The storage, back (a test's "power cut").
     pub fn into_storage(self) -> S {
         self.storage
