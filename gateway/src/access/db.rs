@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::model::{Credential, Grant};
 use super::pseudonym::PseudonymKey;
-use crate::store::{StoreError, append_in};
+use crate::store::{Store, StoreError, append_in};
 
 fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -417,4 +417,47 @@ pub fn pseudonym_key(conn: &Connection) -> Result<PseudonymKey, StoreError> {
         params![&k[..]],
     )?;
     Ok(PseudonymKey::new(k))
+}
+
+/// [`save`] on a [`Store`] (tools, tests).
+///
+/// # Errors
+/// As [`save`].
+pub fn save_in(
+    store: &mut Store,
+    creds: &[Credential],
+    now_ms: u64,
+    by: &str,
+) -> Result<(), StoreError> {
+    save(store.conn_mut(), creds, now_ms, by)
+}
+
+/// [`revoke`] on a [`Store`].
+///
+/// # Errors
+/// As [`revoke`].
+pub fn revoke_in(
+    store: &mut Store,
+    kind: CredKind,
+    id: &str,
+    now_ms: u64,
+    by: &str,
+) -> Result<bool, StoreError> {
+    revoke(store.conn_mut(), kind, id, now_ms, by)
+}
+
+/// [`events`] on a [`Store`].
+///
+/// # Errors
+/// As [`events`].
+pub fn events_in(store: &Store, f: &EventFilter) -> Result<Vec<EventRow>, StoreError> {
+    events(store.conn(), f)
+}
+
+/// [`lists`] on a [`Store`].
+///
+/// # Errors
+/// As [`lists`].
+pub fn lists_in(store: &Store) -> Result<Vec<ListRow>, StoreError> {
+    lists(store.conn())
 }

@@ -84,6 +84,9 @@ struct Runtime {
     syncs: HashMap<String, DoorSync>,
     generation: i64,
     registry: Option<Arc<Registry>>,
+    /// Monotonic time base of the stage's timers (the gateway's clock may
+    /// be moved by hand, or stand still, in tests and replays).
+    started: tokio::time::Instant,
 }
 
 impl AccessService {
@@ -105,6 +108,7 @@ impl AccessService {
             syncs: HashMap::new(),
             generation: -1,
             registry: None,
+            started: tokio::time::Instant::now(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -118,10 +122,10 @@ impl AccessService {
                     None => return Ok(()),
                 },
                 _ = tick.tick() => {
-                    let now = rt.svc.clock.now_ms();
+                    let now = rt.mono_ms();
                     if now >= next_prune {
                         next_prune = now + rt.svc.cfg.prune_every_s * 1_000;
-                        rt.prune(now);
+                        rt.prune();
                         rt.generation = -1;
                     }
                     if now >= next_poll {
@@ -141,6 +145,10 @@ fn warn_on<T>(what: &str, r: Result<T, StoreError>) -> Option<T> {
 }
 
 impl Runtime {
+    fn mono_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn send(&self, door: &DeviceId, parts: Vec<ListChunk>) {
         for p in parts {
             self.svc
@@ -151,7 +159,8 @@ impl Runtime {
     }
 
     /// Recomputes the lists when credentials or the registry changed.
-    fn poll(&mut self, now: u64) {
+    fn poll(&mut self, mono: u64) {
+        let now = self.svc.clock.now_ms();
         let Some(generation) = warn_on("poll", db::generation(self.store.conn())) else {
             return;
         };
@@ -168,7 +177,7 @@ impl Runtime {
             let rows: HashMap<String, db::ListRow> =
                 rows.into_iter().map(|r| (r.door.clone(), r)).collect();
             for door in doors {
-                self.recompute(&door, &creds, rows.get(door.info.id.as_str()), now);
+                self.recompute(&door, &creds, rows.get(door.info.id.as_str()), (now, mono));
             }
         }
     }
@@ -178,7 +187,7 @@ impl Runtime {
         door: &Door,
         creds: &[super::Credential],
         row: Option<&db::ListRow>,
-        now: u64,
+        (now, mono): (u64, u64),
     ) {
         let tomb = u64::from(self.svc.cfg.tombstone_days) * 86_400;
         let entries = lists::compute(creds, &door.info, now / 1_000, tomb);
@@ -219,7 +228,7 @@ impl Runtime {
         }
         match DoorSync::new(version, &entries, self.svc.cfg.tz_min, self.svc.cfg.window) {
             Ok(mut s) => {
-                let parts = s.start(now);
+                let parts = s.start(mono);
                 self.syncs.insert(id.to_string(), s);
                 self.send(&door.info.id, parts);
             }
@@ -246,7 +255,8 @@ impl Runtime {
         }
     }
 
-    fn prune(&mut self, now: u64) {
+    fn prune(&mut self) {
+        let now = self.svc.clock.now_ms();
         let keep = u64::from(self.svc.cfg.keep_days) * 86_400_000;
         if let Some(n) = warn_on(
             "prune",
@@ -280,12 +290,12 @@ impl Runtime {
             }
             DeviceChannel::CmdAck => {
                 if let Ok(ack) = decode::<ListAck>(payload) {
-                    self.on_list_ack(&device, &ack, now);
+                    self.on_list_ack(&device, &ack, (now, self.mono_ms()));
                 }
             }
             DeviceChannel::State => {
                 if decode::<DeviceState>(payload).is_ok_and(|s| s.status == Status::Online) {
-                    self.on_online(&device, now);
+                    self.on_online(&device, self.mono_ms());
                 }
             }
             _ => {}
@@ -328,12 +338,12 @@ impl Runtime {
         }
     }
 
-    fn on_list_ack(&mut self, door: &DeviceId, ack: &ListAck, now: u64) {
+    fn on_list_ack(&mut self, door: &DeviceId, ack: &ListAck, (now, mono): (u64, u64)) {
         let Some(sync) = self.syncs.get_mut(door.as_str()) else {
             return;
         };
         let before = sync.phase().clone();
-        let parts = sync.on_ack(ack, now);
+        let parts = sync.on_ack(ack, mono);
         let after = sync.phase().clone();
         self.send(door, parts);
         if before == after {
