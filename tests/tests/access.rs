@@ -164,20 +164,19 @@ async fn a_visitor_pass_opens_its_door_in_its_period_and_events_reach_store_and_
     let mut it = c.integrator().await;
     let t0 = c.clock.now_ms();
     let t0_s = u32::try_from(t0 / 1_000).expect("s");
-    let pass = Credential {
-        kind: CredKind::Qr,
-        id: "v-17".into(),
-        holder: "Visitor of 2-201".into(),
-        visitor: true,
-        valid_from: Some(t0_s + 3_600),
-        valid_until: Some(t0_s + 3 * 3_600),
-        revoked_ms: None,
-        grants: vec![Grant {
-            target: LOBBY.into(),
-            window: None,
-        }],
-    };
-    save(&c, &[card("card-0001", "b1"), pass]);
+    // The pass is issued through the API, the resident's card imported.
+    let body = format!(
+        r#"{{"holder":"Visitor of 2-201","opens":["{LOBBY}"],"from":"{}","until":"{}","id":"v-17"}}"#,
+        t0_s + 3_600,
+        t0_s + 3 * 3_600
+    );
+    let (status, pass) = c.http("POST", "/api/access/visitors", &body).await;
+    assert_eq!(
+        (status, &pass["credential"]),
+        (200, &serde_json::json!("qr:v-17")),
+        "{pass}"
+    );
+    save(&c, &[card("card-0001", "b1")]);
     // The door's clock: two hours after the gateway's, inside the period.
     let mut door = Door::connect(&c, LOBBY, t0 + 2 * H).await;
     let v = list_with(&c, LOBBY, 2).await;
@@ -224,6 +223,18 @@ async fn a_visitor_pass_opens_its_door_in_its_period_and_events_reach_store_and_
     )
     .await;
     assert_eq!(by_door.len(), 3);
+    let (status, api) = c
+        .http("GET", &format!("/api/access/events?door={LOBBY}"), "")
+        .await;
+    assert_eq!(
+        (status, api.as_array().map(Vec::len)),
+        (200, Some(3)),
+        "{api}"
+    );
+    let (_, api) = c
+        .http("GET", "/api/access/events?cred=v-17&limit=1", "")
+        .await;
+    assert_eq!(api[0]["reason"], "expired", "{api}");
     // The feed: the same events, the credential replaced by its pseudonym.
     let seen = it
         .collect(Duration::from_secs(1), |t, _| t.contains("/access/"))
@@ -265,8 +276,22 @@ async fn a_revoked_card_is_refused_after_the_next_sync_even_offline() {
     let v = list_with(&c, LOBBY, 2).await;
     door.synced(v).await;
     assert_eq!(door.present(1_000, "card-0002").await, (1, 0));
-    let mut store = gateway::store::Store::open(&c.cfg.store.path).expect("store");
-    assert!(db::revoke_in(&mut store, CredKind::Card, "card-0002", t0, "test").expect("revoke"));
+    let (status, body) = c
+        .http(
+            "POST",
+            "/api/access/revoke",
+            r#"{"credential":"card:card-0002"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = c
+        .http(
+            "POST",
+            "/api/access/revoke",
+            r#"{"credential":"card:card-0002"}"#,
+        )
+        .await;
+    assert_eq!(status, 404, "already revoked");
     door.synced(v + 1).await;
     assert_eq!(door.present(30_000, "card-0002").await, (0, 1), "revoked");
     assert_eq!(
