@@ -54,6 +54,7 @@ fn order(n: u64) -> OrderUp {
         ack_by: 1_763_914_400_000,
         close_by: 1_764_159_200_000,
         state: OrderState::New,
+        local: None,
     }
 }
 

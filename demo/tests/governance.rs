@@ -93,7 +93,8 @@ async fn status_feedback_closes_orders_and_late_ones_are_escalated() {
     let (status_tx, status_rx) = mpsc::channel(256);
     let (alarm_tx, alarm_rx) = mpsc::channel(16);
     tokio::spawn(uplink.run(status_tx, stop.clone()));
-    let run = tokio::spawn(engine.run(alarm_rx, status_rx, stop.clone()));
+    let (_local_tx, local_rx) = mpsc::channel(16);
+    let run = tokio::spawn(engine.run(alarm_rx, status_rx, local_rx, stop.clone()));
 
     alarm_tx.send(alarm(1)).await.expect("alarm 1");
     alarm_tx.send(alarm(2)).await.expect("alarm 2");

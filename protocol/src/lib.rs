@@ -51,5 +51,5 @@ pub use node::{
     EvtAck, NodeEvent, Status, Telemetry,
 };
 #[cfg(feature = "alloc")]
-pub use order::{AlarmId, OrderId, OrderState, OrderUp, StatusUpdate, UpstreamState};
+pub use order::{AlarmId, LocalMove, OrderId, OrderState, OrderUp, StatusUpdate, UpstreamState};
 pub use topic::{DeviceChannel, Feed, Topic};

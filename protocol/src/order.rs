@@ -1,7 +1,8 @@
 //! Grid work orders and the messages exchanged with the district platform.
 //!
 //! The gateway publishes an [`OrderUp`] for every new order and every change it
-//! makes (escalation, cancellation); the platform answers with
+//! makes (escalation, cancellation, a move made on site at its console while
+//! the platform was out of reach); the platform answers with
 //! [`StatusUpdate`]s. `order_id` is stable (gateway id + sequence), so a
 //! redelivered order is recognised upstream and never makes a second ticket.
 
@@ -106,6 +107,26 @@ pub struct OrderUp {
     pub close_by: u64,
     /// The gateway's view of the state (`new`, or `cancelled` when withdrawn).
     pub state: OrderState,
+    /// The last move made on site through the gateway's console while the
+    /// platform was out of reach (accepted, dispatched, resolved, closed),
+    /// sent as a new revision; absent when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalMove>,
+}
+
+/// A move of an order made at the gateway (its console), not by the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalMove {
+    /// The state the order moved to.
+    pub state: UpstreamState,
+    /// When, ms since the epoch.
+    pub at: u64,
+    /// Who (the responder named at the console, or the console's user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// What was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Message for OrderUp {
@@ -113,7 +134,14 @@ impl Message for OrderUp {
     const MAX_LEN: usize = 4096;
 
     fn validate(&self) -> Result<(), DecodeError> {
-        for (field, s) in [("location", &self.location), ("summary", &self.summary)] {
+        let local = self.local.as_ref();
+        let texts = [
+            ("location", Some(&self.location)),
+            ("summary", Some(&self.summary)),
+            ("local.by", local.and_then(|l| l.by.as_ref())),
+            ("local.note", local.and_then(|l| l.note.as_ref())),
+        ];
+        for (field, s) in texts.into_iter().filter_map(|(f, s)| Some((f, s?))) {
             if s.len() > MAX_TEXT {
                 return Err(DecodeError::range(
                     Self::NAME,

@@ -143,14 +143,14 @@ fn order() -> impl Strategy<Value = OrderUp> {
             0u64..1 << 50,
             0u64..1 << 40,
         ),
-        pick(OrderState::ALL),
+        (pick(OrderState::ALL), proptest::option::of(local_move())),
     )
         .prop_map(
             |(
                 (order_id, revision, gateway, site, grid),
                 (tier, alarm_id, kind, severity, urgency),
                 (device, location, summary, raised_at, slack),
-                state,
+                (state, local),
             )| OrderUp {
                 order_id,
                 revision,
@@ -169,8 +169,24 @@ fn order() -> impl Strategy<Value = OrderUp> {
                 ack_by: raised_at + slack / 2,
                 close_by: raised_at + slack,
                 state,
+                local,
             },
         )
+}
+
+fn local_move() -> impl Strategy<Value = LocalMove> {
+    (
+        pick(UpstreamState::ALL),
+        any::<u64>(),
+        proptest::option::of(".{0,60}"),
+        proptest::option::of(".{0,200}"),
+    )
+        .prop_map(|(state, at, by, note)| LocalMove {
+            state,
+            at,
+            by,
+            note,
+        })
 }
 
 fn status() -> impl Strategy<Value = StatusUpdate> {

@@ -1,7 +1,8 @@
 //! The console's API against the real gateway over HTTP: an installer
 //! registers a call button, the button's press (over its own MQTT
 //! credentials) becomes a work order that is worked and closed locally
-//! while no district platform is reachable, and `/metrics` counts it.
+//! while no district platform is reachable (each move queued upstream as a
+//! new revision), and `/metrics` counts it.
 
 use std::time::Duration;
 
@@ -59,8 +60,42 @@ async fn a_registered_call_button_press_becomes_an_order_closed_locally() {
     let id = order["order"]["order_id"].as_str().expect("id").to_string();
     assert_eq!(order["state"], "new");
 
+    let (code, body) = c
+        .http(
+            "POST",
+            &format!("/api/orders/{id}/accept"),
+            r#"{"by":"g07-wang","note":"on my way"}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
     let (code, _) = c.http("POST", &format!("/api/orders/{id}/close"), "").await;
-    assert_eq!(code, 200, "new may close at once in the state machine");
+    assert_eq!(code, 200, "accepted may close in the state machine");
+    // Each local move waits in the outbox as a new revision for the
+    // platform, carrying what was done on site.
+    let outbox = c.store().outbox_fetch((0, 0), 100).expect("outbox");
+    let revisions: Vec<serde_json::Value> = outbox
+        .iter()
+        .filter(|r| r.key == id)
+        .map(|r| serde_json::from_slice(&r.payload).expect("json"))
+        .collect();
+    let states: Vec<(u64, &str)> = revisions
+        .iter()
+        .map(|v| {
+            let local = v["local"]["state"].as_str().unwrap_or("-");
+            (v["revision"].as_u64().expect("revision"), local)
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [(1, "-"), (2, "accepted"), (3, "closed")],
+        "{revisions:?}"
+    );
+    assert_eq!(revisions[1]["local"]["by"], "g07-wang");
+    assert_eq!(revisions[1]["local"]["note"], "on my way");
+    assert_eq!(
+        revisions[2]["state"], "new",
+        "the gateway's own view is unchanged"
+    );
     let (code, body) = c
         .http("POST", &format!("/api/orders/{id}/accept"), "")
         .await;

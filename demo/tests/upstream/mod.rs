@@ -108,6 +108,7 @@ pub fn order(n: u64, severity: Severity) -> OrderUp {
         ack_by: 1_763_900_060_000,
         close_by: 1_763_903_600_000,
         state: OrderState::New,
+        local: None,
     }
 }
 

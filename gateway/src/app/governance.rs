@@ -12,8 +12,9 @@ use crate::uplink::Uplink;
 impl Wiring<'_> {
     /// Starts the order engine and, when configured, the uplink; both keep
     /// their state in the store.
-    /// Returns the engine's alarm input and a sender into its status input
-    /// for the console's local moves (the same input the uplink feeds).
+    /// Returns the engine's alarm input and its input of the console's local
+    /// moves (the same state machine as the uplink's status updates; each
+    /// local move also goes upstream as a new revision).
     pub(super) async fn governance(
         &mut self,
     ) -> Result<
@@ -45,7 +46,7 @@ impl Wiring<'_> {
         self.beats.insert("order-engine", engine.progress());
         let (alarms_tx, alarms_rx) = mpsc::channel(self.cfg.queues.orders.get());
         let (status_tx, status_rx) = mpsc::channel(self.cfg.queues.orders.get());
-        let local = status_tx.clone();
+        let (local, local_rx) = mpsc::channel(self.cfg.queues.orders.get());
         if let Some(u) = &self.cfg.uplink {
             let uplink = Uplink::new(u, &self.cfg.gateway.id, self.store.outbox())
                 .map_err(|e| StartError::Governance(e.to_string()))?;
@@ -61,7 +62,7 @@ impl Wiring<'_> {
         }
         let stop = self.shutdown.clone();
         self.tasks.spawn_stage("order-engine", async move {
-            if let Err(e) = engine.run(alarms_rx, status_rx, stop).await {
+            if let Err(e) = engine.run(alarms_rx, status_rx, local_rx, stop).await {
                 tracing::error!(error = %e, "order engine stopped");
             }
         });

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use protocol::feed::AlarmFeed;
-use protocol::{Name, OrderId, OrderState, OrderUp, StatusUpdate, Tier};
+use protocol::{LocalMove, Name, OrderId, OrderState, OrderUp, StatusUpdate, Tier};
 
 use super::config::OrdersConfig;
 pub use super::error::OrdersError;
@@ -70,7 +70,10 @@ pub struct OrderEngine {
 #[derive(Debug)]
 enum Input {
     Alarm(Box<AlarmFeed>),
+    /// From the platform.
     Status(StatusUpdate),
+    /// A move made at the gateway's console.
+    Local(StatusUpdate),
 }
 
 /// At most this many waiting inputs join one round.
@@ -85,7 +88,7 @@ impl Input {
         match self {
             Input::Alarm(a) if a.kind.is_life_safety() => 0,
             Input::Alarm(_) => 1,
-            Input::Status(_) => 2,
+            Input::Status(_) | Input::Local(_) => 2,
         }
     }
 }
@@ -198,6 +201,7 @@ impl OrderEngine {
         mut self,
         mut alarms: mpsc::Receiver<AlarmFeed>,
         mut status: mpsc::Receiver<StatusUpdate>,
+        mut local: mpsc::Receiver<StatusUpdate>,
         shutdown: CancellationToken,
     ) -> Result<(), OrdersError> {
         let mut tick = tokio::time::interval(self.supervise_every);
@@ -208,6 +212,7 @@ impl OrderEngine {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
                 s = status.recv(), if !status.is_closed() => if let Some(s) = s { backlog.push_back(Input::Status(s)) },
+                s = local.recv(), if !local.is_closed() => if let Some(s) = s { backlog.push_back(Input::Local(s)) },
                 a = alarms.recv() => match a {
                     Some(a) => backlog.push_back(Input::Alarm(Box::new(a))),
                     None => return Ok(()),
@@ -224,6 +229,8 @@ impl OrderEngine {
             for _ in 0..DRAIN {
                 if let Ok(s) = status.try_recv() {
                     backlog.push_back(Input::Status(s));
+                } else if let Ok(s) = local.try_recv() {
+                    backlog.push_back(Input::Local(s));
                 } else if let Ok(a) = alarms.try_recv() {
                     backlog.push_back(Input::Alarm(Box::new(a)));
                 } else {
@@ -236,7 +243,7 @@ impl OrderEngine {
             self.progress.begin();
             self.work_off(&mut backlog).await;
             self.progress
-                .beat(backlog.len() + alarms.len() + status.len());
+                .beat(backlog.len() + alarms.len() + status.len() + local.len());
         }
     }
 
@@ -268,6 +275,7 @@ impl OrderEngine {
             let r = match input {
                 Input::Alarm(a) => self.on_alarm(a).await,
                 Input::Status(s) => self.on_status(s).await,
+                Input::Local(s) => self.on_local(s).await,
             };
             match r {
                 Ok(()) => {}
@@ -353,6 +361,7 @@ impl OrderEngine {
             ack_by: now + t.ack_ms,
             close_by: now + t.close_ms.max(t.ack_ms),
             state: OrderState::New,
+            local: None,
         };
         let rec = OrderRecord {
             up,
@@ -379,6 +388,22 @@ impl OrderEngine {
     /// [`OrdersError`].
     pub async fn on_status(&mut self, su: &StatusUpdate) -> Result<(), OrdersError> {
         tracing::debug!(order = %su.order_id, state = %su.state, "status from the platform");
+        self.on_move(su, false).await
+    }
+
+    /// Applies a move made at the gateway's console (the platform out of
+    /// reach) through the same state machine, and tells the platform by a
+    /// new revision carrying it (`local`), queued in the outbox like any
+    /// other: the platform learns what was done on site when it is back.
+    ///
+    /// # Errors
+    /// [`OrdersError`].
+    pub async fn on_local(&mut self, su: &StatusUpdate) -> Result<(), OrdersError> {
+        tracing::info!(order = %su.order_id, state = %su.state, by = ?su.by, "local move");
+        self.on_move(su, true).await
+    }
+
+    async fn on_move(&mut self, su: &StatusUpdate, local: bool) -> Result<(), OrdersError> {
         let Some(mut rec) = self.open.get(&su.order_id).cloned() else {
             let id = su.order_id.to_string();
             let known = self.store.read(move |s| s.order(&id)).await?.is_some();
@@ -399,7 +424,16 @@ impl OrderEngine {
             }
             Moved::To(_, to) => {
                 let done = (to == OrderState::Closed).then(|| rec.notice(su));
-                self.commit(rec, &format!("order.{to}"), false, None)
+                if local {
+                    rec.up.revision += 1;
+                    rec.up.local = Some(LocalMove {
+                        state: su.state,
+                        at: su.at,
+                        by: su.by.clone(),
+                        note: su.note.clone(),
+                    });
+                }
+                self.commit(rec, &format!("order.{to}"), local, None)
                     .await?;
                 if let Some(n) = done {
                     self.feedback.notice(&n);

@@ -348,8 +348,12 @@ async fn a_queue_of_alarms_is_worked_off_life_safety_first_and_marked_handed() {
         2
     );
     let (_status_tx, status_rx) = mpsc::channel(8);
+    let (_local_tx, local_rx) = mpsc::channel(8);
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let run = tokio::spawn(r.engine.run(alarms_rx, status_rx, shutdown.clone()));
+    let run = tokio::spawn(
+        r.engine
+            .run(alarms_rx, status_rx, local_rx, shutdown.clone()),
+    );
     let handed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
             let left = store.read(|s| s.unhanded_alarms()).await.expect("read");
