@@ -38,7 +38,7 @@ use protocol::{
 };
 
 pub use card::{AllowList, CARD_ID_LEN, CardId, CardLine, LineReader};
-pub use list::{Credentials, ListStoreError, Lookup, StoredList};
+pub use list::{Credentials, ListStoreError, Lookup, StoredList, Unreadable};
 pub use log::AccessLog;
 
 use crate::node::{MAX_OUT, Node, NodeCore, Outbound, Outgoing, draft};

@@ -41,19 +41,15 @@ pub type CredId = Ident<CRED_ID_LEN>;
 
 wire_enum! {
     /// What a credential is; a reader supports some of these (its profile says which).
+    #[derive(Default)]
     pub enum CredKind {
         /// A proximity card.
+        #[default]
         Card = "card",
         /// A PIN typed on the reader's keypad.
         Pin = "pin",
         /// A QR code shown to the reader's camera (visitor passes).
         Qr = "qr",
-    }
-}
-
-impl Default for CredKind {
-    fn default() -> Self {
-        Self::Card
     }
 }
 

@@ -1,7 +1,7 @@
 //! One simulated node: a real firmware state machine wired to simulated
 //! hardware ([`crate::hal`]), and the stimuli a scenario applies to it.
 
-use firmware::door::{Credentials, Lookup, StoredList};
+use firmware::door::{Credentials, Lookup, StoredList, Unreadable};
 use firmware::{
     AllowList, CameraConfig, CameraSource, DoorConfig, DoorController, GasConfig, GasDetector,
     LockMode, Node, Outbound, SmokeConfig, SmokeDetector, SmokePins,
@@ -94,7 +94,7 @@ impl SimCredentials {
 }
 
 impl Credentials for SimCredentials {
-    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, ()> {
+    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, Unreadable> {
         if self.stored.active() == 0 {
             return self.demo.lookup(kind, id);
         }

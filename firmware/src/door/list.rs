@@ -40,13 +40,17 @@ pub struct Lookup {
     pub tz_min: i16,
 }
 
+/// The list store could not be read (the door refuses: fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
+
 /// Where a door looks its credentials up, and how its list is replaced.
 pub trait Credentials {
     /// Finds `id` of `kind`.
     ///
     /// # Errors
     /// When the store cannot be read (the door then refuses: fail closed).
-    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, ()>;
+    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, Unreadable>;
     /// Takes one part of a list sync and says what to send next.
     fn sync(&mut self, chunk: &ListChunk) -> ListAck;
     /// The list version in force (0: none).
@@ -56,7 +60,7 @@ pub trait Credentials {
 /// A fixed list cannot be synced: every chunk is refused as
 /// [`ListError::Storage`] (the node has no store for one).
 impl<const N: usize> Credentials for super::AllowList<N> {
-    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, ()> {
+    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, Unreadable> {
         let entry = (kind == CredKind::Card && self.allows(id))
             .then(|| CredId::new(id).ok().map(Entry::card))
             .flatten();
@@ -415,7 +419,7 @@ impl<S: Storage> StoredList<S> {
 }
 
 impl<S: Storage> Credentials for StoredList<S> {
-    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, ()> {
+    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, Unreadable> {
         let Some((bank, h)) = self.active else {
             return Ok(Lookup {
                 entry: None,
@@ -425,7 +429,7 @@ impl<S: Storage> Credentials for StoredList<S> {
         };
         let mut entry = None;
         for i in 0..h.count {
-            let e = self.read_entry(bank, i).map_err(|_| ())?;
+            let e = self.read_entry(bank, i).map_err(|_| Unreadable)?;
             if let Some(e) = e.filter(|e| e.kind == kind && e.id.as_str() == id) {
                 entry = Some(e);
                 break;

@@ -293,10 +293,10 @@ impl Runtime {
                     self.on_list_ack(&device, &ack, (now, self.mono_ms()));
                 }
             }
-            DeviceChannel::State => {
-                if decode::<DeviceState>(payload).is_ok_and(|s| s.status == Status::Online) {
-                    self.on_online(&device, self.mono_ms());
-                }
+            DeviceChannel::State
+                if decode::<DeviceState>(payload).is_ok_and(|s| s.status == Status::Online) =>
+            {
+                self.on_online(&device, self.mono_ms());
             }
             _ => {}
         }
