@@ -6,6 +6,7 @@
 //! clients; CPU of the whole broker process (and of rumqttd's router
 //! thread) while the N clients heartbeat every 30 s.
 
+mod access;
 mod fleet;
 mod mqtt;
 mod peers;
@@ -55,6 +56,13 @@ struct Args {
     /// A wrapper command for the gateway (e.g. `heaptrack`), for profiling.
     #[arg(long)]
     wrap: Option<String>,
+    /// Instead: the access-control benchmark (rush hour at 30 doors, list
+    /// sync of 5,000 credentials); prints its Markdown section.
+    #[arg(long)]
+    access: bool,
+    /// With --access: minutes of rush hour (20 cards per door per minute).
+    #[arg(long, default_value_t = 1)]
+    access_minutes: u32,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -64,6 +72,25 @@ async fn main() -> std::process::ExitCode {
         a.devices = a.devices.min(500);
         a.cpu_s = a.cpu_s.min(10);
         a.heartbeat_s = a.heartbeat_s.min(5);
+    }
+    if a.access {
+        let args = access::AccessArgs {
+            doors: 30,
+            credentials: 5_000,
+            per_min: 20,
+            minutes: a.access_minutes,
+            tick_ms: 50,
+        };
+        return match access::run(&args).await {
+            Ok(section) => {
+                println!("{section}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gridsense-bench --access: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     match run(&a).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -48,7 +48,7 @@ pub fn card_name(i: usize) -> String {
 
 /// Credentials a simulated door's list store holds (the lock and
 /// card-reader profiles' `[access] capacity`).
-pub const DOOR_CAPACITY: u32 = 2_000;
+pub const DOOR_CAPACITY: u32 = 10_000;
 
 /// A simulated door's credentials: the list the gateway synced, kept in the
 /// door's own (simulated) flash; until a list arrives, the 30 demo cards.

@@ -184,7 +184,7 @@ fn lists_follow_doors_and_site_subtrees_with_windows_and_periods() {
     assert!(
         doors
             .iter()
-            .any(|d| d.info.id.as_str() == "lock-b2-stair" && d.capacity == 2_000)
+            .any(|d| d.info.id.as_str() == "lock-b2-stair" && d.capacity == 10_000)
     );
     assert!(doors.iter().all(|d| !d.info.id.starts_with("smoke")));
 }
