@@ -8,6 +8,7 @@
 
 mod access;
 mod fleet;
+mod ingest;
 mod mqtt;
 mod peers;
 mod procfs;
@@ -63,6 +64,13 @@ struct Args {
     /// With --access: minutes of rush hour (20 cards per door per minute).
     #[arg(long, default_value_t = 1)]
     access_minutes: u32,
+    /// Seconds each ingest run publishes (gateway and bare rumqttd, QoS 0
+    /// and 1); 0 skips the ingest rows.
+    #[arg(long, default_value_t = 20)]
+    ingest_s: u64,
+    /// Clients publishing telemetry in the ingest rows.
+    #[arg(long, default_value_t = 50)]
+    ingest_clients: usize,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -72,6 +80,8 @@ async fn main() -> std::process::ExitCode {
         a.devices = a.devices.min(500);
         a.cpu_s = a.cpu_s.min(10);
         a.heartbeat_s = a.heartbeat_s.min(5);
+        a.ingest_s = a.ingest_s.min(3);
+        a.ingest_clients = a.ingest_clients.min(10);
     }
     if a.access {
         let args = access::AccessArgs {
@@ -144,7 +154,11 @@ async fn run(a: &Args) -> std::io::Result<()> {
         );
         results.push(measure(a, peer, &devices).await);
     }
-    let table = report::table(a.devices, a.window_s, a.heartbeat_s, &results);
+    let mut table = report::table(a.devices, a.window_s, a.heartbeat_s, &results);
+    if a.ingest_s > 0 {
+        let i = ingest_rows(a, &gw_bin, &work).await?;
+        table.push_str(&report::ingest_table(&i));
+    }
     println!("{table}");
     let out = a
         .out
@@ -227,4 +241,86 @@ async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> 
     f.stop().await;
     peer.stop();
     m
+}
+
+/// Waits until `read` has not grown for 3 s (the last messages drained),
+/// at most 120 s; its last value and when it last grew.
+async fn settled<F, Fut>(mut read: F) -> (u64, std::time::Instant)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let mut last = read().await;
+    let mut grew = std::time::Instant::now();
+    let mut still = 0;
+    for _ in 0..480 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = read().await;
+        if now > last {
+            (last, grew, still) = (now, std::time::Instant::now(), 0);
+        } else {
+            still += 1;
+            if still >= 12 {
+                break;
+            }
+        }
+    }
+    (last, grew)
+}
+
+/// The ingest rows: the same clients against the gateway, then against bare
+/// rumqttd, at QoS 0 and at QoS 1.
+async fn ingest_rows(
+    a: &Args,
+    gw_bin: &std::path::Path,
+    work: &std::path::Path,
+) -> std::io::Result<ingest::Ingest> {
+    let mut out = ingest::Ingest {
+        clients: a.ingest_clients,
+        ..ingest::Ingest::default()
+    };
+    let dir = work.join("gateway-ingest");
+    // Smoke detectors are 16 of every 20 devices registered.
+    let (peer, devices) = peers::gateway(gw_bin, &dir, a.ingest_clients * 2, "", None)?;
+    let token = peers::token(gw_bin, &dir)?;
+    let api = peer.api.ok_or_else(|| std::io::Error::other("no API"))?;
+    let smoke: Vec<fleet::Device> = devices
+        .into_iter()
+        .filter(|d| d.id.starts_with("smoke-"))
+        .take(a.ingest_clients)
+        .collect();
+    let counts = || async { ingest::gateway_counts(api, &token).await.unwrap_or((0, 0)) };
+    for (q, run) in out.gateway.iter_mut().enumerate() {
+        let (c0, a0) = counts().await;
+        let (sent, start) = ingest::publish(peer.addr, &smoke, a.ingest_s, q == 1).await;
+        let (committed, done) = settled(|| async { counts().await.0 }).await;
+        let (_, a1) = counts().await;
+        let taken = committed.saturating_sub(c0);
+        *run = ingest::IngestRun {
+            sent,
+            taken,
+            shed: a1.saturating_sub(a0).saturating_sub(taken),
+            secs: done.duration_since(start).as_secs_f64(),
+        };
+        eprintln!("ingest gateway QoS {q}: {run:?}");
+    }
+    peer.stop();
+    let (addr, taken) = ingest::bare_rumqttd()?;
+    let load = || {
+        let t = taken.clone();
+        async move { t.load(std::sync::atomic::Ordering::Relaxed) }
+    };
+    for (q, run) in out.bare.iter_mut().enumerate() {
+        let t0 = load().await;
+        let (sent, start) = ingest::publish(addr, &smoke, a.ingest_s, q == 1).await;
+        let (t1, done) = settled(&load).await;
+        *run = ingest::IngestRun {
+            sent,
+            taken: t1 - t0,
+            shed: 0,
+            secs: done.duration_since(start).as_secs_f64(),
+        };
+        eprintln!("ingest bare rumqttd QoS {q}: {run:?}");
+    }
+    Ok(out)
 }

@@ -19,6 +19,8 @@ pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     /// Its broker thread to measure apart, if it has one.
     pub(crate) router_thread: Option<&'static str>,
+    /// Its HTTP API (the gateway's), for `/metrics`.
+    pub(crate) api: Option<SocketAddr>,
     child: Child,
 }
 
@@ -148,7 +150,7 @@ pub(crate) fn gateway(
     extra: &str,
     wrap: Option<&str>,
 ) -> io::Result<(Peer, Vec<Device>)> {
-    let (cfg, port, fleet) = setup(bin, dir, n, extra)?;
+    let (cfg, (port, api), fleet) = setup(bin, dir, n, extra)?;
     let log = std::fs::File::create(dir.join("gw.log"))?;
     let mut cmd = match wrap {
         Some(w) => {
@@ -172,6 +174,7 @@ pub(crate) fn gateway(
         name: "gateway",
         addr,
         router_thread: Some("router-0"),
+        api: Some(([127, 0, 0, 1], api).into()),
         child,
     };
     wait_listening(addr, Duration::from_secs(60))?;
@@ -186,7 +189,12 @@ pub(crate) fn fleet_of(bin: &Path, dir: &Path, n: usize) -> io::Result<Vec<Devic
 
 /// A fresh store in `dir` with `n` devices registered through the CLI:
 /// the config file, the MQTT port and the devices' credentials.
-fn setup(bin: &Path, dir: &Path, n: usize, extra: &str) -> io::Result<(PathBuf, u16, Vec<Device>)> {
+fn setup(
+    bin: &Path,
+    dir: &Path,
+    n: usize,
+    extra: &str,
+) -> io::Result<(PathBuf, (u16, u16), Vec<Device>)> {
     std::fs::create_dir_all(dir)?;
     for f in ["gw.db", "gw.db-wal", "gw.db-shm", "devices.creds.csv"] {
         let _ = std::fs::remove_file(dir.join(f));
@@ -217,7 +225,36 @@ fn setup(bin: &Path, dir: &Path, n: usize, extra: &str) -> io::Result<(PathBuf, 
         .arg(&cfg)
         .arg(&devices))?;
     let fleet = creds(&dir.join("devices.creds.csv"))?;
-    Ok((cfg, port, fleet))
+    Ok((cfg, (port, api), fleet))
+}
+
+/// A bearer token of a new viewer `bench` of the gateway set up in `dir`
+/// (through its CLI, as an operator would make one for Prometheus).
+pub(crate) fn token(bin: &Path, dir: &Path) -> io::Result<String> {
+    let cfg = dir.join("gw.toml");
+    let pw = dir.join("bench.password");
+    std::fs::write(&pw, "bench-metrics-only-0\n")?;
+    run(Command::new(bin)
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--role",
+            "viewer",
+            "--password-file",
+        ])
+        .arg(&pw)
+        .arg("--config")
+        .arg(&cfg))?;
+    let out = Command::new(bin)
+        .args(["user", "token", "bench", "--config"])
+        .arg(&cfg)
+        .output()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .map(str::to_string)
+        .ok_or_else(|| io::Error::other("no token printed"))
 }
 
 /// mosquitto with its own config in `dir` (anonymous, no persistence).
@@ -245,6 +282,7 @@ pub(crate) fn mosquitto(bin: &Path, dir: &Path) -> io::Result<Peer> {
         name: "mosquitto",
         addr,
         router_thread: None,
+        api: None,
         child,
     };
     wait_listening(addr, Duration::from_secs(10))?;

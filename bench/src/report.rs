@@ -83,3 +83,33 @@ pub(crate) fn write(path: &Path, table: &str) -> std::io::Result<()> {
     text.push_str(&notes);
     std::fs::write(path, text)
 }
+
+/// The ingest rows: per QoS, what the gateway committed beside what bare
+/// rumqttd took in from the same clients, and the ratio.
+pub(crate) fn ingest_table(i: &crate::ingest::Ingest) -> String {
+    let mut t = format!(
+        "\n| ingest, {} clients publishing telemetry flat out | gateway (committed to SQLite) | bare rumqttd (local link) | gateway / bare |\n|---|---|---|---|\n",
+        i.clients
+    );
+    for (q, (g, b)) in i.gateway.iter().zip(&i.bare).enumerate() {
+        let ratio = if b.rate() > 0.0 {
+            g.rate() / b.rate()
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            t,
+            "| QoS {q} | {:.0} msg/s ({} of {} sent, in {:.1} s to the last; {} shed) | {:.0} msg/s ({} of {} sent, in {:.1} s) | {ratio:.2}× |",
+            g.rate(),
+            g.taken,
+            g.sent,
+            g.secs,
+            g.shed,
+            b.rate(),
+            b.taken,
+            b.sent,
+            b.secs,
+        );
+    }
+    t
+}

@@ -111,6 +111,8 @@ struct Wiring<'a> {
     tasks: Tasks,
     /// The stages' heartbeats.
     beats: crate::health::Beats,
+    /// Network connections the broker holds now.
+    broker_connections: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -139,6 +141,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let access = crate::access::subscribe(&bus)?;
     let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
+    let broker_connections = bus.connections();
     let bound = bus.start_all()?;
     // With `plain = false` the TLS listener is the LAN's.
     let mqtt_addr = (bound.get("lan").or_else(|| bound.get("lan-tls")))
@@ -161,6 +164,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         tasks: Tasks::new(shutdown.clone()),
         shutdown,
         beats: crate::health::Beats::default(),
+        broker_connections,
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(

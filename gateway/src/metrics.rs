@@ -43,6 +43,8 @@ pub struct Sources {
     pub modbus: Option<modbus::StatsHandle>,
     /// Stage health and analysis's queue.
     pub health: Option<Health>,
+    /// Network connections the broker holds now.
+    pub broker_connections: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 /// One scrape's values.
@@ -63,6 +65,7 @@ struct Snapshot {
     healthy: bool,
     online: u64,
     devices: u64,
+    connections: Option<i64>,
 }
 
 impl Sources {
@@ -117,6 +120,10 @@ impl Sources {
         if let Some(m) = &self.modbus {
             s.modbus = m.snapshot();
         }
+        s.connections = self
+            .broker_connections
+            .as_ref()
+            .map(|c| c.load(Ordering::Relaxed).max(0));
         if let Some(h) = &self.health {
             let r = h.check().await;
             s.healthy = r.ok;
@@ -328,6 +335,14 @@ impl Collector for Snapshot {
             "devices whose broker connection is up (presence)",
             self.online as f64,
         )?;
+        if let Some(c) = self.connections {
+            gauge(
+                &mut e,
+                "broker_connections",
+                "network connections the embedded broker holds now (TCP, admitted)",
+                c as f64,
+            )?;
+        }
         gauge(
             &mut e,
             "devices_known",

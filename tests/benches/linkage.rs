@@ -6,8 +6,12 @@
 //! - a heat alarm published by a node → the work order received on the
 //!   district broker (uplink, outbox, committed alarm on the way).
 //!
-//! `cargo bench -p gridsense-tests --bench linkage` (under `cargo test` it
-//! makes a short smoke run whose figures mean nothing).
+//! Both with `GS_BENCH_NODES` (10,000 by default) more registered nodes
+//! held connected, as a compound's fleet (`gridsense_tests::idle`).
+//!
+//! `ulimit -n 30000 && cargo bench -p gridsense-tests --bench linkage`
+//! (under `cargo test` it makes a short smoke run, 50 nodes, whose figures
+//! mean nothing).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +20,35 @@ use rumqttc::QoS;
 
 /// Background telemetry rate, messages per second.
 const RATE: u64 = 10_000;
+
+/// Nodes held connected (and idle) during the run: `GS_BENCH_NODES`, or
+/// 10,000 with `--bench` (50 in the smoke run).
+fn nodes(full: bool) -> usize {
+    std::env::var("GS_BENCH_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 10_000 } else { 50 })
+}
+
+/// Holds `n` registered idle nodes connected to `c`.
+async fn fleet(c: &Compound) -> Vec<tokio::net::TcpStream> {
+    let mut idle: Vec<(String, String)> = c
+        .secrets
+        .iter()
+        .filter(|(id, _)| id.starts_with("idle-"))
+        .map(|(id, s)| (id.clone(), s.clone()))
+        .collect();
+    idle.sort();
+    let t0 = Instant::now();
+    let held = gridsense_tests::idle::hold(c.mqtt(), &idle).await;
+    println!(
+        "  {} of {} idle nodes connected in {:.1} s",
+        held.len(),
+        idle.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    held
+}
 
 fn rate() -> u64 {
     std::env::var("GS_BENCH_RATE")
@@ -79,11 +112,14 @@ async fn background(
     })
 }
 
-async fn run(rounds: u32) {
+async fn run(rounds: u32, idle: usize) {
     // Chatter detection off: the same detector alarms once per round.
-    let c =
-        Compound::start("[alarms]\nimmediate_zones = [\"b2-u1-f1\"]\nchatter_events = 1000000\n")
-            .await;
+    let c = Compound::start_with_idle(
+        "[alarms]\nimmediate_zones = [\"b2-u1-f1\"]\nchatter_events = 1000000\n",
+        idle,
+    )
+    .await;
+    let _fleet = fleet(&c).await;
     let mut lock = c.node("lock-b2-stair").await;
     let smoke = c.node("smoke-b2-101a").await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -176,18 +212,22 @@ fn report(what: &str, rounds: u32, mut lat: Vec<Duration>) {
 }
 
 /// Heat alarm in → order on the district broker.
-async fn orders(rounds: u32) {
+async fn orders(rounds: u32, idle: usize) {
     let district = demo::upstream_sim::district_broker("127.0.0.1:0".parse().expect("addr"))
         .expect("district");
     let stop = tokio_util::sync::CancellationToken::new();
     let mut platform = demo::upstream_sim::SimConfig::new("127.0.0.1", district.port());
     platform.receipt_only = true;
     tokio::spawn(demo::upstream_sim::run(platform, stop.clone()));
-    let c = Compound::start(&format!(
-        "[alarms]\nchatter_events = 1000000\n[uplink]\nhost = \"127.0.0.1\"\nport = {}\n",
-        district.port()
-    ))
+    let c = Compound::start_with_idle(
+        &format!(
+            "[alarms]\nchatter_events = 1000000\n[uplink]\nhost = \"127.0.0.1\"\nport = {}\n",
+            district.port()
+        ),
+        idle,
+    )
     .await;
+    let _fleet = fleet(&c).await;
     let mut o = rumqttc::MqttOptions::new("bench-spy", "127.0.0.1", district.port());
     o.set_keep_alive(Duration::from_secs(30));
     let mut spy = gridsense_tests::Client::connect(o, &["grid/v1/+/+/+/+/order".to_string()]).await;
@@ -232,6 +272,7 @@ async fn main() {
     if !full {
         println!("smoke run (figures not meaningful; use cargo bench)");
     }
-    run(if full { 500 } else { 5 }).await;
-    orders(if full { 300 } else { 3 }).await;
+    let idle = nodes(full);
+    run(if full { 500 } else { 5 }, idle).await;
+    orders(if full { 300 } else { 3 }, idle).await;
 }

@@ -2,6 +2,7 @@
 //! from `deploy/`) behind a real gateway on loopback ports, real MQTT
 //! clients for nodes and integrators, and a raw HTTP client for the API.
 
+pub mod idle;
 pub mod rabbit;
 
 use std::collections::HashMap;
@@ -106,10 +107,23 @@ impl Compound {
     /// [`Compound::start`] with gateway id `id` (several compounds on one
     /// district need distinct ids).
     pub async fn start_as(id: &str, extra: &str) -> Self {
+        Self::start_sized(id, extra, 0).await
+    }
+
+    /// [`Compound::start`] with `idle` more smoke detectors registered
+    /// (`idle-00000` …, at the north gate, in their own fire zone), for
+    /// benchmarks that hold a compound-sized fleet connected
+    /// ([`idle::hold`]); their secrets join [`Compound::secrets`].
+    pub async fn start_with_idle(extra: &str, idle: usize) -> Self {
+        Self::start_sized("gw01", extra, idle).await
+    }
+
+    async fn start_sized(id: &str, extra: &str, idle: usize) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("gw.db");
         let text = format!(
-            "[gateway]\nid = \"{id}\"\nsite = \"lianhua\"\n[mqtt]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
+            "[gateway]\nid = \"{id}\"\nsite = \"lianhua\"\n[mqtt]\nlisten = \"127.0.0.1:0\"\nmax_connections = {}\n[store]\npath = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n",
+            idle + 10_000,
             db.display()
         );
         let cfg_path = dir.path().join("gw.toml");
@@ -127,16 +141,32 @@ impl Compound {
             T0,
         )
         .expect("devices");
+        let idle_creds = dir.path().join("idle.creds.csv");
+        if idle > 0 {
+            let mut csv = String::from("id,profile,location,fire_zone,escape_route,installed\n");
+            for i in 0..idle {
+                csv.push_str(&format!("idle-{i:05},smoke,north-gate,idle,,2026-11-01\n"));
+            }
+            let path = dir.path().join("idle.csv");
+            std::fs::write(&path, csv).expect("write idle devices");
+            registry::import_devices(&mut store, &path, &profiles, &idle_creds, T0)
+                .expect("idle devices");
+        }
         let integrator_secret = registry::add_integrator(&mut store, "it", T0).expect("integrator");
         let admin_secret = registry::ensure_admin(&store)
             .expect("admin")
             .expect("new admin");
         let api_token = api_users(&mut store);
         drop(store);
-        let secrets = std::fs::read_to_string(&creds)
-            .expect("creds")
+        let mut text = std::fs::read_to_string(&creds).expect("creds");
+        if idle > 0 {
+            let more = std::fs::read_to_string(&idle_creds).expect("idle creds");
+            text.extend(more.lines().skip(1).map(|l| format!("\n{l}")));
+        }
+        let secrets = text
             .lines()
             .skip(1)
+            .filter(|l| !l.is_empty())
             .map(|l| {
                 let c: Vec<&str> = l.split(',').collect();
                 (c[0].to_string(), c[2].to_string())

@@ -130,6 +130,27 @@ async fn a_registered_call_button_press_becomes_an_order_closed_locally() {
         .expect("listed");
     assert_eq!(d["profile"], "call-button");
 
+    // The broker's own count of its network connections: the integrator
+    // and the button; one less once the button's connection is gone.
+    let connections = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("gridsense_broker_connections "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    let before = connections(&metrics(&c).await);
+    assert!(before >= 2, "{before} connections");
+    button.kill();
+    let mut after = before;
+    for _ in 0..100 {
+        after = connections(&metrics(&c).await);
+        if after < before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(after, before - 1, "the button's connection ended");
+
     // Metrics through the real listener.
     let text = metrics(&c).await;
     for m in [

@@ -568,6 +568,60 @@ async fn a_residents_report_becomes_an_order_that_closes_with_feedback() {
         .expect("watch");
     until(&b, "done on the receipt", "document.getElementById('state').dataset.state === 'closed' && !document.getElementById('done').hidden").await;
     shot(&b, "13-report-done.png").await;
+
+    // The KPI screen: the closed order counted in its cell, closure 100 %.
+    b.goto(&format!("{base}/console")).await.expect("console");
+    click(&b, "#tabs button[data-tab=kpi]").await;
+    until(
+        &b,
+        "a KPI row with the closed order",
+        "[...document.querySelectorAll('#kpi tbody tr')].some(r => Number(r.cells[2].textContent) >= 1 && r.cells[3].textContent === '100%')",
+    )
+    .await;
+    shot(&b, "14-kpi.png").await;
+
+    // The maintenance screen: a window over building 1 set from the form,
+    // listed with who set it and why, kept by the gateway, then ended.
+    click(&b, "#tabs button[data-tab=maint]").await;
+    b.find(Locator::Id("maint-target"))
+        .await
+        .expect("target field")
+        .send_keys("b1")
+        .await
+        .expect("type");
+    b.find(Locator::Id("maint-reason"))
+        .await
+        .expect("reason field")
+        .send_keys("烟感年检 annual detector test")
+        .await
+        .expect("type");
+    click(&b, "#maint-form button[type=submit]").await;
+    until(
+        &b,
+        "the window listed",
+        "[...document.querySelectorAll('#maint .card')].some(c => c.querySelector('b').textContent === 'b1' && c.textContent.includes('guard') && c.textContent.includes('annual detector test'))",
+    )
+    .await;
+    shot(&b, "15-maintenance.png").await;
+    let (code, windows) = c.http("GET", "/api/maintenance", "").await;
+    assert_eq!(code, 200);
+    assert!(
+        windows
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|w| w["target"] == "b1" && w["by"] == "guard"),
+        "{windows}"
+    );
+    click(&b, "#maint .card button").await;
+    until(
+        &b,
+        "the window ended",
+        "!document.querySelector('#maint .card')",
+    )
+    .await;
+    let (_, windows) = c.http("GET", "/api/maintenance", "").await;
+    assert_eq!(windows.as_array().map(Vec::len), Some(0), "{windows}");
     let store = c.store();
     let audit = store.audit_page(0, 10_000).expect("audit");
     assert!(

@@ -210,3 +210,91 @@ async fn a_refused_clients_retries_give_no_alarm_and_no_order() {
     assert!(outbox_orders(&c).is_empty());
     node.kill();
 }
+
+/// A raw MQTT 3.1.1 CONNECT with a username and password.
+fn connect_with_login(client_id: &str, user: &str, password: &str) -> Vec<u8> {
+    let field = |s: &str| {
+        let mut v = u16::try_from(s.len())
+            .expect("short")
+            .to_be_bytes()
+            .to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    };
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 60];
+    for s in [client_id, user, password] {
+        body.extend(field(s));
+    }
+    let mut p = vec![0x10, u8::try_from(body.len()).expect("short")];
+    p.extend(body);
+    p
+}
+
+/// Connects over TCP and sends `packet`; the first bytes answered (empty
+/// when the gateway closed the connection without a word).
+async fn answer(c: &Compound, packet: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(c.mqtt()).await else {
+        return Vec::new();
+    };
+    let _ = s.write_all(packet).await;
+    let mut buf = [0u8; 4];
+    match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
+        Ok(Ok(n)) => buf[..n].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_source_address_that_keeps_guessing_is_closed_at_accept() {
+    let c = Compound::start("").await;
+    let node = "smoke-b1-101a";
+    // A legitimate node connects from 127.0.0.1 (CONNACK, accepted).
+    let good = connect_with_login(node, node, &c.secrets[node]);
+    assert_eq!(answer(&c, &good).await, [0x20, 2, 0, 0]);
+    // A host on the LAN guesses credentials under a new client id each time
+    // (so no per-id quarantine holds it): `refusals_per_address_before_quarantine`
+    // (30) refusals within a minute quarantine its address.
+    for i in 0..30 {
+        let guess = connect_with_login(&format!("guess-{i}"), "admin", &format!("pw{i}"));
+        let a = answer(&c, &guess).await;
+        assert_ne!(a, [0x20, 2, 0, 0], "guess {i} let in");
+    }
+    let rejects =
+        |c: &Compound, reason: &str| c.gw.as_ref().expect("running").rejects.count(reason);
+    until("the 30 refusals counted", || rejects(&c, "auth") >= 30).await;
+    until("the address quarantined", || {
+        c.store()
+            .quarantine_list()
+            .expect("quarantine")
+            .iter()
+            .any(|q| q.source == "127.0.0.1" && q.reason == "address-quarantined")
+    })
+    .await;
+    // Every connection from it is now closed at accept, before any handshake
+    // (the good node's too: it shares the address), counted, not stored per try.
+    for _ in 0..5 {
+        assert!(
+            answer(&c, &good).await.is_empty(),
+            "closed without a CONNACK"
+        );
+    }
+    until("closed connections counted", || {
+        rejects(&c, "address-quarantined") >= 5
+    })
+    .await;
+    let rows = c.store().quarantine_list().expect("quarantine");
+    let entered: Vec<_> = rows
+        .iter()
+        .filter(|q| q.reason == "address-quarantined")
+        .collect();
+    assert_eq!(entered.len(), 1, "{entered:?}");
+    assert_eq!(
+        entered[0].count, 1,
+        "one record for the quarantine, not one per try"
+    );
+    c.advance(Duration::from_secs(31));
+    sweep().await;
+    assert!(alarms(&c).is_empty(), "refusals raised an alarm");
+    assert!(outbox_orders(&c).is_empty(), "refusals made an order");
+}

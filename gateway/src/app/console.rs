@@ -33,6 +33,7 @@ impl Wiring<'_> {
             publisher: Some(self.publisher.clone()),
             modbus,
             health: Some(health.clone()),
+            broker_connections: Some(self.broker_connections.clone()),
         };
         let console = Console::new(
             &self.cfg.api,

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -49,6 +50,14 @@ pub enum Denied {
         /// Username.
         username: String,
     },
+    /// A source address was quarantined (`entered`), or a connection from a
+    /// quarantined address was closed at accept.
+    Address {
+        /// The peer's address.
+        ip: std::net::IpAddr,
+        /// Whether this refusal put it in quarantine.
+        entered: bool,
+    },
     /// A topic the client may not use; the client is disconnected.
     Topic {
         /// Client id.
@@ -80,6 +89,15 @@ impl Denied {
                 "quarantined",
                 username,
                 format!("(connect as client {client_id}, quarantined)"),
+            ),
+            Self::Address { ip, entered } => (
+                "address-quarantined",
+                ip.to_string(),
+                if entered {
+                    "(source address quarantined after repeated refusals)".into()
+                } else {
+                    "(connection from a quarantined address closed)".into()
+                },
             ),
             Self::Topic {
                 username,
@@ -138,6 +156,9 @@ pub struct Bus {
     listeners: usize,
     /// Only the TLS listener runs (`plain = false`).
     tls_only: bool,
+    /// Network connections open now (TCP accepted and admitted, not yet
+    /// ended), from the listener's peer gate.
+    connections: Arc<AtomicI64>,
 }
 
 /// An in-process link for publishing; nothing is delivered to it.
@@ -210,6 +231,9 @@ impl Bus {
                 std::future::ready(verdict.is_some())
             },
         );
+        let open = Arc::new(AtomicI64::new(0));
+        connections.peer_gate = Some(peer_gate(cfg, denied.clone(), ms, open.clone()));
+        let open_connections = open.clone();
         connections.topic_acl = Some(Arc::new(move |client_id, username, action, topic| {
             let role = username.and_then(|u| {
                 roles
@@ -282,7 +306,13 @@ impl Bus {
             bound,
             listeners,
             tls_only,
+            connections: open_connections,
         }
+    }
+
+    /// The count of network connections open now, kept by the listeners.
+    pub fn connections(&self) -> Arc<AtomicI64> {
+        self.connections.clone()
     }
 
     /// A broker without authentication or authorization: only for the
@@ -357,6 +387,7 @@ impl Bus {
             bound,
             listeners,
             tls_only,
+            connections: _,
         } = self;
         std::thread::Builder::new()
             .name("mqtt-broker".into())
@@ -389,6 +420,44 @@ impl Bus {
 }
 
 /// A listener's per-connection limits, without authentication (added by the caller).
+/// The listener's per-address gate: refusals counted per source IP, and an
+/// address refused too often closed at accept for `quarantine_s`.
+fn peer_gate(
+    cfg: &MqttSection,
+    denied: DeniedSink,
+    ms: impl Fn() -> u64 + Send + Sync + 'static,
+    open: Arc<AtomicI64>,
+) -> rumqttd::PeerGate {
+    let by_address = Throttle::new(
+        cfg.refusals_per_address_before_quarantine,
+        cfg.refusal_window_s * 1_000,
+        cfg.quarantine_s * 1_000,
+    );
+    Arc::new(move |e| match e {
+        rumqttd::PeerEvent::Accepted(peer) => {
+            let ip = peer.ip();
+            if by_address.quarantined(&ip.to_string(), ms()) {
+                denied(Denied::Address { ip, entered: false });
+                return false;
+            }
+            open.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        rumqttd::PeerEvent::Closed(_) => {
+            open.fetch_sub(1, Ordering::Relaxed);
+            true
+        }
+        rumqttd::PeerEvent::Refused(peer) => {
+            let ip = peer.ip();
+            if by_address.refused(&ip.to_string(), ms()) {
+                tracing::warn!(%ip, "source address quarantined after repeated refusals");
+                denied(Denied::Address { ip, entered: true });
+            }
+            true
+        }
+    })
+}
+
 fn connection_settings(cfg: &MqttSection, max_inflight_count: usize) -> ConnectionSettings {
     ConnectionSettings {
         connection_timeout_ms: cfg.connection_timeout_ms.get(),
@@ -398,6 +467,7 @@ fn connection_settings(cfg: &MqttSection, max_inflight_count: usize) -> Connecti
         external_auth: None,
         dynamic_filters: true,
         topic_acl: None,
+        peer_gate: None,
     }
 }
 

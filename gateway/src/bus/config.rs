@@ -68,9 +68,16 @@ pub struct MqttSection {
     /// The window, seconds, in which refusals are counted.
     #[serde(default = "default_refusal_window_s")]
     pub refusal_window_s: u64,
-    /// How long a quarantined client id is refused, seconds.
+    /// How long a quarantined client id (or address) is refused, seconds.
     #[serde(default = "default_quarantine_s")]
     pub quarantine_s: u64,
+    /// A source address whose clients were refused this many times within
+    /// `refusal_window_s`, whatever client ids they used, is quarantined:
+    /// its TCP connections are closed at accept for `quarantine_s`. Higher
+    /// than the per-id limit, as nodes behind one NAT share an address.
+    /// 0 turns it off.
+    #[serde(default = "default_refusals_per_address")]
+    pub refusals_per_address_before_quarantine: usize,
 }
 
 const fn default_refusals_before_quarantine() -> usize {
@@ -81,6 +88,9 @@ const fn default_refusal_window_s() -> u64 {
 }
 const fn default_quarantine_s() -> u64 {
     300
+}
+const fn default_refusals_per_address() -> usize {
+    30
 }
 
 /// `[mqtt.tls]`: the TLS listener; the same credentials and topic rules apply.
@@ -114,6 +124,7 @@ impl Default for MqttSection {
             refusals_before_quarantine: default_refusals_before_quarantine(),
             refusal_window_s: default_refusal_window_s(),
             quarantine_s: default_quarantine_s(),
+            refusals_per_address_before_quarantine: default_refusals_per_address(),
         }
     }
 }

@@ -32,6 +32,16 @@ pub fn denied_sink(rejects: &Arc<Rejects>, clock: &SharedClock) -> (bus::DeniedS
                 username,
             } => ("auth", username, format!("(connect as client {client_id})")),
             q @ Denied::Quarantined { .. } => q.into_parts(),
+            a @ Denied::Address { entered, .. } => {
+                let (reason, source, what) = a.into_parts();
+                // Only its entry goes to the quarantine table: an address
+                // that keeps knocking is counted, not written per attempt.
+                if !entered {
+                    rejects.record(now, reason, &source, &what);
+                    return;
+                }
+                (reason, source, what)
+            }
             Denied::Topic {
                 username,
                 action,

@@ -21,6 +21,7 @@ pub const REASONS: &[&str] = &[
     "acl-subscribe",
     "auth",
     "quarantined",
+    "address-quarantined",
     "shed-telemetry",
     "store-error",
 ];

@@ -162,7 +162,29 @@ pub struct ConnectionSettings {
     /// and last-will topic of a network client. `None` allows everything.
     #[serde(skip)]
     pub topic_acl: Option<TopicAcl>,
+    /// GridSense patch: told of every accepted TCP connection (before any
+    /// handshake; `false` closes it at once) and of every client refused
+    /// (bad credentials or a forbidden topic), with the peer's address.
+    /// `None` admits everyone.
+    #[serde(skip)]
+    pub peer_gate: Option<PeerGate>,
 }
+
+/// GridSense patch: what the listener tells the [`PeerGate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// A TCP connection from this address was accepted; admit it?
+    Accepted(std::net::SocketAddr),
+    /// A client from this address was refused: its credentials, its client
+    /// id or a topic it used (the answer is ignored).
+    Refused(std::net::SocketAddr),
+    /// An admitted connection from this address ended, however it ended
+    /// (the answer is ignored): with `Accepted`, a count of open ones.
+    Closed(std::net::SocketAddr),
+}
+
+/// GridSense patch: per-address admission (see [`ConnectionSettings::peer_gate`]).
+pub type PeerGate = Arc<dyn Fn(PeerEvent) -> bool + Send + Sync>;
 
 /// GridSense patch: what a client asks to do with a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +223,7 @@ impl fmt::Debug for ConnectionSettings {
             .field("external_auth", &self.external_auth.is_some())
             .field("dynamic_filters", &self.dynamic_filters)
             .field("topic_acl", &self.topic_acl.is_some())
+            .field("peer_gate", &self.peer_gate.is_some())
             .finish()
     }
 }

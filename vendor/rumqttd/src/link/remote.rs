@@ -355,6 +355,7 @@ mod tests {
             external_auth: None,
             dynamic_filters: false,
             topic_acl: None,
+            peer_gate: None,
         }
     }
 

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 #[cfg(feature = "prometheus")]
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
-use tracing::{error, field, info, warn, Instrument};
+use tracing::{debug, error, field, info, warn, Instrument};
 use uuid::Uuid;
 
 #[cfg(feature = "websocket")]
@@ -409,6 +409,17 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
+            // GridSense patch: an address the gate refuses is closed before
+            // any handshake or task: a client that keeps coming back costs
+            // one accept and one lookup.
+            if let Some(gate) = &config.peer_gate {
+                if !gate(crate::PeerEvent::Accepted(addr)) {
+                    debug!(?addr, "refused by the peer gate");
+                    drop(stream);
+                    continue;
+                }
+            }
+
             info!(name=?self.config.name, ?addr, count, "accept");
 
             let config = config.clone();
@@ -422,7 +433,11 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             // handshake does not hold back every other connection.
             #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
             let tls = self.config.tls.clone();
+            // GridSense patch: the gate hears when this connection ends, on
+            // every path out of its task.
+            let closed = config.peer_gate.clone().map(|gate| ClosedGuard { gate, addr });
             task::spawn(async move {
+                let _closed = closed;
                 #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
                 let accepted = tls_accept(tls.as_ref(), stream).await;
                 #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
@@ -445,7 +460,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                                 return;
                             }
                         };
-                        remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers)
+                        remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
                             .instrument(tracing::info_span!(
                                 "websocket_link",
                                 client_id = field::Empty,
@@ -454,7 +469,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                             .await
                     }
                     LinkType::Remote => {
-                        remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers)
+                        remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
                             .instrument(tracing::error_span!(
                                 "remote_link",
                                 ?tenant_id,
@@ -473,6 +488,18 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// GridSense patch: tells the peer gate a connection ended when dropped.
+struct ClosedGuard {
+    gate: crate::PeerGate,
+    addr: SocketAddr,
+}
+
+impl Drop for ClosedGuard {
+    fn drop(&mut self) {
+        (self.gate)(crate::PeerEvent::Closed(self.addr));
     }
 }
 
@@ -521,7 +548,22 @@ async fn remote<P: Protocol>(
     stream: Box<dyn N>,
     protocol: P,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    peer: std::net::SocketAddr,
 ) {
+    // GridSense patch: refusals are reported with the peer's address.
+    let gate = config.peer_gate.clone();
+    let refused = |e: &remote::Error| {
+        if let Some(gate) = &gate {
+            if matches!(
+                e,
+                remote::Error::InvalidAuth
+                    | remote::Error::InvalidClientId
+                    | remote::Error::NotAuthorized { .. }
+            ) {
+                gate(crate::PeerEvent::Refused(peer));
+            }
+        }
+    };
     let mut network = Network::new(
         stream,
         config.max_payload_size,
@@ -538,6 +580,7 @@ async fn remote<P: Protocol>(
     let connect_packet = match Box::pin(mqtt_connect(config, &mut network)).await {
         Ok(p) => p,
         Err(e) => {
+            refused(&e);
             error!(error=?e, "Error while handling MQTT connect packet");
             return;
         }
@@ -596,6 +639,7 @@ async fn remote<P: Protocol>(
     {
         Ok(l) => l,
         Err(e) => {
+            refused(&e);
             error!(error=?e, "Remote link error");
             // GridSense patch: no will sender left behind for a link that
             // never started.
@@ -625,6 +669,7 @@ async fn remote<P: Protocol>(
         }
         // Any other error
         Err(e) => {
+            refused(&e);
             error!(error=?e, "disconnected");
         }
     };

@@ -21,6 +21,7 @@ fn settings(on_bound: mpsc::SyncSender<(String, SocketAddr)>) -> ServerSettings 
             external_auth: None,
             dynamic_filters: false,
             topic_acl: None,
+            peer_gate: None,
         },
         on_bound: Some(on_bound),
     }
@@ -217,8 +218,80 @@ fn connection_task_stays_small() {
         let s = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (tx, _) = mpsc::sync_channel(1);
         let cfg = Arc::new(settings(tx).connections);
-        let task = remote(cfg, None, router_tx, Box::new(s), V4, Arc::default());
+        let peer = s.local_addr().unwrap();
+        let task = remote(cfg, None, router_tx, Box::new(s), V4, Arc::default(), peer);
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2048, "connection task future is {size} bytes");
     });
+}
+
+/// GridSense patch 15: the peer gate hears every refusal with the peer's
+/// address, and an address it refuses is closed before any handshake.
+#[tokio::test]
+async fn the_peer_gate_hears_refusals_and_closes_refused_addresses() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let refusals = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::sync_channel(1);
+    let mut s = settings(tx);
+    // Static authentication with no users: every client is refused.
+    s.connections.auth = Some(HashMap::new());
+    let (r, a, c) = (refusals.clone(), accepted.clone(), closed.clone());
+    s.connections.peer_gate = Some(Arc::new(move |e| match e {
+        crate::PeerEvent::Accepted(peer) => {
+            assert!(peer.ip().is_loopback());
+            a.fetch_add(1, Ordering::SeqCst);
+            r.load(Ordering::SeqCst) < 3
+        }
+        crate::PeerEvent::Refused(peer) => {
+            assert!(peer.ip().is_loopback());
+            r.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+        crate::PeerEvent::Closed(_) => {
+            c.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+    }));
+    let config = Config {
+        id: 0,
+        router: router_config(16),
+        v4: Some(HashMap::from([("test".to_string(), s)])),
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    thread::spawn(move || broker.start());
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap().1;
+
+    for i in 0..3 {
+        assert!(mqtt_client(addr, &format!("guess-{i}"), 60).await.is_none());
+        // The refusal is reported when the connection task ends.
+        for _ in 0..200 {
+            if refusals.load(Ordering::SeqCst) > i {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(refusals.load(Ordering::SeqCst), 3);
+    // Now the address is closed at accept: no CONNACK, no refusal counted.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(&connect_packet("guess-3", 60)).await;
+    let mut buf = [0u8; 4];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    assert_eq!(refusals.load(Ordering::SeqCst), 3);
+    // Each admitted connection's end was heard (the fourth was not admitted).
+    for _ in 0..200 {
+        if closed.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 3);
 }
