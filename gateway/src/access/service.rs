@@ -80,7 +80,8 @@ pub fn subscribe(bus: &Bus) -> Result<Subscription, BusError> {
 struct Runtime {
     svc: AccessService,
     store: Store,
-    key: PseudonymKey,
+    /// Made or read at the first event (no write at start-up).
+    key: Option<PseudonymKey>,
     syncs: HashMap<String, DoorSync>,
     generation: i64,
     registry: Option<Arc<Registry>>,
@@ -100,11 +101,10 @@ impl AccessService {
         shutdown: CancellationToken,
     ) -> Result<(), StoreError> {
         let store = Store::open(&self.db_path)?;
-        let key = db::pseudonym_key(store.conn())?;
         let mut rt = Runtime {
             svc: self,
             store,
-            key,
+            key: None,
             syncs: HashMap::new(),
             generation: -1,
             registry: None,
@@ -321,10 +321,17 @@ impl Runtime {
             return;
         }
         self.svc.stats.events.fetch_add(1, Ordering::Relaxed);
-        let holder = ev.cred.as_ref().and_then(|c| {
-            let kind = ev.cred_kind.unwrap_or_default();
-            Pseudonym::new(&self.key.of(kind.as_str(), c)).ok()
-        });
+        if self.key.is_none() {
+            self.key = warn_on("pseudonym key", db::pseudonym_key(self.store.conn()));
+        }
+        let holder = match (&ev.cred, &self.key) {
+            (Some(c), Some(key)) => {
+                let kind = ev.cred_kind.unwrap_or_default();
+                Pseudonym::new(&key.of(kind.as_str(), c)).ok()
+            }
+            // Without its key the feed carries no holder at all, never the id.
+            _ => None,
+        };
         let notice = AccessNotice {
             door: door.clone(),
             kind: ev.kind,
