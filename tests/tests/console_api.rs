@@ -178,3 +178,103 @@ async fn metrics(c: &Compound) -> String {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
+
+/// A one-thread HTTP endpoint (an SMS gateway's, say) answering 200 to
+/// every POST; the bodies it got.
+fn sms_endpoint() -> (String, std::sync::mpsc::Receiver<serde_json::Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/sms", l.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(8) {
+            let Ok(s) = s else { return };
+            let mut s = BufReader::new(s);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if s.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+            let _ = tx.send(serde_json::from_slice(&body).unwrap_or_default());
+            let _ = s
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_who_left_a_phone_number_is_told_when_the_order_closes() {
+    let (url, posts) = sms_endpoint();
+    let c = Compound::start(&format!(
+        "[uplink]\nhost = \"127.0.0.1\"\nport = 1\n[reports.notify]\nurl = \"{url}\"\nbackoff_ms = 20\n"
+    ))
+    .await;
+    let (code, r) = c
+        .http(
+            "POST",
+            "/report/lianhua",
+            r#"{"place":"b1","text":"楼道灯坏了 hall light out","phone":"138-0000-0001"}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{r}");
+    let report = r["id"].as_str().expect("receipt").to_string();
+    let mut order = None;
+    for _ in 0..100 {
+        let (_, list) = c.http("GET", "/api/orders", "").await;
+        order = list["orders"].as_array().and_then(|l| {
+            l.iter()
+                .find(|o| o["order"]["kind"] == "help-call")
+                .and_then(|o| o["order"]["order_id"].as_str().map(str::to_string))
+        });
+        if order.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let order = order.expect("the report's order");
+    let (code, body) = c
+        .http(
+            "POST",
+            &format!("/api/orders/{order}/close"),
+            r#"{"by":"g01-li","note":"已更换灯泡 bulb replaced"}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let sms = tokio::task::spawn_blocking(move || posts.recv_timeout(Duration::from_secs(10)))
+        .await
+        .expect("join")
+        .expect("the reporter is told");
+    assert_eq!(sms["to"], "138-0000-0001");
+    assert_eq!(sms["report_id"], report.as_str());
+    assert_eq!(sms["order_id"], order.as_str());
+    let text = sms["text"].as_str().expect("text");
+    assert!(
+        text.contains("已办结") && text.contains("was closed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bulb replaced") && text.contains("b1"),
+        "{text}"
+    );
+    // The phone went to the endpoint only, not to the audit chain.
+    let audit = c.store().audit_page(0, 10_000).expect("audit");
+    assert!(
+        !audit
+            .iter()
+            .any(|r| r.to_string().contains("138-0000-0001"))
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{StartError, Wiring};
-use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, Webhook};
+use crate::orders::{BusFeedback, Fanout, Feedback, OrderEngine, ReporterNotify, Webhook};
 use crate::uplink::Uplink;
 
 impl Wiring<'_> {
@@ -31,6 +31,12 @@ impl Wiring<'_> {
         if let Some(w) = &self.cfg.webhook {
             sinks.push(Arc::new(
                 Webhook::spawn(w).map_err(|e| StartError::Governance(e.join("; ")))?,
+            ));
+        }
+        if let Some(n) = &self.cfg.reports.notify {
+            sinks.push(Arc::new(
+                ReporterNotify::spawn(n, self.store.clone())
+                    .map_err(|e| StartError::Governance(e.join("; ")))?,
             ));
         }
         let engine = OrderEngine::new(

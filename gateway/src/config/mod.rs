@@ -53,6 +53,9 @@ pub struct Config {
     /// Where completion notices are POSTed (the resident's feedback channel).
     #[serde(default)]
     pub webhook: Option<crate::orders::WebhookConfig>,
+    /// Residents' reports: the completion notice to the reporter.
+    #[serde(default)]
+    pub reports: crate::orders::ReportsSection,
     /// Capacities of the queues between stages.
     #[serde(default)]
     pub queues: crate::message::QueuesSection,

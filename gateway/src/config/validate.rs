@@ -149,6 +149,7 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     if let Some(w) = &cfg.webhook {
         lines.extend(w.validate().err().unwrap_or_default());
     }
+    lines.extend(cfg.reports.validate().err().unwrap_or_default());
     problems.extend(lines.into_iter().map(FieldProblem::from_line));
     if problems.is_empty() {
         Ok(profiles)

@@ -9,6 +9,7 @@
 //! - [`kpi`]: closure figures per grid cell;
 //! - [`feedback`]: where order changes, completion notices and KPIs go;
 //! - [`webhook`]: completion notices to an HTTP endpoint, with retries;
+//! - [`reporter`]: the same, to the residents who reported (`[reports.notify]`);
 //! - [`engine`]: the task that owns every open order ([`error`]: its errors).
 
 pub mod config;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod feedback;
 pub mod kpi;
 pub mod record;
+pub mod reporter;
 pub mod triage;
 pub mod webhook;
 
@@ -28,5 +30,6 @@ pub use engine::{EngineStats, OrderEngine};
 pub use error::OrdersError;
 pub use feedback::{BusFeedback, ChannelFeedback, Fanout, Feedback, FeedbackEvent};
 pub use record::OrderRecord;
+pub use reporter::{ReporterNotify, ReportsSection};
 pub use triage::{Policy, Triage};
 pub use webhook::{Webhook, WebhookConfig, WebhookStats};

@@ -144,31 +144,48 @@ impl Feedback for Webhook {
 }
 
 fn worker(cfg: &WebhookConfig, rx: &flume::Receiver<CompletionNotice>, stats: &WebhookStats) {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_millis(cfg.timeout_ms))
-        .build();
+    let agent = agent(cfg);
     for notice in rx.iter() {
         let body = protocol::codec::encode(&notice);
-        let mut wait = cfg.backoff_ms;
-        for attempt in 1..=cfg.max_attempts {
-            let result = agent
-                .post(&cfg.url)
-                .set("content-type", "application/json")
-                .send_bytes(&body);
-            match result {
-                Ok(_) => {
-                    stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                Err(e) => {
-                    stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(order = %notice.order_id, attempt, error = %e, "webhook failed");
-                    if attempt == cfg.max_attempts {
-                        stats.given_up.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        std::thread::sleep(Duration::from_millis(wait));
-                        wait = (wait * 2).min(cfg.backoff_max_ms);
-                    }
+        deliver(&agent, cfg, &body, notice.order_id.as_str(), stats);
+    }
+}
+
+/// An HTTP agent with `cfg`'s timeout.
+pub(super) fn agent(cfg: &WebhookConfig) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .build()
+}
+
+/// POSTs `body` (JSON) to `cfg.url` until a 2xx or `max_attempts`, waiting
+/// with exponential backoff between attempts; counts in `stats`.
+pub(super) fn deliver(
+    agent: &ureq::Agent,
+    cfg: &WebhookConfig,
+    body: &[u8],
+    order: &str,
+    stats: &WebhookStats,
+) {
+    let mut wait = cfg.backoff_ms;
+    for attempt in 1..=cfg.max_attempts {
+        let result = agent
+            .post(&cfg.url)
+            .set("content-type", "application/json")
+            .send_bytes(body);
+        match result {
+            Ok(_) => {
+                stats.delivered.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(order, attempt, error = %e, url = %cfg.url, "notice not posted");
+                if attempt == cfg.max_attempts {
+                    stats.given_up.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    std::thread::sleep(Duration::from_millis(wait));
+                    wait = (wait * 2).min(cfg.backoff_max_ms);
                 }
             }
         }

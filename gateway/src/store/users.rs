@@ -374,12 +374,29 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn report(&self, id: &str) -> Result<Option<ReportRow>, StoreError> {
+        self.report_where("id", id)
+    }
+
+    /// The report behind alarm `alarm_id`, if the alarm is a resident's report.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn report_for_alarm(&self, alarm_id: &str) -> Result<Option<ReportRow>, StoreError> {
+        self.report_where("alarm_id", alarm_id)
+    }
+
+    fn report_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<ReportRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, alarm_id, site, place, text, phone, at_ms FROM reports WHERE {column} = ?1"
+        );
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT id, alarm_id, site, place, text, phone, at_ms FROM reports WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
+            .prepare_cached(&sql)?
+            .query_row([value], |r| {
                 Ok(ReportRow {
                     id: r.get(0)?,
                     alarm_id: r.get(1)?,
