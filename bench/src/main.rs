@@ -6,6 +6,7 @@
 //! clients; CPU of the whole broker process (and of rumqttd's router
 //! thread) while the N clients heartbeat every 30 s.
 
+mod access;
 mod fleet;
 mod ingest;
 mod mqtt;
@@ -56,6 +57,13 @@ struct Args {
     /// A wrapper command for the gateway (e.g. `heaptrack`), for profiling.
     #[arg(long)]
     wrap: Option<String>,
+    /// Instead: the access-control benchmark (rush hour at 30 doors, list
+    /// sync of 5,000 credentials); prints its Markdown section.
+    #[arg(long)]
+    access: bool,
+    /// With --access: minutes of rush hour (20 cards per door per minute).
+    #[arg(long, default_value_t = 1)]
+    access_minutes: u32,
     /// Seconds each ingest run publishes (gateway and bare rumqttd, QoS 0
     /// and 1); 0 skips the ingest rows.
     #[arg(long, default_value_t = 20)]
@@ -74,6 +82,25 @@ async fn main() -> std::process::ExitCode {
         a.heartbeat_s = a.heartbeat_s.min(5);
         a.ingest_s = a.ingest_s.min(3);
         a.ingest_clients = a.ingest_clients.min(10);
+    }
+    if a.access {
+        let args = access::AccessArgs {
+            doors: 30,
+            credentials: 5_000,
+            per_min: 20,
+            minutes: a.access_minutes,
+            tick_ms: 50,
+        };
+        return match access::run(&args).await {
+            Ok(section) => {
+                println!("{section}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gridsense-bench --access: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     match run(&a).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,9 +2,17 @@
 //!
 //! - **Lock relay** high = locked (an energised maglock: losing power releases
 //!   the door, the fail-safe direction for escape routes).
-//! - **Card**: an allowed card unlocks for `unlock_ms`; the door relocks when
-//!   it closes again or the time runs out. Unknown or garbled cards count in
-//!   [`DoorStatus::denied`].
+//! - **Credentials** (cards, PINs, QR codes from the reader line): looked up
+//!   in the door's [`Credentials`] — a fixed [`AllowList`], or a
+//!   [`StoredList`] in non-volatile storage that the gateway replaces by a
+//!   chunked sync on the command topic ([`list`]) — and decided by
+//!   [`protocol::access::decide`] (revoked, expired, outside its window)
+//!   with the node's wall clock, offline as well as online. An allowed one
+//!   unlocks for `unlock_ms`; the door relocks when it closes again or the
+//!   time runs out. A credential with a validity period or window is refused
+//!   while the node has no clock (fail closed). Every decision, and every
+//!   forced or held door, is an [`AccessEvent`] on `acc`, kept until the
+//!   gateway acknowledges it ([`AccessLog`]).
 //! - **Forced open**: the door opens while locked: `alarm` (cause
 //!   `door-forced`), `restore` when it closes.
 //! - **Held open**: open longer than `held_open_ms` while access is
@@ -17,15 +25,29 @@
 //!   commands during a fire release are refused, except `unlock`.
 
 mod card;
+pub mod list;
+mod log;
 
 use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_hal_nb::serial::Read;
-use protocol::{Cause, Command, CommandError, CommandKind, CommandReason, EventKind, EvtAck};
+use protocol::access::{AccessEvent, AccessKind, CredKind, DenyReason, ListChunk, decide};
+use protocol::codec::decode_core;
+use protocol::{
+    Cause, Command, CommandError, CommandKind, CommandReason, DecodeError, DeviceChannel,
+    EventKind, EvtAck,
+};
 
 pub use card::{AllowList, CARD_ID_LEN, CardId, CardLine, LineReader};
+pub use list::{Credentials, ListStoreError, Lookup, StoredList, Unreadable};
+pub use log::AccessLog;
 
-use crate::node::{Node, NodeCore, Outbound, draft};
+use crate::node::{MAX_OUT, Node, NodeCore, Outbound, Outgoing, draft};
 use crate::outbox::RetryPolicy;
+
+/// Access events a door keeps until the gateway acknowledges them.
+pub const ACCESS_LOG_LEN: usize = 32;
+/// How often an unacknowledged access event is repeated, in ms.
+pub const ACCESS_RETRY_MS: u32 = 5_000;
 
 /// Most reader bytes consumed per tick.
 pub const READER_BYTES_PER_TICK: usize = 64;
@@ -81,19 +103,22 @@ pub struct DoorStatus {
     pub held: bool,
     /// Allowed cards read.
     pub granted: u32,
-    /// Unknown or garbled cards read.
+    /// Credentials refused (unknown, garbled, revoked, expired, outside window).
     pub denied: u32,
+    /// The list version deciding (0: a fixed list, or none synced yet).
+    pub list: u32,
 }
 
 /// The door controller: contact `C` (high = open), lock relay `L`, card
-/// reader `R`, an allow-list of `A` cards and an outbox of `N` events.
+/// reader `R`, credentials `K` and an outbox of `N` events.
 #[derive(Debug)]
-pub struct DoorController<C, L, R, const A: usize = 32, const N: usize = 16> {
+pub struct DoorController<C, L, R, K = AllowList<32>, const N: usize = 16> {
     contact: C,
     lock: L,
     reader: R,
     line: LineReader,
-    allow: AllowList<A>,
+    creds: K,
+    log: AccessLog<ACCESS_LOG_LEN>,
     cfg: DoorConfig,
     core: NodeCore<N>,
     status: DoorStatus,
@@ -102,20 +127,25 @@ pub struct DoorController<C, L, R, const A: usize = 32, const N: usize = 16> {
     driven: Option<bool>,
 }
 
-impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
-    DoorController<C, L, R, A, N>
+impl<C: InputPin, L: OutputPin, R: Read<u8>, K: Credentials, const N: usize>
+    DoorController<C, L, R, K, N>
 {
     /// A locked door; the first tick drives the relay and reads the contact.
-    pub fn new(contact: C, lock: L, reader: R, allow: AllowList<A>, cfg: DoorConfig) -> Self {
+    pub fn new(contact: C, lock: L, reader: R, creds: K, cfg: DoorConfig) -> Self {
+        let list = creds.active();
         Self {
             contact,
             lock,
             reader,
             line: LineReader::default(),
-            allow,
+            creds,
+            log: AccessLog::new(ACCESS_RETRY_MS),
             core: NodeCore::with_policy(cfg.retry, cfg.heartbeat_ms),
             cfg,
-            status: DoorStatus::default(),
+            status: DoorStatus {
+                list,
+                ..DoorStatus::default()
+            },
             opened_at: None,
             driven: None,
         }
@@ -131,14 +161,127 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
         &mut self.core
     }
 
+    /// The door's credentials (its list store).
+    pub const fn credentials(&self) -> &K {
+        &self.creds
+    }
+
+    /// The door's credentials, to read them (a simulator picking a card).
+    pub const fn credentials_mut(&mut self) -> &mut K {
+        &mut self.creds
+    }
+
+    /// Access events waiting for the gateway's acknowledgement.
+    pub const fn access_log(&self) -> &AccessLog<ACCESS_LOG_LEN> {
+        &self.log
+    }
+
+    /// Hands the door its credentials back (a test's or simulator's reboot).
+    pub fn into_credentials(self) -> K {
+        self.creds
+    }
+
     fn read_cards(&mut self, now: u64) {
         let mut budget = READER_BYTES_PER_TICK;
         while let Some(line) = self.line.poll(&mut self.reader, &mut budget) {
             match line {
-                CardLine::Card(id) if self.allow.allows(&id) => self.grant(now),
-                _ => self.status.denied += 1,
+                CardLine::Read(kind, id) => self.present(now, kind, &id),
+                CardLine::Garbled => {
+                    self.record(now, None, Err(DenyReason::Unknown), self.status.list)
+                }
             }
         }
+    }
+
+    /// Decides on a credential from the list, offline as well as online.
+    fn present(&mut self, now: u64, kind: CredKind, id: &str) {
+        let looked = self.creds.lookup(kind, id);
+        let Some(found) = self.core.check(now, looked) else {
+            return self.record(
+                now,
+                Some((kind, id)),
+                Err(DenyReason::Unknown),
+                self.status.list,
+            );
+        };
+        let wall_s = self.core.wall_ms(now).map(|ms| ms / 1_000);
+        let verdict = match (found.entry.as_ref(), wall_s) {
+            (Some(e), None) if e.from.is_some() || e.until.is_some() || e.win.is_some() => {
+                Err(DenyReason::OutsideWindow)
+            }
+            (e, s) => decide(e, s.unwrap_or(0), found.tz_min),
+        };
+        self.record(now, Some((kind, id)), verdict, found.list);
+        if verdict.is_ok() {
+            self.grant(now);
+        }
+    }
+
+    /// Counts a decision and queues its access event.
+    fn record(
+        &mut self,
+        now: u64,
+        cred: Option<(CredKind, &str)>,
+        verdict: Result<(), DenyReason>,
+        list: u32,
+    ) {
+        if verdict.is_err() {
+            self.status.denied += 1;
+        }
+        let (kind, reason) = match verdict {
+            Ok(()) => (AccessKind::Granted, None),
+            Err(r) => (AccessKind::Denied, Some(r)),
+        };
+        let mut ev = self.access_event(now, kind);
+        ev.reason = reason;
+        ev.list = list;
+        if let Some((k, id)) = cred {
+            ev.cred = protocol::access::CredId::new(id).ok();
+            ev.cred_kind = Some(k);
+        }
+        self.log.push(ev);
+    }
+
+    fn access_event(&self, now: u64, kind: AccessKind) -> AccessEvent {
+        AccessEvent {
+            boot: self.core.boot(),
+            seq: 0,
+            ts: self.core.wall_ms(now),
+            kind,
+            reason: None,
+            cred: None,
+            cred_kind: None,
+            list: self.status.list,
+        }
+    }
+
+    fn door_event(&mut self, now: u64, kind: AccessKind) {
+        let ev = self.access_event(now, kind);
+        self.log.push(ev);
+    }
+
+    /// Appends due access events to `out` while it has room.
+    fn drain_log(&mut self, now: u64, out: &mut Outbound) {
+        while !out.is_full() {
+            match self.log.poll(now) {
+                Some(ev) => {
+                    let _ = out.push(Outgoing::Access(ev));
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Takes one part of a list sync; the answer goes first.
+    fn list_chunk(&mut self, now: u64, chunk: &ListChunk) -> Outbound {
+        let ack = self.creds.sync(chunk);
+        self.status.list = self.creds.active();
+        let mut out = self.core.finish(now, None);
+        out.truncate(MAX_OUT - 1);
+        // Room was made by the truncate.
+        let _ = out.insert(0, Outgoing::ListAck(ack));
+        self.drain_log(now, &mut out);
+        out
     }
 
     fn grant(&mut self, now: u64) {
@@ -162,6 +305,7 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
                 self.status.forced = true;
                 self.core
                     .emit(now, draft(EventKind::Alarm, Some(Cause::DoorForced)));
+                self.door_event(now, AccessKind::ForcedOpen);
             }
         } else if !open && self.status.open {
             self.closed(now);
@@ -203,6 +347,7 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
             self.status.held = true;
             self.core
                 .emit(now, draft(EventKind::Alarm, Some(Cause::DoorHeld)));
+            self.door_event(now, AccessKind::HeldOpen);
         }
     }
 
@@ -254,8 +399,8 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize>
     }
 }
 
-impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize> Node
-    for DoorController<C, L, R, A, N>
+impl<C: InputPin, L: OutputPin, R: Read<u8>, K: Credentials, const N: usize> Node
+    for DoorController<C, L, R, K, N>
 {
     fn tick(&mut self, now_ms: u64) -> Outbound {
         self.read_cards(now_ms);
@@ -263,7 +408,9 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize> Nod
         self.sample_contact(now_ms);
         self.drive_lock(now_ms);
         self.core.heartbeat(now_ms);
-        self.core.finish(now_ms, None)
+        let mut out = self.core.finish(now_ms, None);
+        self.drain_log(now_ms, &mut out);
+        out
     }
 
     fn command(&mut self, now_ms: u64, cmd: &Command) -> Outbound {
@@ -271,7 +418,39 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize> Nod
         if !self.drive_lock(now_ms) && result.is_ok() {
             result = Err(CommandError::Hardware);
         }
-        self.core.answer(now_ms, cmd, result)
+        let mut out = self.core.answer(now_ms, cmd, result);
+        self.drain_log(now_ms, &mut out);
+        out
+    }
+
+    /// As [`Node::receive`], plus list chunks on `cmd` (a payload that is
+    /// not a command is tried as a [`ListChunk`]; if it is neither, the
+    /// command's decode error is returned) and access event acks on `acc/ack`.
+    fn receive(
+        &mut self,
+        now_ms: u64,
+        channel: DeviceChannel,
+        payload: &[u8],
+    ) -> Result<Outbound, DecodeError> {
+        match channel {
+            DeviceChannel::Cmd => match decode_core::<Command>(payload) {
+                Ok(cmd) => Ok(self.command(now_ms, &cmd)),
+                Err(e) => match decode_core::<ListChunk>(payload) {
+                    Ok(chunk) => Ok(self.list_chunk(now_ms, &chunk)),
+                    Err(_) => Err(e),
+                },
+            },
+            DeviceChannel::EvtAck => {
+                self.evt_ack(decode_core::<EvtAck>(payload)?);
+                Ok(Outbound::new())
+            }
+            DeviceChannel::AccAck => {
+                let ack = decode_core::<EvtAck>(payload)?;
+                self.log.ack(ack, self.core.boot());
+                Ok(Outbound::new())
+            }
+            _ => Ok(Outbound::new()),
+        }
     }
 
     fn evt_ack(&mut self, ack: EvtAck) -> bool {
@@ -280,8 +459,11 @@ impl<C: InputPin, L: OutputPin, R: Read<u8>, const A: usize, const N: usize> Nod
 
     fn reconnected(&mut self, now_ms: u64) {
         self.core.reconnected(now_ms);
+        self.log.reconnected();
     }
 }
 
+#[cfg(test)]
+mod access_tests;
 #[cfg(test)]
 mod tests;

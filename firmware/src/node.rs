@@ -1,6 +1,7 @@
 //! What every node shares: its outgoing messages, the [`Node`] driving API,
 //! and [`NodeCore`] (outbox, heartbeat, clock, battery).
 
+use protocol::access::{AccessEvent, ListAck};
 use protocol::codec::{EncodeError, decode_core, encode_core};
 use protocol::{
     Cause, Command, CommandAck, CommandError, DecodeError, DeviceChannel, EventKind, EvtAck,
@@ -19,6 +20,10 @@ pub enum Outgoing {
     Event(NodeEvent),
     /// An answer for `gs/v1/dev/{id}/cmd/ack`.
     CommandAck(CommandAck),
+    /// A door's answer to an allow-list chunk, for `gs/v1/dev/{id}/cmd/ack`.
+    ListAck(ListAck),
+    /// A door's access event, for `gs/v1/dev/{id}/acc`.
+    Access(AccessEvent),
 }
 
 impl Outgoing {
@@ -26,7 +31,8 @@ impl Outgoing {
     pub const fn channel(&self) -> DeviceChannel {
         match self {
             Self::Event(_) => DeviceChannel::Evt,
-            Self::CommandAck(_) => DeviceChannel::CmdAck,
+            Self::CommandAck(_) | Self::ListAck(_) => DeviceChannel::CmdAck,
+            Self::Access(_) => DeviceChannel::Acc,
         }
     }
 
@@ -38,6 +44,8 @@ impl Outgoing {
         match self {
             Self::Event(e) => encode_core(e, buf),
             Self::CommandAck(a) => encode_core(a, buf),
+            Self::ListAck(a) => encode_core(a, buf),
+            Self::Access(a) => encode_core(a, buf),
         }
     }
 }
@@ -152,6 +160,14 @@ impl<const N: usize> NodeCore<N> {
     /// Learns the wall clock: uptime `now_ms` is `epoch_ms`. Events carry `ts` from then on.
     pub fn set_clock(&mut self, now_ms: u64, epoch_ms: u64) {
         self.epoch_at_zero_ms = epoch_ms.checked_sub(now_ms);
+    }
+
+    /// Wall-clock time at uptime `now_ms`, in ms since the epoch, once known.
+    pub const fn wall_ms(&self, now_ms: u64) -> Option<u64> {
+        match self.epoch_at_zero_ms {
+            Some(z) => Some(z + now_ms),
+            None => None,
+        }
     }
 
     /// Sets this boot's counter (from [`crate::boot::advance`] at start-up);

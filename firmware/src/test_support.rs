@@ -50,7 +50,7 @@ pub(crate) fn events(out: &Outbound) -> Vec<NodeEvent> {
     out.iter()
         .filter_map(|o| match o {
             Outgoing::Event(e) => Some(e.clone()),
-            Outgoing::CommandAck(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -68,7 +68,7 @@ pub(crate) fn kinds(out: &Outbound) -> Vec<(EventKind, Option<Cause>)> {
 pub(crate) fn ack(out: &Outbound) -> Option<protocol::CommandAck> {
     out.iter().find_map(|o| match o {
         Outgoing::CommandAck(a) => Some(*a),
-        Outgoing::Event(_) => None,
+        _ => None,
     })
 }
 
@@ -80,6 +80,8 @@ pub(crate) struct MemStorage {
     bytes: Rc<std::cell::RefCell<Vec<u8>>>,
     fail: Rc<Cell<bool>>,
     tear_after: Rc<Cell<Option<usize>>>,
+    /// Writes to let through before `tear_after` applies.
+    tear_skip: Rc<Cell<u32>>,
     writes: Rc<Cell<u32>>,
 }
 
@@ -93,6 +95,7 @@ impl MemStorage {
             bytes: Rc::new(std::cell::RefCell::new(vec![0xFF; len])),
             fail: Rc::new(Cell::new(false)),
             tear_after: Rc::new(Cell::new(None)),
+            tear_skip: Rc::new(Cell::new(0)),
             writes: Rc::new(Cell::new(0)),
         }
     }
@@ -104,6 +107,12 @@ impl MemStorage {
     /// The next write stops after `n` bytes (and reports success: the
     /// power is gone before anyone could tell).
     pub(crate) fn tear_next_write(&self, n: usize) {
+        self.tear_after.set(Some(n));
+    }
+
+    /// As [`Self::tear_next_write`], for the write after the next `skip` ones.
+    pub(crate) fn tear_after_writes(&self, skip: u32, n: usize) {
+        self.tear_skip.set(skip);
         self.tear_after.set(Some(n));
     }
 
@@ -142,7 +151,12 @@ impl embedded_storage::Storage for MemStorage {
         }
         self.writes.set(self.writes.get() + 1);
         let at = offset as usize;
-        let n = self.tear_after.take().unwrap_or(data.len()).min(data.len());
+        let n = if self.tear_skip.get() > 0 {
+            self.tear_skip.set(self.tear_skip.get() - 1);
+            data.len()
+        } else {
+            self.tear_after.take().unwrap_or(data.len()).min(data.len())
+        };
         let mut b = self.bytes.borrow_mut();
         let dst = b.get_mut(at..at + data.len()).ok_or(StorageFailed)?;
         dst[..n].copy_from_slice(&data[..n]);

@@ -28,6 +28,7 @@ use crate::store::{self, StoreHandle};
 use crate::tasks::Tasks;
 use modbus::ModbusSource;
 
+mod access;
 mod analysis;
 mod console;
 mod firecentre;
@@ -92,6 +93,8 @@ pub struct Gateway {
     pub clock: SharedClock,
     /// Whether the pipeline is moving (`/healthz`, the watchdog).
     pub health: crate::health::Health,
+    /// The access stage's counters.
+    pub access: Arc<crate::access::AccessStats>,
     tasks: Tasks,
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -136,6 +139,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let lanes = Lanes::subscribe(&bus)?;
     let discovery = Discovery::subscribe(&bus, ha, &cfg.gateway.site, &cfg.gateway.id)?;
     let live = bus.subscribe("gridsense-console", &[protocol::topic::filter::INTEGRATOR])?;
+    let access = crate::access::subscribe(&bus)?;
     let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let broker_connections = bus.connections();
@@ -179,6 +183,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     };
     w.tasks
         .spawn_stage("homeassistant", discovery.run(inputs, shutdown.clone()));
+    let access = w.access(access);
     let (spine, ingest, feeds) =
         w.spine(lanes, restored.dedupe, restored.presence, restored.replay);
     let resume = std::mem::take(&mut restored.resume);
@@ -251,6 +256,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         api_addr,
         clock: w.clock,
         health,
+        access,
         tasks: w.tasks,
         writer: Some(restored.writer),
     })

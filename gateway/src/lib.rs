@@ -38,6 +38,7 @@
 //! The closed-loop demo and the district platform simulator are not here:
 //! they are the `gridsense-demo` crate, so this library links no simulator.
 
+pub mod access;
 pub mod alarms;
 pub mod analysis;
 pub mod api;

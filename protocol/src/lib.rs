@@ -5,6 +5,7 @@
 //! a payload field.
 //!
 //! Layout:
+//! - [`access`]: allow-list sync (chunks, hash, acks) and access events;
 //! - [`ident`]: bounded, topic-safe identifiers ([`DeviceId`], [`FieldName`]);
 //! - [`kinds`]: device kinds, alarm kinds, severities, urgencies;
 //! - [`node`]: node ↔ gateway messages (events, telemetry, presence, commands, acks);
@@ -27,6 +28,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod access;
 pub mod codec;
 #[cfg(feature = "alloc")]
 pub mod feed;

@@ -62,6 +62,24 @@ pub struct Profile {
     /// How to read the device over Modbus, if it is a wired device.
     #[serde(default)]
     pub modbus: Option<ModbusMap>,
+    /// The access point's reader and list store, for doors with a reader.
+    #[serde(default)]
+    pub access: Option<AccessCaps>,
+}
+
+/// What an access-control door can hold and read (`[access]` in a profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCaps {
+    /// Most credentials the door's list store holds; a longer list is refused.
+    pub capacity: u32,
+    /// The credential kinds its reader reads (card, pin, qr).
+    #[serde(default = "default_creds")]
+    pub credentials: Vec<crate::access::CredKind>,
+}
+
+fn default_creds() -> Vec<crate::access::CredKind> {
+    vec![crate::access::CredKind::Card]
 }
 
 const fn default_heartbeat() -> u32 {

@@ -6,8 +6,10 @@
 //! | `gs/v1/dev/{device}/evt/ack` | gateway → node | [`crate::EvtAck`] |
 //! | `gs/v1/dev/{device}/tel` | node → gateway | [`crate::Telemetry`] |
 //! | `gs/v1/dev/{device}/state` | node → gateway (retained, last will) | [`crate::DeviceState`] |
-//! | `gs/v1/dev/{device}/cmd` | gateway → node | [`crate::Command`] |
-//! | `gs/v1/dev/{device}/cmd/ack` | node → gateway | [`crate::CommandAck`] |
+//! | `gs/v1/dev/{device}/cmd` | gateway → node | [`crate::Command`], [`crate::access::ListChunk`] |
+//! | `gs/v1/dev/{device}/cmd/ack` | node → gateway | [`crate::CommandAck`], [`crate::access::ListAck`] |
+//! | `gs/v1/dev/{device}/acc` | node → gateway | [`crate::access::AccessEvent`] |
+//! | `gs/v1/dev/{device}/acc/ack` | gateway → node | [`crate::EvtAck`] (of an access event) |
 //! | `gs/v1/site/{site}/{feed}/{id}` | gateway → integrators | per feed |
 //! | `grid/v1/{district}/{street}/{community}/{cell}/order` | gateway → platform | `OrderUp` |
 //! | `grid/v1/{district}/{street}/{community}/{cell}/order/{id}/status` | platform → gateway | `StatusUpdate` |
@@ -40,15 +42,22 @@ wire_enum! {
         State = "state",
         /// Commands, gateway → node.
         Cmd = "cmd",
-        /// Command acknowledgements, node → gateway.
+        /// Command acknowledgements (and allow-list sync answers), node → gateway.
         CmdAck = "cmd/ack",
+        /// Access events (granted, denied, forced, held), node → gateway.
+        Acc = "acc",
+        /// End-to-end access event acknowledgement, gateway → node.
+        AccAck = "acc/ack",
     }
 }
 
 impl DeviceChannel {
     /// Whether a node publishes on this channel (the others it may only receive).
     pub const fn from_node(self) -> bool {
-        matches!(self, Self::Evt | Self::Tel | Self::State | Self::CmdAck)
+        matches!(
+            self,
+            Self::Evt | Self::Tel | Self::State | Self::CmdAck | Self::Acc
+        )
     }
 }
 
@@ -71,6 +80,8 @@ wire_enum! {
         Tel = "tel",
         /// The alarm kinds open at a device, retained, one topic per device.
         Alarms = "alarms",
+        /// Access events per door, credential ids pseudonymised (not retained).
+        Access = "access",
     }
 }
 
@@ -79,7 +90,7 @@ impl Feed {
     /// subscriber sees how things stand), the streams of notices and
     /// telemetry are not.
     pub const fn retained(self) -> bool {
-        !matches!(self, Self::Notice | Self::Tel)
+        !matches!(self, Self::Notice | Self::Tel | Self::Access)
     }
 }
 
@@ -268,9 +279,15 @@ impl Topic {
                     ("state", None) => DeviceChannel::State,
                     ("cmd", None) => DeviceChannel::Cmd,
                     ("cmd", Some("ack")) => DeviceChannel::CmdAck,
+                    ("acc", None) => DeviceChannel::Acc,
+                    ("acc", Some("ack")) => DeviceChannel::AccAck,
                     (_, Some(second)) => return Err(shape(5, second, "ack or end of topic")),
                     (other, None) => {
-                        return Err(shape(4, other, "evt, evt/ack, tel, state, cmd, cmd/ack"));
+                        return Err(shape(
+                            4,
+                            other,
+                            "evt, evt/ack, tel, state, cmd, cmd/ack, acc, acc/ack",
+                        ));
                     }
                 };
                 Ok(Self::Device { device, channel })
@@ -279,7 +296,11 @@ impl Topic {
                 let site = ident(3, it.next())?;
                 let f = it.next().unwrap_or("");
                 let feed = Feed::parse(f).ok_or_else(|| {
-                    shape(4, f, "alarm, order, device, agg, kpi, notice, tel, alarms")
+                    shape(
+                        4,
+                        f,
+                        "alarm, order, device, agg, kpi, notice, tel, alarms, access",
+                    )
                 })?;
                 let id = ident(5, it.next())?;
                 if feed == Feed::Device {
@@ -390,6 +411,8 @@ pub mod filter {
     pub const COMMANDS: &str = "gs/v1/dev/+/cmd";
     /// Command acknowledgements.
     pub const COMMAND_ACKS: &str = "gs/v1/dev/+/cmd/ack";
+    /// Access events from doors.
+    pub const ACCESS: &str = "gs/v1/dev/+/acc";
     /// Everything for integrators.
     pub const INTEGRATOR: &str = "gs/v1/site/#";
     /// Orders from every gateway of a district platform.
@@ -534,7 +557,7 @@ mod tests {
 
     #[test]
     fn device_filters_match_their_channel_only() {
-        use DeviceChannel::{Cmd, CmdAck, Evt, State, Tel};
+        use DeviceChannel::{Acc, Cmd, CmdAck, Evt, State, Tel};
         let d = DeviceId::new("smoke-1").expect("id");
         let named = [
             (filter::EVENTS, Evt),
@@ -542,6 +565,7 @@ mod tests {
             (filter::STATES, State),
             (filter::COMMANDS, Cmd),
             (filter::COMMAND_ACKS, CmdAck),
+            (filter::ACCESS, Acc),
         ];
         for ch in DeviceChannel::ALL {
             let t = Topic::dev(&d, *ch).to_heapless();

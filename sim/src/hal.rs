@@ -207,3 +207,57 @@ impl embedded_storage::Storage for SimFlash {
         Ok(())
     }
 }
+
+/// A door's list store: `capacity` bytes of erased flash, allocated only as
+/// far as written (a fleet of doors with room for 2,000 credentials each
+/// costs what their lists hold). Shared by clones, so a reboot keeps it.
+#[derive(Debug, Clone)]
+pub struct SimListFlash {
+    mem: Arc<Mutex<Vec<u8>>>,
+    capacity: usize,
+}
+
+impl SimListFlash {
+    /// An erased part of `capacity` bytes.
+    pub fn erased(capacity: usize) -> Self {
+        Self {
+            mem: Arc::new(Mutex::new(Vec::new())),
+            capacity,
+        }
+    }
+}
+
+impl embedded_storage::ReadStorage for SimListFlash {
+    type Error = OutOfRange;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), OutOfRange> {
+        let at = usize::try_from(offset).map_err(|_| OutOfRange)?;
+        if at + bytes.len() > self.capacity {
+            return Err(OutOfRange);
+        }
+        let mem = self.mem.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = mem.get(at + i).copied().unwrap_or(0xFF);
+        }
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl embedded_storage::Storage for SimListFlash {
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), OutOfRange> {
+        let at = usize::try_from(offset).map_err(|_| OutOfRange)?;
+        if at + bytes.len() > self.capacity {
+            return Err(OutOfRange);
+        }
+        let mut mem = self.mem.lock().unwrap_or_else(|e| e.into_inner());
+        if mem.len() < at + bytes.len() {
+            mem.resize(at + bytes.len(), 0xFF);
+        }
+        mem[at..at + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+}

@@ -1,13 +1,15 @@
 //! One simulated node: a real firmware state machine wired to simulated
 //! hardware ([`crate::hal`]), and the stimuli a scenario applies to it.
 
+use firmware::door::{Credentials, Lookup, StoredList, Unreadable};
 use firmware::{
     AllowList, CameraConfig, CameraSource, DoorConfig, DoorController, GasConfig, GasDetector,
-    Node, Outbound, SmokeConfig, SmokeDetector, SmokePins,
+    LockMode, Node, Outbound, SmokeConfig, SmokeDetector, SmokePins,
 };
-use protocol::{Command, EvtAck};
+use protocol::access::{CredKind, ListAck, ListChunk};
+use protocol::{Command, DecodeError, DeviceChannel, EvtAck};
 
-use crate::hal::{SimAdc, SimFlash, SimPin, SimSerial};
+use crate::hal::{SimAdc, SimFlash, SimListFlash, SimPin, SimSerial};
 
 /// Which firmware a profile runs in the simulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -44,6 +46,70 @@ pub fn card_name(i: usize) -> String {
     format!("card-{:04}", i + 1)
 }
 
+/// Credentials a simulated door's list store holds (the lock and
+/// card-reader profiles' `[access] capacity`).
+pub const DOOR_CAPACITY: u32 = 10_000;
+
+/// A simulated door's credentials: the list the gateway synced, kept in the
+/// door's own (simulated) flash; until a list arrives, the 30 demo cards.
+#[derive(Debug)]
+pub struct SimCredentials {
+    stored: StoredList<SimListFlash>,
+    demo: AllowList<32>,
+}
+
+impl SimCredentials {
+    fn open(flash: SimListFlash) -> Self {
+        let names: Vec<String> = (0..ALLOWED_CARDS).map(card_name).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        // 30 well-formed ids fit the allow-list capacity of 32, and the
+        // flash is sized for the store, so neither can fail.
+        let demo = AllowList::from_ids(&refs).expect("allow-list of 30 valid cards");
+        let stored =
+            StoredList::open(flash, 0, DOOR_CAPACITY).expect("the list flash fits the store");
+        Self { stored, demo }
+    }
+
+    /// The reader line for the `pick`-th credential of the synced list
+    /// (`P:` for a PIN, `Q:` for a QR code), or a demo card before any sync.
+    pub fn line_for(&mut self, pick: u32) -> String {
+        let n = self.stored.len();
+        if n == 0 {
+            return card_name(pick as usize % ALLOWED_CARDS);
+        }
+        match self.stored.entry(pick % n) {
+            Ok(Some(e)) => match e.kind {
+                CredKind::Card => e.id.to_string(),
+                CredKind::Pin => format!("P:{}", e.id.as_str()),
+                CredKind::Qr => format!("Q:{}", e.id.as_str()),
+            },
+            _ => card_name(0),
+        }
+    }
+
+    /// Whether a list was ever synced.
+    pub fn synced(&self) -> u32 {
+        self.stored.active()
+    }
+}
+
+impl Credentials for SimCredentials {
+    fn lookup(&mut self, kind: CredKind, id: &str) -> Result<Lookup, Unreadable> {
+        if self.stored.active() == 0 {
+            return self.demo.lookup(kind, id);
+        }
+        self.stored.lookup(kind, id)
+    }
+
+    fn sync(&mut self, chunk: &ListChunk) -> ListAck {
+        self.stored.sync(chunk)
+    }
+
+    fn active(&self) -> u32 {
+        self.stored.active()
+    }
+}
+
 /// Something that happens to a node's hardware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stimulus {
@@ -61,6 +127,11 @@ pub enum Stimulus {
     DoorOpen(bool),
     /// A card presented at the reader.
     Card(String),
+    /// A credential from the door's synced list presented at the reader
+    /// (the `n`-th, modulo its length; a demo card before any sync).
+    SyncedCard(u32),
+    /// Someone pulls the door: it opens only if the lock is released.
+    Pass,
     /// The camera's analytics see an intruder.
     Intrusion,
     /// The camera sees the fire lane blocked (true) or clear.
@@ -88,7 +159,7 @@ impl Default for SmokeHw {
 }
 
 type Smoke = SmokeDetector<SimAdc, SimAdc, SimPin, SimPin, SimPin>;
-type Door = DoorController<SimPin, SimPin, SimSerial>;
+type Door = DoorController<SimPin, SimPin, SimSerial, SimCredentials>;
 type Gas = GasDetector<SimAdc, SimPin>;
 
 /// A firmware node with the simulated hardware handles the scenario drives.
@@ -115,6 +186,8 @@ pub enum SimNode {
         contact: SimPin,
         /// Card reader line.
         reader: SimSerial,
+        /// The list store (survives a reboot).
+        list: SimListFlash,
     },
     /// Gas detector.
     Gas {
@@ -141,7 +214,12 @@ impl SimNode {
         let heartbeat_ms = heartbeat_s.saturating_mul(1_000);
         match kind {
             SimKind::Smoke => Self::smoke(heartbeat_ms, epoch_ms, SmokeHw::default()),
-            SimKind::Door => Self::door(heartbeat_ms, SimPin::default(), SimSerial::default()),
+            SimKind::Door => Self::door(
+                heartbeat_ms,
+                epoch_ms,
+                (SimPin::default(), SimSerial::default()),
+                SimListFlash::erased(StoredList::<SimListFlash>::footprint(DOOR_CAPACITY) as usize),
+            ),
             SimKind::Gas => Self::gas(heartbeat_ms, SimAdc::new(40)),
             SimKind::Camera => {
                 let cfg = CameraConfig {
@@ -181,8 +259,16 @@ impl SimNode {
                 Self::smoke(heartbeat_ms, epoch_ms, hw)
             }
             Self::Door {
-                contact, reader, ..
-            } => Self::door(heartbeat_ms, contact.clone(), reader.clone()),
+                contact,
+                reader,
+                list,
+                ..
+            } => Self::door(
+                heartbeat_ms,
+                epoch_ms,
+                (contact.clone(), reader.clone()),
+                list.clone(),
+            ),
             Self::Gas { cell, .. } => Self::gas(heartbeat_ms, cell.clone()),
             Self::Camera { lane_blocked, .. } => {
                 let blocked = *lane_blocked;
@@ -249,27 +335,31 @@ impl SimNode {
         }
     }
 
-    fn door(heartbeat_ms: u32, contact: SimPin, reader: SimSerial) -> Self {
-        let names: Vec<String> = (0..ALLOWED_CARDS).map(card_name).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        // 30 well-formed ids fit the default allow-list capacity of 32.
-        let allow = AllowList::from_ids(&refs).expect("allow-list of 30 valid cards");
+    fn door(
+        heartbeat_ms: u32,
+        epoch_ms: u64,
+        (contact, reader): (SimPin, SimSerial),
+        list: SimListFlash,
+    ) -> Self {
+        let allow = SimCredentials::open(list.clone());
         let cfg = DoorConfig {
             heartbeat_ms,
             ..DoorConfig::default()
         };
         let lock = SimPin::default();
-        let fw = Box::new(DoorController::new(
+        let mut fw = Box::new(DoorController::new(
             contact.clone(),
             lock,
             reader.clone(),
             allow,
             cfg,
         ));
+        fw.core_mut().set_clock(0, epoch_ms);
         Self::Door {
             fw,
             contact,
             reader,
+            list,
         }
     }
 
@@ -284,6 +374,15 @@ impl SimNode {
             (Self::Door { contact, .. }, Stimulus::DoorOpen(o)) => contact.set(*o),
             (Self::Door { reader, .. }, Stimulus::Card(c)) => {
                 reader.send(format!("{c}\n").as_bytes())
+            }
+            (Self::Door { fw, reader, .. }, Stimulus::SyncedCard(n)) => {
+                let line = fw.credentials_mut().line_for(*n);
+                reader.send(format!("{line}\n").as_bytes());
+            }
+            (Self::Door { fw, contact, .. }, Stimulus::Pass) => {
+                if fw.status().mode != LockMode::Locked {
+                    contact.set(true);
+                }
             }
             (Self::Camera { lane_blocked, .. }, Stimulus::FireLane(b)) => *lane_blocked = *b,
             (Self::Camera { fw, frame, .. }, Stimulus::Intrusion) => {
@@ -340,6 +439,28 @@ impl Node for SimNode {
             Self::Door { fw, .. } => fw.reconnected(now_ms),
             Self::Gas { fw, .. } => fw.reconnected(now_ms),
             Self::Camera { fw, .. } => fw.reconnected(now_ms),
+        }
+    }
+
+    /// A door takes its list chunks and access acks itself; the others as
+    /// [`Node::receive`] does.
+    fn receive(
+        &mut self,
+        now_ms: u64,
+        channel: DeviceChannel,
+        payload: &[u8],
+    ) -> Result<Outbound, DecodeError> {
+        use protocol::codec::decode_core;
+        if let Self::Door { fw, .. } = self {
+            return fw.receive(now_ms, channel, payload);
+        }
+        match channel {
+            DeviceChannel::Cmd => Ok(self.command(now_ms, &decode_core::<Command>(payload)?)),
+            DeviceChannel::EvtAck => {
+                self.evt_ack(decode_core::<EvtAck>(payload)?);
+                Ok(Outbound::new())
+            }
+            _ => Ok(Outbound::new()),
         }
     }
 }

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::devices::DeviceSpec;
-use crate::node::{ALLOWED_CARDS, SimKind, Stimulus, card_name};
+use crate::node::{SimKind, Stimulus};
 use crate::scenario::{Action, ChatterInput, Scenario, Select, Step};
 
 /// What happens to a node at a planned time.
@@ -223,13 +223,13 @@ fn swipes(
         let tk = when(rng);
         let allowed = rng.random_range(0..100u8) < *allowed_pct;
         let card = if allowed {
-            card_name(rng.random_range(0..ALLOWED_CARDS))
+            Stimulus::SyncedCard(rng.random())
         } else {
-            format!("visitor-{:04}", rng.random_range(0..10_000u32))
+            Stimulus::Card(format!("visitor-{:04}", rng.random_range(0..10_000u32)))
         };
-        out.push((tk, Planned::Stim(Stimulus::Card(card))));
+        out.push((tk, Planned::Stim(card)));
         if allowed {
-            out.push((tk + 1_000, Planned::Stim(Stimulus::DoorOpen(true))));
+            out.push((tk + 1_000, Planned::Stim(Stimulus::Pass)));
             out.push((
                 tk + 1_000 + ms(*open_s),
                 Planned::Stim(Stimulus::DoorOpen(false)),

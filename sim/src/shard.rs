@@ -205,6 +205,11 @@ impl Shard {
                 bump(&self.stats.disconnects);
             }
             LinkEvent::Message(DeviceChannel::EvtAck, p) => self.on_ack(i, &p),
+            LinkEvent::Message(DeviceChannel::AccAck, p) => {
+                if let Err(e) = self.members[i].node.receive(now, DeviceChannel::AccAck, &p) {
+                    self.bad_payload(i, &e);
+                }
+            }
             LinkEvent::Message(DeviceChannel::Cmd, p) => {
                 bump(&self.stats.commands);
                 match self.members[i].node.receive(now, DeviceChannel::Cmd, &p) {
@@ -228,6 +233,7 @@ impl Shard {
         let online = state_payload(Status::Online, Some(m.heartbeat_s), m.boot);
         let queued = sub(DeviceChannel::Cmd)
             .and_then(|()| sub(DeviceChannel::EvtAck))
+            .and_then(|()| sub(DeviceChannel::AccAck))
             .and_then(|()| c.try_publish(state, QoS::AtLeastOnce, true, online.to_vec()));
         if queued.is_err() {
             bump(&stats.unsent);
@@ -280,8 +286,10 @@ impl Shard {
                 bump(&self.stats.unsent);
                 continue;
             }
-            if let Outgoing::Event(e) = msg {
-                count_event(&self.stats, &mut m.unacked, e.kind, e.seq);
+            match msg {
+                Outgoing::Event(e) => count_event(&self.stats, &mut m.unacked, e.kind, e.seq),
+                Outgoing::Access(_) => bump(&self.stats.access_sent),
+                _ => {}
             }
         }
     }

@@ -32,6 +32,8 @@ pub struct Stats {
     pub reboots: AtomicU64,
     /// Events still unacknowledged when their node restarted (lost with its RAM).
     pub lost_in_reboot: AtomicU64,
+    /// Access events published by doors (repeats included).
+    pub access_sent: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -63,6 +65,8 @@ pub struct Snapshot {
     pub reboots: u64,
     /// See [`Stats::lost_in_reboot`].
     pub lost_in_reboot: u64,
+    /// See [`Stats::access_sent`].
+    pub access_sent: u64,
 }
 
 /// Adds one to a counter.
@@ -88,6 +92,7 @@ impl Stats {
             bad_payloads: g(&self.bad_payloads),
             reboots: g(&self.reboots),
             lost_in_reboot: g(&self.lost_in_reboot),
+            access_sent: g(&self.access_sent),
         }
     }
 }

@@ -221,6 +221,12 @@ impl Compound {
 
     /// Connects a node with its own credentials and a last will.
     pub async fn node(&self, id: &str) -> Client {
+        self.node_with(id, &[]).await
+    }
+
+    /// [`Compound::node`], also subscribed to the node's `extra` channels
+    /// (`acc/ack` for a door).
+    pub async fn node_with(&self, id: &str, extra: &[&str]) -> Client {
         let secret = self
             .secrets
             .get(id)
@@ -234,14 +240,12 @@ impl Compound {
             QoS::AtLeastOnce,
             true,
         ));
-        let c = Client::connect(
-            o,
-            &[
-                format!("gs/v1/dev/{id}/cmd"),
-                format!("gs/v1/dev/{id}/evt/ack"),
-            ],
-        )
-        .await;
+        let mut filters = vec![
+            format!("gs/v1/dev/{id}/cmd"),
+            format!("gs/v1/dev/{id}/evt/ack"),
+        ];
+        filters.extend(extra.iter().map(|ch| format!("gs/v1/dev/{id}/{ch}")));
+        let c = Client::connect(o, &filters).await;
         c.publish(
             &format!("gs/v1/dev/{id}/state"),
             r#"{"status":"online","heartbeat_s":60}"#,

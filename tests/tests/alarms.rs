@@ -26,7 +26,11 @@ async fn two_detectors_confirm_a_fire_and_the_escape_door_is_released() {
     assert_eq!(pre["zone"], "b2-u1-f1");
     ack(&mut a, 1).await;
     event(&b, "smoke-b2-101b", &ev(1, SMOKE)).await;
-    let (_, cmd) = lock.wait_for("unlock", |t, _| t.ends_with("/cmd")).await;
+    let (_, cmd) = lock
+        .wait_for("unlock", |t, v| {
+            t.ends_with("/cmd") && v.get("cmd").is_some()
+        })
+        .await;
     assert_eq!(
         (cmd["cmd"].as_str(), cmd["reason"].as_str()),
         (Some("unlock"), Some("fire"))
@@ -65,9 +69,17 @@ async fn an_unacknowledged_unlock_is_repeated_until_the_lock_answers() {
     let mut lock = c.node("lock-b2-stair").await;
     let a = c.node("smoke-b2-101a").await;
     event(&a, "smoke-b2-101a", &ev(1, SMOKE)).await;
-    let (_, first) = lock.wait_for("unlock", |t, _| t.ends_with("/cmd")).await;
+    let (_, first) = lock
+        .wait_for("unlock", |t, v| {
+            t.ends_with("/cmd") && v.get("cmd").is_some()
+        })
+        .await;
     c.advance(Duration::from_secs(1));
-    let (_, again) = lock.wait_for("repeat", |t, _| t.ends_with("/cmd")).await;
+    let (_, again) = lock
+        .wait_for("repeat", |t, v| {
+            t.ends_with("/cmd") && v.get("cmd").is_some()
+        })
+        .await;
     assert_eq!(first["id"], again["id"], "a repeat keeps its id");
 }
 
@@ -121,7 +133,8 @@ async fn faults_are_not_fires_and_do_not_hide_one() {
     let f = alarm(&mut it, "fault", |v| v["kind"] == "sensor-fault").await;
     assert_eq!(f["devices"][0], "smoke-b2-101a");
     assert!(
-        lock.collect(Duration::from_millis(300), |t, _| t.ends_with("/cmd"))
+        lock.collect(Duration::from_millis(300), |t, v| t.ends_with("/cmd")
+            && v.get("cmd").is_some())
             .await
             .is_empty()
     );
@@ -132,8 +145,10 @@ async fn faults_are_not_fires_and_do_not_hide_one() {
     })
     .await;
     assert_eq!(fire["severity"], "critical");
-    lock.wait_for("unlock despite the fault", |t, _| t.ends_with("/cmd"))
-        .await;
+    lock.wait_for("unlock despite the fault", |t, v| {
+        t.ends_with("/cmd") && v.get("cmd").is_some()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -156,7 +171,8 @@ async fn maintenance_records_test_alarms_and_releases_nothing() {
     let t = alarm(&mut it, "test alarm", |v| v["state"] == "active").await;
     assert_eq!(t["test"], true);
     assert!(
-        lock.collect(Duration::from_millis(500), |t, _| t.ends_with("/cmd"))
+        lock.collect(Duration::from_millis(500), |t, v| t.ends_with("/cmd")
+            && v.get("cmd").is_some())
             .await
             .is_empty(),
         "no linkage in test mode"
@@ -262,7 +278,8 @@ async fn a_gas_alarm_closes_the_zone_valve() {
     )
     .await;
     assert!(
-        g.collect(Duration::from_millis(300), |t, _| t.ends_with("/cmd"))
+        g.collect(Duration::from_millis(300), |t, v| t.ends_with("/cmd")
+            && v.get("cmd").is_some())
             .await
             .is_empty(),
         "no valve action on a pre-alarm"
@@ -273,7 +290,11 @@ async fn a_gas_alarm_closes_the_zone_valve() {
         &ev(2, r#""type":"alarm","cause":"gas","value":30.0"#),
     )
     .await;
-    let (_, cmd) = g.wait_for("valve close", |t, _| t.ends_with("/cmd")).await;
+    let (_, cmd) = g
+        .wait_for("valve close", |t, v| {
+            t.ends_with("/cmd") && v.get("cmd").is_some()
+        })
+        .await;
     assert_eq!(
         (cmd["cmd"].as_str(), cmd["reason"].as_str()),
         (Some("valve-close"), Some("gas"))

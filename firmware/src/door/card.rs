@@ -1,8 +1,12 @@
-//! The card reader line: newline-terminated ASCII card ids over a serial
-//! port, and the allow-list they are checked against.
+//! The card reader line: newline-terminated ASCII credential ids over a
+//! serial port, and the fixed allow-list they can be checked against.
+//!
+//! A line is a card id (`card-0001`), or a credential id behind a one-letter
+//! kind: `C:` card, `P:` a PIN typed on the keypad, `Q:` a QR code's token.
 
 use embedded_hal_nb::nb;
 use embedded_hal_nb::serial::Read;
+use protocol::access::CredKind;
 
 /// Longest card id accepted, in bytes.
 pub const CARD_ID_LEN: usize = 20;
@@ -13,8 +17,8 @@ pub type CardId = heapless::String<CARD_ID_LEN>;
 /// What one line from the reader was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardLine {
-    /// A well-formed card id.
-    Card(CardId),
+    /// A well-formed credential id and its kind.
+    Read(CredKind, CardId),
     /// Too long, a forbidden character, or damaged by a serial error.
     Garbled,
 }
@@ -25,6 +29,8 @@ pub struct LineReader {
     buf: CardId,
     /// The current line is already known to be bad.
     bad: bool,
+    /// The kind named by a `K:` prefix on the current line.
+    kind: Option<CredKind>,
 }
 
 impl LineReader {
@@ -41,6 +47,16 @@ impl LineReader {
                     }
                 }
                 Ok(b'\r') => {}
+                Ok(b':') if self.kind.is_none() && self.buf.len() == 1 => {
+                    self.kind = match self.buf.as_str() {
+                        "C" => Some(CredKind::Card),
+                        "P" => Some(CredKind::Pin),
+                        "Q" => Some(CredKind::Qr),
+                        _ => None,
+                    };
+                    self.bad |= self.kind.is_none();
+                    self.buf.clear();
+                }
                 Ok(b) if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' => {
                     self.bad |= self.buf.push(char::from(b)).is_err();
                 }
@@ -54,10 +70,11 @@ impl LineReader {
     fn end_line(&mut self) -> Option<CardLine> {
         let bad = core::mem::take(&mut self.bad);
         let id = core::mem::take(&mut self.buf);
-        match (bad, id.is_empty()) {
-            (true, _) => Some(CardLine::Garbled),
-            (false, true) => None,
-            (false, false) => Some(CardLine::Card(id)),
+        let kind = self.kind.take();
+        match (bad, id.is_empty(), kind) {
+            (true, _, _) | (false, true, Some(_)) => Some(CardLine::Garbled),
+            (false, true, None) => None,
+            (false, false, k) => Some(CardLine::Read(k.unwrap_or(CredKind::Card), id)),
         }
     }
 }
@@ -107,7 +124,27 @@ mod tests {
     }
 
     fn card(s: &str) -> CardLine {
-        CardLine::Card(CardId::try_from(s).unwrap())
+        CardLine::Read(CredKind::Card, CardId::try_from(s).unwrap())
+    }
+
+    #[test]
+    fn a_kind_prefix_names_pins_and_qr_codes() {
+        let got = lines(&[
+            Tx::read_many(b"P:4711\nQ:v-17\nC:c1\nX:1\nP:\nAB:C\n"),
+            Tx::read_error(nb::Error::WouldBlock),
+        ]);
+        let read = |k, s: &str| CardLine::Read(k, CardId::try_from(s).unwrap());
+        assert_eq!(
+            got,
+            vec![
+                read(CredKind::Pin, "4711"),
+                read(CredKind::Qr, "v-17"),
+                read(CredKind::Card, "c1"),
+                CardLine::Garbled,
+                CardLine::Garbled,
+                CardLine::Garbled,
+            ]
+        );
     }
 
     #[test]

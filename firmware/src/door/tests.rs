@@ -17,7 +17,7 @@ struct Rig {
     contact: Pin,
     lock: Pin,
     reader: Serial<u8>,
-    door: DoorController<Pin, Pin, Serial<u8>, 4>,
+    door: DoorController<Pin, Pin, Serial<u8>, AllowList<4>>,
     now: u64,
 }
 

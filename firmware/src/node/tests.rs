@@ -11,7 +11,7 @@ fn events(out: &Outbound) -> Vec<(EventKind, u32)> {
     out.iter()
         .filter_map(|o| match o {
             Outgoing::Event(e) => Some((e.kind, e.seq)),
-            Outgoing::CommandAck(_) => None,
+            _ => None,
         })
         .collect()
 }

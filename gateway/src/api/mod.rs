@@ -5,6 +5,7 @@
 //! but `/healthz`, the login and the console's static files needs a
 //! session cookie or a bearer token (`docs/api.md`).
 
+mod access;
 mod alarms;
 mod auth;
 mod config;

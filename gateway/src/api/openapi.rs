@@ -19,11 +19,14 @@ use utoipa::OpenApi;
         super::live::events, super::metrics::metrics,
         super::reports::form, super::reports::submit, super::reports::status,
         super::devices::register,
+        super::access::events, super::access::doors, super::access::visitor, super::access::revoke,
     ),
     components(schemas(super::auth::Login, super::auth::NewUser, super::orders::OrderAction,
-        super::reports::Report, super::devices::NewDevice)),
+        super::reports::Report, super::devices::NewDevice,
+        super::access::NewVisitor, super::access::Revoke)),
     tags((name = "auth"), (name = "alarms"), (name = "orders"), (name = "site"), (name = "maintenance"),
          (name = "live"), (name = "audit"), (name = "reports", description = "Public: residents' reports"),
+         (name = "access", description = "Access events, door lists, visitor passes"),
          (name = "health"))
 )]
 #[derive(Debug)]

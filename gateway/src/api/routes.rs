@@ -36,6 +36,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .merge(super::console::routes())
         .merge(super::reports::routes())
+        .merge(super::access::routes())
         .route("/healthz", get(super::alarms::healthz))
         .with_state(state)
 }

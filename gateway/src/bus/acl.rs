@@ -67,8 +67,9 @@ pub fn allowed(role: Role, username: &str, action: Action, topic: &str) -> bool 
 
 /// Whether `username` in `role`, connected as `client_id`, may do `action` on `topic`.
 ///
-/// - A device may publish only its own `evt`, `tel`, `state` and `cmd/ack`
-///   topics, and subscribe only to its own `cmd` and `evt/ack` (no wildcards).
+/// - A device may publish only its own `evt`, `tel`, `state`, `cmd/ack` and
+///   `acc` topics, and subscribe only to its own `cmd`, `evt/ack` and
+///   `acc/ack` (no wildcards).
 /// - An integrator may subscribe under `gs/v1/site/` (and the discovery
 ///   prefix of `scope`) and publish nothing (but Home Assistant's status).
 /// - An admin may do anything.
@@ -91,7 +92,10 @@ pub fn allowed_in(
             }
             match action {
                 Action::Publish => channel.from_node(),
-                Action::Subscribe => matches!(channel, DeviceChannel::Cmd | DeviceChannel::EvtAck),
+                Action::Subscribe => matches!(
+                    channel,
+                    DeviceChannel::Cmd | DeviceChannel::EvtAck | DeviceChannel::AccAck
+                ),
             }
         }
     }

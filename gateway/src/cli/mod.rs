@@ -6,6 +6,7 @@
 //! - [`run`]: run the gateway until a signal, reload on SIGHUP;
 //! - [`site`], [`device`], [`creds`]: the registry (over [`db`]'s `--db`/`--config`);
 //! - [`user`]: the HTTP API's users and tokens;
+//! - [`access`]: credentials, visitor passes, door lists;
 //! - [`profiles`], [`modbus`], [`audit`]: tools;
 //! - [`demo`]: where `demo` and `upstream-sim` went (`gridsense-demo`).
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod access;
 pub mod audit;
 pub mod check;
 pub mod creds;
@@ -98,6 +100,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: creds::CredsCmd,
     },
+    /// Access control: credentials, visitor passes, door lists.
+    Access {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: access::AccessCmd,
+    },
     /// Users of the HTTP API and console (roles, passwords, tokens).
     User {
         /// What to do with users.
@@ -136,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run::main(&config, cli.log_format),
         Command::Doctor { config } => doctor::main(&config),
         Command::User { cmd } => user::main(cmd),
+        Command::Access { cmd } => access::main(cmd),
         Command::Demo { args } => demo::moved_to_demo("demo", &args),
         Command::Modbus(cmd) => modbus::main(&cmd),
         Command::Audit { command } => audit::main(&command),

@@ -69,6 +69,9 @@ pub struct Config {
     /// The log's format.
     #[serde(default)]
     pub log: crate::log::LogSection,
+    /// `[access]`: access events' retention, list sync (docs/access.md).
+    #[serde(default)]
+    pub access: crate::access::AccessSection,
 }
 
 impl Config {

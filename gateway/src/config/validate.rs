@@ -142,6 +142,7 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     lines.extend(cfg.orders.validate().err().unwrap_or_default());
     lines.extend(cfg.presence.validate().err().unwrap_or_default());
     lines.extend(cfg.mqtt.validate().err().unwrap_or_default());
+    lines.extend(cfg.access.problems());
     if let Some(u) = &cfg.uplink {
         lines.extend(u.validate().err().unwrap_or_default());
     }

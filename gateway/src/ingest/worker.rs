@@ -264,12 +264,18 @@ impl Ingest {
                 }
                 None => return,
             },
+            // A door's answer to an allow-list chunk is the access stage's.
+            DeviceChannel::CmdAck if decode::<protocol::access::ListAck>(&payload).is_ok() => {
+                return;
+            }
             DeviceChannel::CmdAck => match self.decode::<CommandAck>(&dev, topic, &payload, now) {
                 Some(a) => Body::CommandAck(a),
                 None => return,
             },
             DeviceChannel::Tel => return self.on_telemetry(topic, &payload),
-            DeviceChannel::Cmd | DeviceChannel::EvtAck => return,
+            // Access events are stored and acknowledged by the access stage.
+            DeviceChannel::Acc => return,
+            DeviceChannel::Cmd | DeviceChannel::EvtAck | DeviceChannel::AccAck => return,
         };
         let _ = self
             .inner

@@ -196,6 +196,11 @@ impl Errors {
         }
     }
 
+    /// How many errors so far.
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     /// `Ok(())` when nothing was found, else every error, by line.
     pub(crate) fn finish(mut self) -> Result<(), ImportError> {
         if self.list.is_empty() {

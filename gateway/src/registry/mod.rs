@@ -20,6 +20,7 @@ mod tests;
 
 pub use cell::RegistryCell;
 pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_secret};
+pub(crate) use csvfile::{Errors, Table};
 pub use csvfile::{ImportError, RowError};
 pub use gbt::GbtAddress;
 pub use import_devices::{DeviceFields, add_device, import_devices};

@@ -44,7 +44,11 @@ pub fn rotate(
     username: &str,
     now_ms: u64,
 ) -> Result<(Role, String), RevokeError> {
-    let tx = store.conn_mut().transaction()?;
+    // Immediate: the running gateway writes too; a deferred transaction that
+    // read first would fail at its first write (SQLITE_BUSY_SNAPSHOT, no retry).
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let role: Option<String> = tx
         .query_row(
             "SELECT role FROM credentials WHERE username = ?1",
@@ -75,7 +79,11 @@ pub fn rotate(
 /// # Errors
 /// [`RevokeError::NoSuchDevice`], or a database failure.
 pub fn remove_device(store: &mut Store, id: &str, now_ms: u64) -> Result<(), RevokeError> {
-    let tx = store.conn_mut().transaction()?;
+    // Immediate: the running gateway writes too; a deferred transaction that
+    // read first would fail at its first write (SQLITE_BUSY_SNAPSHOT, no retry).
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let profile: Option<String> = tx
         .query_row("SELECT profile FROM devices WHERE id = ?1", [id], |r| {
             r.get(0)

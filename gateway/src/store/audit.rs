@@ -13,7 +13,7 @@ use crate::audit::{Broken, RawRecord, Record, Verified, Walker};
 /// Appends a record inside the caller's write transaction (the writer
 /// thread's, so no other writer can slip in between reading the head and
 /// inserting). Returns the new record's `seq`.
-pub(super) fn append_in(
+pub(crate) fn append_in(
     conn: &Connection,
     at: u64,
     kind: &str,

@@ -44,6 +44,7 @@ mod outbox_tests;
 mod tests;
 
 pub use alarms::AggregateRow;
+pub(crate) use audit::append_in;
 pub use config::StoreSection;
 pub use db::{EventRow, PresenceRow, QuarantineRow, Store, Unevaluated};
 pub use error::{Shed, StoreError};

@@ -255,7 +255,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     );
     ",
-    // The fire remote-monitoring centre's queue (GB/T 26875.3): one row
+    // 11: the fire remote-monitoring centre's queue (GB/T 26875.3): one row
     // per application data unit until the centre confirms it; class 0
     // (fire) is sent before class 1 (everything else), each class in seq order.
     "
@@ -271,6 +271,67 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE devices ADD COLUMN gbt_system_addr INTEGER;
     ALTER TABLE devices ADD COLUMN gbt_component_type INTEGER;
     ALTER TABLE devices ADD COLUMN gbt_component_addr INTEGER;
+    ",
+    // 12: access control. Credentials (a card, PIN or QR token, keyed by
+    // kind and id) with their holder, validity period (seconds since the
+    // epoch; visitor passes have both ends) and revocation; what each opens
+    // (a door or a site node, with an optional weekly window); each door's
+    // computed list and what the door confirmed; the access events doors
+    // report (kept for `[access] keep_days`); the key of the integrator
+    // feed's pseudonyms; a change counter the running gateway polls.
+    r"
+    CREATE TABLE access_credentials (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        visitor INTEGER NOT NULL DEFAULT 0,
+        valid_from INTEGER,
+        valid_until INTEGER,
+        revoked_ms INTEGER,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE TABLE access_grants (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        days INTEGER,
+        from_min INTEGER,
+        to_min INTEGER,
+        PRIMARY KEY (kind, id, target),
+        FOREIGN KEY (kind, id) REFERENCES access_credentials (kind, id) ON DELETE CASCADE
+    );
+    CREATE INDEX access_grants_target ON access_grants (target);
+    CREATE TABLE access_lists (
+        door TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        entries INTEGER NOT NULL,
+        computed_ms INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0,
+        synced_ms INTEGER,
+        error TEXT
+    );
+    CREATE TABLE access_events (
+        id INTEGER PRIMARY KEY,
+        door TEXT NOT NULL,
+        boot INTEGER,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT,
+        cred TEXT,
+        cred_kind TEXT,
+        list INTEGER NOT NULL,
+        node_ts INTEGER,
+        received_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX access_events_once ON access_events (door, IFNULL(boot, 0), seq);
+    CREATE INDEX access_events_door ON access_events (door, received_ms);
+    CREATE INDEX access_events_cred ON access_events (cred, received_ms);
+    CREATE TABLE access_meta (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
     ",
 ];
 

@@ -119,3 +119,70 @@ fn a_reboot_forgets_ram_keeps_the_sensors_and_advances_the_boot_counter() {
     );
     assert!(n.evt_ack(EvtAck::of(&after[0])));
 }
+
+/// The access events of one tick at `at`, acknowledged.
+fn access_at(n: &mut SimNode, at: u64) -> Vec<protocol::access::AccessEvent> {
+    let mut out = Vec::new();
+    for m in n.tick(at) {
+        if let Outgoing::Access(a) = m {
+            let ack = EvtAck {
+                seq: a.seq,
+                boot: a.boot,
+            };
+            n.receive(at, DeviceChannel::AccAck, &protocol::codec::encode(&ack))
+                .expect("ack");
+            out.push(a);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_synced_door_presents_cards_from_its_list_and_keeps_it_across_a_reboot() {
+    use protocol::access::{AccessKind, CredId, DenyReason, Entry, split};
+    let mut n = SimNode::new(SimKind::Door, 60, EPOCH);
+    run(&mut n, 0, 1);
+    let mut entries = vec![
+        Entry::card(CredId::new("r-1").unwrap()),
+        Entry::card(CredId::new("r-2").unwrap()),
+    ];
+    entries[1].revoked = true;
+    for c in split(1, &entries, 480).unwrap() {
+        n.receive(0, DeviceChannel::Cmd, &protocol::codec::encode(&c))
+            .expect("chunk");
+    }
+    n.apply(500, &Stimulus::Card(card_name(3)));
+    let ev = access_at(&mut n, 500);
+    assert_eq!(
+        (ev[0].kind, ev[0].reason),
+        (AccessKind::Denied, Some(DenyReason::Unknown)),
+        "a synced list replaces the demo cards"
+    );
+    n.apply(1_000, &Stimulus::SyncedCard(0));
+    let ev = access_at(&mut n, 1_000);
+    assert_eq!(
+        (ev[0].kind, ev[0].cred.as_deref()),
+        (AccessKind::Granted, Some("r-1"))
+    );
+    n.apply(1_500, &Stimulus::Pass);
+    assert!(
+        run(&mut n, 1_500, 1).is_empty(),
+        "opened after the grant: no alarm"
+    );
+    n.apply(2_000, &Stimulus::DoorOpen(false));
+    run(&mut n, 2_000, 1);
+    n.reboot(60, EPOCH, &mut SimFlash::default());
+    run(&mut n, 0, 1);
+    n.apply(500, &Stimulus::SyncedCard(1));
+    let ev = access_at(&mut n, 500);
+    assert_eq!(
+        (ev[0].kind, ev[0].reason, ev[0].list),
+        (AccessKind::Denied, Some(DenyReason::Revoked), 1),
+        "after a reboot, from the stored list"
+    );
+    n.apply(600, &Stimulus::Pass);
+    assert!(
+        run(&mut n, 600, 1).is_empty(),
+        "a refused visitor does not force the door"
+    );
+}

@@ -1,0 +1,147 @@
+//! The times an installer writes: instants (`2026-12-01T14:00Z` or
+//! seconds since the epoch), weekdays (`mon-fri`, `sat,sun`, `all`) and
+//! hours of the day (`07:00-20:00`).
+
+use protocol::access::{DAY_MIN, Window};
+
+/// Days from 1970-01-01 to `y-m-d` (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses an instant: seconds since the epoch, or `YYYY-MM-DDTHH:MM[:SS]Z`.
+///
+/// # Errors
+/// What is wrong, for the import's error line.
+pub fn instant(s: &str) -> Result<u32, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    let bad =
+        || format!("{s:?} is not a time: write 2026-12-01T14:00Z (UTC) or seconds since 1970");
+    let body = s.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, clock) = body.split_once('T').ok_or_else(bad)?;
+    let mut d = date.split('-').map(str::parse::<i64>);
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next())
+    else {
+        return Err(bad());
+    };
+    let mut c = clock.split(':').map(str::parse::<i64>);
+    let (Some(Ok(h)), Some(Ok(min))) = (c.next(), c.next()) else {
+        return Err(bad());
+    };
+    let sec = match c.next() {
+        None => 0,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return Err(bad()),
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 59 {
+        return Err(bad());
+    }
+    let t = days_from_civil(y, m, day) * 86_400 + h * 3_600 + min * 60 + sec;
+    u32::try_from(t).map_err(|_| format!("{s:?} is outside 1970..2106"))
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn day(s: &str) -> Result<u32, String> {
+    DAYS.iter()
+        .position(|d| d.eq_ignore_ascii_case(s))
+        .map(|i| i as u32)
+        .ok_or_else(|| format!("{s:?} is not a day (mon, tue, wed, thu, fri, sat, sun)"))
+}
+
+/// Parses weekdays: `all`, `mon-fri`, `sat,sun`, `mon,wed-fri`; bit 0 = Monday.
+///
+/// # Errors
+/// What is wrong.
+pub fn days(s: &str) -> Result<u8, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(0x7F);
+    }
+    let mut bits = 0u8;
+    for part in s.split(',').map(str::trim) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None => (day(part)?, day(part)?),
+        };
+        if a > b {
+            return Err(format!(
+                "{part:?}: a range of days runs from Monday to Sunday"
+            ));
+        }
+        for d in a..=b {
+            bits |= 1 << d;
+        }
+    }
+    Ok(bits)
+}
+
+fn minute(s: &str) -> Result<u16, String> {
+    let bad = || format!("{s:?} is not a time of day HH:MM");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if (h > 23 && !(h == 24 && m == 0)) || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// A window from weekdays and `HH:MM-HH:MM` (either may be empty: all days,
+/// all day); `None` when both are empty.
+///
+/// # Errors
+/// What is wrong.
+pub fn window(days_s: &str, hours: &str) -> Result<Option<Window>, String> {
+    if days_s.is_empty() && hours.is_empty() {
+        return Ok(None);
+    }
+    let d = if days_s.is_empty() {
+        0x7F
+    } else {
+        days(days_s)?
+    };
+    let (from_min, to_min) = if hours.is_empty() {
+        (0, DAY_MIN)
+    } else {
+        let (a, b) = hours
+            .split_once('-')
+            .ok_or_else(|| format!("{hours:?} is not a span of hours like 07:00-20:00"))?;
+        (minute(a.trim())?, minute(b.trim())?)
+    };
+    if from_min >= to_min {
+        return Err(format!("{hours:?}: the window ends before it starts"));
+    }
+    Ok(Some(Window {
+        days: d,
+        from_min,
+        to_min,
+    }))
+}
+
+/// Writes an instant back as `YYYY-MM-DDTHH:MMZ`.
+pub fn format(t: u32) -> String {
+    let t = i64::from(t);
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}Z",
+        secs / 3_600,
+        secs % 3_600 / 60
+    )
+}
