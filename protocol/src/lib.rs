@@ -6,6 +6,7 @@
 //!
 //! Layout:
 //! - [`access`]: allow-list sync (chunks, hash, acks) and access events;
+//! - [`civil`]: days since 1970 ↔ calendar dates (the one such function);
 //! - [`ident`]: bounded, topic-safe identifiers ([`DeviceId`], [`FieldName`]);
 //! - [`kinds`]: device kinds, alarm kinds, severities, urgencies;
 //! - [`node`]: node ↔ gateway messages (events, telemetry, presence, commands, acks);
@@ -29,6 +30,7 @@
 extern crate alloc;
 
 pub mod access;
+pub mod civil;
 pub mod codec;
 #[cfg(feature = "alloc")]
 pub mod feed;
