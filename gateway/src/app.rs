@@ -114,6 +114,9 @@ struct Wiring<'a> {
     beats: crate::health::Beats,
     /// Network connections the broker holds now.
     broker_connections: Arc<std::sync::atomic::AtomicI64>,
+    /// When each device was last heard from: ingest and the access stage
+    /// write it, presence reads it.
+    last_seen: Arc<crate::presence::LastSeen>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -166,6 +169,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         shutdown,
         beats: crate::health::Beats::default(),
         broker_connections,
+        last_seen: Arc::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(
