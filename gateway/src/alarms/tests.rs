@@ -413,7 +413,10 @@ fn a_cameras_snapshot_reference_stays_with_the_alarm_it_raised() {
             _ => None,
         })
         .expect("raised");
-    assert_eq!((raised.kind, raised.state), (AlarmKind::Intrusion, AlarmState::Active));
+    assert_eq!(
+        (raised.kind, raised.state),
+        (AlarmKind::Intrusion, AlarmState::Active)
+    );
     assert_eq!(raised.snapshot.as_deref(), Some(uri));
     // The operator's acknowledgement keeps it.
     let fx = e
@@ -428,6 +431,13 @@ fn a_cameras_snapshot_reference_stays_with_the_alarm_it_raised() {
         .expect("acked");
     assert_eq!(acked.snapshot.as_deref(), Some(uri));
     // An event without one raises an alarm without one.
-    let fx = e.on_event(&device("smoke-1", "smoke", "r701", Some("fz7")), &alarm(1, Cause::Smoke), 3_000);
-    assert!(fx.iter().all(|x| !matches!(x, Effect::Changed(f) if f.snapshot.is_some())));
+    let fx = e.on_event(
+        &device("smoke-1", "smoke", "r701", Some("fz7")),
+        &alarm(1, Cause::Smoke),
+        3_000,
+    );
+    assert!(
+        fx.iter()
+            .all(|x| !matches!(x, Effect::Changed(f) if f.snapshot.is_some()))
+    );
 }

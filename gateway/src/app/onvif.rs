@@ -26,11 +26,17 @@ impl Wiring<'_> {
             let Some(device) = registry.device(&cfg.id) else {
                 problems.push(FieldProblem::new(
                     format!("cameras[{i}].id"),
-                    format!("no device `{}` in the registry (register it with a camera profile)", cfg.id),
+                    format!(
+                        "no device `{}` in the registry (register it with a camera profile)",
+                        cfg.id
+                    ),
                 ));
                 continue;
             };
-            let kind = self.profiles.get(&device.profile).map(|p| p.kind.to_string());
+            let kind = self
+                .profiles
+                .get(&device.profile)
+                .map(|p| p.kind.to_string());
             if kind.as_deref() != Some("camera") {
                 problems.push(FieldProblem::new(
                     format!("cameras[{i}].id"),

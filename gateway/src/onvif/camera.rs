@@ -129,7 +129,9 @@ impl OnvifCamera {
             Ok(()) => {}
             Err(e @ CallError::Http(_)) => return e,
             // It answered but would not tell its time: tokens use the gateway's.
-            Err(e) => tracing::debug!(camera = %self.cfg.id, error = %e, "onvif: camera clock not read"),
+            Err(e) => {
+                tracing::debug!(camera = %self.cfg.id, error = %e, "onvif: camera clock not read")
+            }
         }
         let found = match s.discover().await {
             Ok(d) => d,
@@ -154,7 +156,8 @@ impl OnvifCamera {
             if Instant::now() >= renew_at {
                 match s.renew(&at, &sub.address).await {
                     Ok(r) => {
-                        renew_at = Instant::now() + half(session::granted_ms(&r, self.cfg.termination_s));
+                        renew_at =
+                            Instant::now() + half(session::granted_ms(&r, self.cfg.termination_s));
                         tracing::debug!(camera = %self.cfg.id, "onvif: subscription renewed");
                     }
                     Err(e) => return e,
@@ -202,7 +205,9 @@ impl OnvifCamera {
                 };
                 self.ingest.submit_telemetry(self.device.clone(), tel);
             }
-            None => tracing::debug!(camera = %self.cfg.id, topic = %n.topic, "onvif: notification not mapped"),
+            None => {
+                tracing::debug!(camera = %self.cfg.id, topic = %n.topic, "onvif: notification not mapped")
+            }
         }
     }
 

@@ -92,16 +92,27 @@ impl CameraConfig {
             p.push(format!("{}: {e}", at("address")));
         }
         if self.username.is_empty() {
-            p.push(format!("{}: must not be empty (the camera's ONVIF user)", at("username")));
+            p.push(format!(
+                "{}: must not be empty (the camera's ONVIF user)",
+                at("username")
+            ));
         }
         if self.password.is_empty() {
             p.push(format!("{}: must not be empty", at("password")));
         }
         if !(1..=60).contains(&self.pull_timeout_s) {
-            p.push(format!("{}: must be 1..=60, got {}", at("pull_timeout_s"), self.pull_timeout_s));
+            p.push(format!(
+                "{}: must be 1..=60, got {}",
+                at("pull_timeout_s"),
+                self.pull_timeout_s
+            ));
         }
         if !(1..=1024).contains(&self.message_limit) {
-            p.push(format!("{}: must be 1..=1024, got {}", at("message_limit"), self.message_limit));
+            p.push(format!(
+                "{}: must be 1..=1024, got {}",
+                at("message_limit"),
+                self.message_limit
+            ));
         }
         if self.termination_s < 10 || self.termination_s > 86_400 {
             p.push(format!(

@@ -151,15 +151,26 @@ mod tests {
         assert_eq!((e.host.as_str(), e.port), ("192.168.1.64", 80));
         assert_eq!(e.path, "/onvif/device_service");
         let e = Endpoint::parse("http://cam:8080").expect("ok");
-        assert_eq!((e.port, e.path.as_str(), e.authority.as_str()), (8080, "/", "cam:8080"));
+        assert_eq!(
+            (e.port, e.path.as_str(), e.authority.as_str()),
+            (8080, "/", "cam:8080")
+        );
         let e = Endpoint::parse("http://[::1]:81/x?y=1").expect("ok");
         assert_eq!((e.host.as_str(), e.path.as_str()), ("::1", "/x?y=1"));
     }
 
     #[test]
     fn other_schemes_and_garbage_are_refused_with_a_reason() {
-        assert!(Endpoint::parse("https://cam/onvif").unwrap_err().contains("https"));
-        assert!(Endpoint::parse("ftp://cam/").unwrap_err().contains("http://"));
+        assert!(
+            Endpoint::parse("https://cam/onvif")
+                .unwrap_err()
+                .contains("https")
+        );
+        assert!(
+            Endpoint::parse("ftp://cam/")
+                .unwrap_err()
+                .contains("http://")
+        );
         assert!(Endpoint::parse("cam/onvif").is_err());
         assert!(Endpoint::parse("").is_err());
     }

@@ -30,7 +30,12 @@ impl Fault {
         self.subcodes
             .iter()
             .chain(std::iter::once(&self.code))
-            .any(|c| matches!(local(c), "NotAuthorized" | "FailedAuthentication" | "InvalidSecurityToken"))
+            .any(|c| {
+                matches!(
+                    local(c),
+                    "NotAuthorized" | "FailedAuthentication" | "InvalidSecurityToken"
+                )
+            })
     }
 }
 
@@ -212,7 +217,11 @@ pub fn services(text: &str) -> Result<Services, ParseError> {
         }
     }
     if let Some(caps) = find(resp, "Capabilities") {
-        let xaddr = |name: &str| child(caps, name).and_then(|n| child(n, "XAddr")).map(text_of);
+        let xaddr = |name: &str| {
+            child(caps, name)
+                .and_then(|n| child(n, "XAddr"))
+                .map(text_of)
+        };
         out.events = out.events.or_else(|| xaddr("Events"));
         out.media = out.media.or_else(|| xaddr("Media"));
     }
@@ -344,11 +353,7 @@ pub fn pulled(text: &str) -> Result<Pulled, ParseError> {
 
 fn notification(n: Node<'_, '_>) -> Notification {
     let topic = child(n, "Topic").map(text_of).unwrap_or_default();
-    let topic = topic
-        .split('/')
-        .map(local)
-        .collect::<Vec<_>>()
-        .join("/");
+    let topic = topic.split('/').map(local).collect::<Vec<_>>().join("/");
     let msg = child(n, "Message").and_then(|m| child(m, "Message"));
     let items = |name: &str| -> Vec<(String, String)> {
         msg.and_then(|m| child(m, name))

@@ -86,7 +86,13 @@ impl Session {
         Duration::from_millis(self.cfg.request_timeout_ms)
     }
 
-    async fn call(&self, to: &Endpoint, c: &Call, auth: bool, limit: Duration) -> Result<String, CallError> {
+    async fn call(
+        &self,
+        to: &Endpoint,
+        c: &Call,
+        auth: bool,
+        limit: Duration,
+    ) -> Result<String, CallError> {
         let mut nonce = [0u8; 16];
         if getrandom::fill(&mut nonce).is_err() {
             // Never seen on Linux; a clock-derived nonce still differs per request.
@@ -111,10 +117,16 @@ impl Session {
     /// Reads the camera's clock (unauthenticated) so tokens carry its time.
     pub(crate) async fn sync_clock(&mut self) -> Result<(), CallError> {
         let text = self
-            .call(&self.device, &soap::get_system_date_and_time(), false, self.limit())
+            .call(
+                &self.device,
+                &soap::get_system_date_and_time(),
+                false,
+                self.limit(),
+            )
             .await?;
         let camera = parse::system_time(&text)?;
-        self.offset_ms = i64::try_from(camera).unwrap_or(0) - i64::try_from(self.clock.now_ms()).unwrap_or(0);
+        self.offset_ms =
+            i64::try_from(camera).unwrap_or(0) - i64::try_from(self.clock.now_ms()).unwrap_or(0);
         if self.offset_ms.abs() > 5_000 {
             tracing::info!(camera = %self.cfg.id, offset_ms = self.offset_ms, "onvif: the camera's clock differs from the gateway's; tokens use the camera's");
         }
@@ -158,7 +170,9 @@ impl Session {
 
     async fn snapshot(&self, media: &str) -> Result<String, CallError> {
         let media = Endpoint::parse(media).map_err(CallError::Address)?;
-        let text = self.call(&media, &soap::get_profiles(), true, self.limit()).await?;
+        let text = self
+            .call(&media, &soap::get_profiles(), true, self.limit())
+            .await?;
         let token = parse::profiles(&text)?
             .into_iter()
             .next()
@@ -170,7 +184,10 @@ impl Session {
     }
 
     /// Creates a pull-point subscription at the event service.
-    pub(crate) async fn subscribe(&self, events: &Endpoint) -> Result<(Endpoint, Subscription), CallError> {
+    pub(crate) async fn subscribe(
+        &self,
+        events: &Endpoint,
+    ) -> Result<(Endpoint, Subscription), CallError> {
         let c = soap::create_pull_point_subscription(self.cfg.termination_s);
         let text = self.call(events, &c, true, self.limit()).await?;
         let sub = parse::subscription(&text)?;
@@ -187,7 +204,11 @@ impl Session {
     }
 
     /// Extends the subscription.
-    pub(crate) async fn renew(&self, sub: &Endpoint, address: &str) -> Result<Subscription, CallError> {
+    pub(crate) async fn renew(
+        &self,
+        sub: &Endpoint,
+        address: &str,
+    ) -> Result<Subscription, CallError> {
         let c = soap::renew(address, self.cfg.termination_s);
         let text = self.call(sub, &c, true, self.limit()).await?;
         Ok(parse::renewed(&text)?)

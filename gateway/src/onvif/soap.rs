@@ -143,7 +143,12 @@ pub(crate) struct Credentials<'a> {
 
 /// The envelope of `c`, with a UsernameToken stamped `created_ms` (in the
 /// device's time) and made of `nonce` when `creds` are given.
-pub(crate) fn envelope(c: &Call, creds: Option<Credentials<'_>>, created_ms: u64, nonce: &[u8; 16]) -> String {
+pub(crate) fn envelope(
+    c: &Call,
+    creds: Option<Credentials<'_>>,
+    created_ms: u64,
+    nonce: &[u8; 16],
+) -> String {
     let mut header = String::new();
     if let Some(to) = &c.to {
         header.push_str(&format!(

@@ -85,7 +85,8 @@ fn services_come_from_get_services_or_get_capabilities() {
         (Some("http://cam/ev"), Some("http://cam/md"))
     );
     // No event service: empty, not an error (the caller tries the other request).
-    let none = env(r#"<tds:GetServicesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"/>"#);
+    let none =
+        env(r#"<tds:GetServicesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"/>"#);
     assert_eq!(parse::services(&none).expect("empty").events, None);
 }
 
@@ -98,9 +99,17 @@ fn profiles_and_the_snapshot_address_are_read() {
     let u = env(
         r#"<trt:GetSnapshotUriResponse xmlns:trt="http://www.onvif.org/ver10/media/wsdl"><trt:MediaUri><tt:Uri>http://cam/snap?profile=main&amp;q=1</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect></trt:MediaUri></trt:GetSnapshotUriResponse>"#,
     );
-    assert_eq!(parse::snapshot_uri(&u).expect("uri"), "http://cam/snap?profile=main&q=1");
-    let empty = env(r#"<trt:GetSnapshotUriResponse xmlns:trt="http://www.onvif.org/ver10/media/wsdl"><trt:MediaUri><tt:Uri></tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"#);
-    assert_eq!(parse::snapshot_uri(&empty), Err(ParseError::Missing("MediaUri/Uri")));
+    assert_eq!(
+        parse::snapshot_uri(&u).expect("uri"),
+        "http://cam/snap?profile=main&q=1"
+    );
+    let empty = env(
+        r#"<trt:GetSnapshotUriResponse xmlns:trt="http://www.onvif.org/ver10/media/wsdl"><trt:MediaUri><tt:Uri></tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"#,
+    );
+    assert_eq!(
+        parse::snapshot_uri(&empty),
+        Err(ParseError::Missing("MediaUri/Uri"))
+    );
 }
 
 #[test]
@@ -113,12 +122,25 @@ fn a_subscription_gives_its_address_and_times() {
     assert_eq!(s.current_ms, Some(1_796_151_912_000));
     assert_eq!(super::session::granted_ms(&s, 999), 60_000);
     let no_addr = env("<tev:CreatePullPointSubscriptionResponse/>");
-    assert!(matches!(parse::subscription(&no_addr), Err(ParseError::Missing(_))));
+    assert!(matches!(
+        parse::subscription(&no_addr),
+        Err(ParseError::Missing(_))
+    ));
     // Without times, what was asked is taken as granted.
-    let bare = env("<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>http://c/s</wsa:Address></tev:SubscriptionReference></tev:CreatePullPointSubscriptionResponse>");
-    assert_eq!(super::session::granted_ms(&parse::subscription(&bare).expect("bare"), 30), 30_000);
-    let renewed = env("<wsnt:RenewResponse><wsnt:TerminationTime>2026-12-01T19:06:12Z</wsnt:TerminationTime><wsnt:CurrentTime>2026-12-01T19:05:42Z</wsnt:CurrentTime></wsnt:RenewResponse>");
-    assert_eq!(super::session::granted_ms(&parse::renewed(&renewed).expect("renew"), 1), 30_000);
+    let bare = env(
+        "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>http://c/s</wsa:Address></tev:SubscriptionReference></tev:CreatePullPointSubscriptionResponse>",
+    );
+    assert_eq!(
+        super::session::granted_ms(&parse::subscription(&bare).expect("bare"), 30),
+        30_000
+    );
+    let renewed = env(
+        "<wsnt:RenewResponse><wsnt:TerminationTime>2026-12-01T19:06:12Z</wsnt:TerminationTime><wsnt:CurrentTime>2026-12-01T19:05:42Z</wsnt:CurrentTime></wsnt:RenewResponse>",
+    );
+    assert_eq!(
+        super::session::granted_ms(&parse::renewed(&renewed).expect("renew"), 1),
+        30_000
+    );
     assert!(parse::renewed(&no_addr).is_err(), "not a RenewResponse");
 }
 
@@ -126,8 +148,16 @@ fn a_subscription_gives_its_address_and_times() {
 fn notifications_are_read_with_topic_prefixes_removed() {
     let t = env(&format!(
         "<tev:PullMessagesResponse><tev:CurrentTime>2026-12-01T19:05:12Z</tev:CurrentTime><tev:TerminationTime>2026-12-01T19:06:12Z</tev:TerminationTime>{}{}</tev:PullMessagesResponse>",
-        message("tns1:RuleEngine/FieldDetector/ObjectsInside", "Changed", &item("IsInside", "true")),
-        message(" tns1:RuleEngine/tnsvendor:LineDetector/Crossed ", "", &item("ObjectId", "4")),
+        message(
+            "tns1:RuleEngine/FieldDetector/ObjectsInside",
+            "Changed",
+            &item("IsInside", "true")
+        ),
+        message(
+            " tns1:RuleEngine/tnsvendor:LineDetector/Crossed ",
+            "",
+            &item("ObjectId", "4")
+        ),
     ));
     let p = parse::pulled(&t).expect("pulled");
     assert_eq!(p.messages.len(), 2);
@@ -161,7 +191,8 @@ fn malformed_answers_are_errors_not_panics() {
         assert!(!parse::is_success(bad), "{bad:?}");
     }
     // A notification without its parts: read as empty, not refused.
-    let hollow = env("<tev:PullMessagesResponse><wsnt:NotificationMessage/></tev:PullMessagesResponse>");
+    let hollow =
+        env("<tev:PullMessagesResponse><wsnt:NotificationMessage/></tev:PullMessagesResponse>");
     let p = parse::pulled(&hollow).expect("hollow");
     assert_eq!(p.messages[0].topic, "");
     assert_eq!(classify(&p.messages[0]), None);
@@ -169,12 +200,36 @@ fn malformed_answers_are_errors_not_panics() {
 
 #[test]
 fn times_parse_in_their_xs_date_time_forms() {
-    assert_eq!(parse::parse_time("2026-12-01T19:05:12Z"), Some(1_796_151_912_000));
-    assert_eq!(parse::parse_time("2026-12-01T19:05:12.5Z"), Some(1_796_151_912_500));
-    assert_eq!(parse::parse_time("2026-12-01T19:05:12+08:00"), Some(1_796_123_112_000));
-    assert_eq!(parse::parse_time("2026-12-01T11:05:12-00:00"), Some(1_796_123_112_000));
-    assert_eq!(parse::parse_time("2026-12-01T19:05:12"), Some(1_796_151_912_000));
-    for bad in ["", "2026-12-01", "1999-12-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T25:00:00Z", "2026-12-01T19:05:1Z", "2026-12-01T19:05:12.x1Z", "2026-12-01T19:05:12+99:00"] {
+    assert_eq!(
+        parse::parse_time("2026-12-01T19:05:12Z"),
+        Some(1_796_151_912_000)
+    );
+    assert_eq!(
+        parse::parse_time("2026-12-01T19:05:12.5Z"),
+        Some(1_796_151_912_500)
+    );
+    assert_eq!(
+        parse::parse_time("2026-12-01T19:05:12+08:00"),
+        Some(1_796_123_112_000)
+    );
+    assert_eq!(
+        parse::parse_time("2026-12-01T11:05:12-00:00"),
+        Some(1_796_123_112_000)
+    );
+    assert_eq!(
+        parse::parse_time("2026-12-01T19:05:12"),
+        Some(1_796_151_912_000)
+    );
+    for bad in [
+        "",
+        "2026-12-01",
+        "1999-12-01T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-12-01T25:00:00Z",
+        "2026-12-01T19:05:1Z",
+        "2026-12-01T19:05:12.x1Z",
+        "2026-12-01T19:05:12+99:00",
+    ] {
         assert_eq!(parse::parse_time(bad), None, "{bad:?}");
     }
 }
@@ -183,7 +238,10 @@ fn n(topic: &str, op: &str, data: &[(&str, &str)]) -> parse::Notification {
     parse::Notification {
         topic: topic.into(),
         operation: op.into(),
-        data: data.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect(),
+        data: data
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -192,24 +250,88 @@ fn n(topic: &str, op: &str, data: &[(&str, &str)]) -> parse::Notification {
 fn topics_map_to_camera_events_and_motion_to_a_reading() {
     let ev = |kind, cause| Some(Signal::Event { kind, cause });
     let field = "RuleEngine/FieldDetector/ObjectsInside";
-    assert_eq!(classify(&n(field, "Changed", &[("IsInside", "true")])), ev(EventKind::Alarm, Cause::Intrusion));
-    assert_eq!(classify(&n(field, "Changed", &[("IsInside", "false")])), ev(EventKind::Restore, Cause::Intrusion));
-    assert_eq!(classify(&n("RuleEngine/LineDetector/Crossed", "", &[("ObjectId", "1")])), ev(EventKind::Alarm, Cause::Intrusion));
-    assert_eq!(classify(&n("VideoSource/GlobalSceneChange/ImagingService", "Changed", &[("State", "1")])), ev(EventKind::Tamper, Cause::Tamper));
-    assert_eq!(classify(&n("VideoSource/SignalLoss", "Changed", &[("State", "false")])), ev(EventKind::Restore, Cause::Tamper));
-    assert_eq!(classify(&n("VideoSource/MotionAlarm", "Changed", &[("State", "true")])), Some(Signal::Motion(true)));
-    assert_eq!(classify(&n("RuleEngine/CellMotionDetector/Motion", "Changed", &[("IsMotion", "false")])), Some(Signal::Motion(false)));
+    assert_eq!(
+        classify(&n(field, "Changed", &[("IsInside", "true")])),
+        ev(EventKind::Alarm, Cause::Intrusion)
+    );
+    assert_eq!(
+        classify(&n(field, "Changed", &[("IsInside", "false")])),
+        ev(EventKind::Restore, Cause::Intrusion)
+    );
+    assert_eq!(
+        classify(&n(
+            "RuleEngine/LineDetector/Crossed",
+            "",
+            &[("ObjectId", "1")]
+        )),
+        ev(EventKind::Alarm, Cause::Intrusion)
+    );
+    assert_eq!(
+        classify(&n(
+            "VideoSource/GlobalSceneChange/ImagingService",
+            "Changed",
+            &[("State", "1")]
+        )),
+        ev(EventKind::Tamper, Cause::Tamper)
+    );
+    assert_eq!(
+        classify(&n(
+            "VideoSource/SignalLoss",
+            "Changed",
+            &[("State", "false")]
+        )),
+        ev(EventKind::Restore, Cause::Tamper)
+    );
+    assert_eq!(
+        classify(&n(
+            "VideoSource/MotionAlarm",
+            "Changed",
+            &[("State", "true")]
+        )),
+        Some(Signal::Motion(true))
+    );
+    assert_eq!(
+        classify(&n(
+            "RuleEngine/CellMotionDetector/Motion",
+            "Changed",
+            &[("IsMotion", "false")]
+        )),
+        Some(Signal::Motion(false))
+    );
 }
 
 #[test]
 fn initial_states_without_a_condition_unknown_topics_and_bad_values_are_skipped() {
     let field = "RuleEngine/FieldDetector/ObjectsInside";
-    assert_eq!(classify(&n(field, "Initialized", &[("IsInside", "false")])), None);
-    assert!(classify(&n(field, "Initialized", &[("IsInside", "true")])).is_some(), "present at subscribe time");
-    assert_eq!(classify(&n(field, "Changed", &[("IsInside", "maybe")])), None);
+    assert_eq!(
+        classify(&n(field, "Initialized", &[("IsInside", "false")])),
+        None
+    );
+    assert!(
+        classify(&n(field, "Initialized", &[("IsInside", "true")])).is_some(),
+        "present at subscribe time"
+    );
+    assert_eq!(
+        classify(&n(field, "Changed", &[("IsInside", "maybe")])),
+        None
+    );
     assert_eq!(classify(&n(field, "Changed", &[])), None);
-    assert_eq!(classify(&n("Device/Trigger/DigitalInput", "Changed", &[("LogicalState", "true")])), None);
-    assert_eq!(classify(&n("VideoSource/MotionAlarm", "Initialized", &[("State", "false")])), None);
+    assert_eq!(
+        classify(&n(
+            "Device/Trigger/DigitalInput",
+            "Changed",
+            &[("LogicalState", "true")]
+        )),
+        None
+    );
+    assert_eq!(
+        classify(&n(
+            "VideoSource/MotionAlarm",
+            "Initialized",
+            &[("State", "false")]
+        )),
+        None
+    );
 }
 
 fn camera(id: &str) -> CameraConfig {
@@ -222,9 +344,15 @@ fn camera(id: &str) -> CameraConfig {
 #[test]
 fn camera_entries_take_defaults_and_every_problem_is_named() {
     let c = camera("cam-1");
-    assert_eq!((c.pull_timeout_s, c.termination_s, c.offline_after), (10, 60, 3));
+    assert_eq!(
+        (c.pull_timeout_s, c.termination_s, c.offline_after),
+        (10, 60, 3)
+    );
     assert!(validate(&[c.clone()]).is_ok());
-    assert!(!format!("{c:?}").contains("pw"), "the password is not logged");
+    assert!(
+        !format!("{c:?}").contains("pw"),
+        "the password is not logged"
+    );
     let mut bad = camera("cam 1");
     bad.address = "https://10.0.0.5/onvif".into();
     bad.password = String::new();
@@ -234,7 +362,10 @@ fn camera_entries_take_defaults_and_every_problem_is_named() {
     assert!(has("cameras[0].id: must be a device id"), "{p:?}");
     assert!(has("cameras[0].address: https is not supported"), "{p:?}");
     assert!(has("cameras[0].password"), "{p:?}");
-    assert!(has("cameras[0].termination_s: must be more than twice"), "{p:?}");
+    assert!(
+        has("cameras[0].termination_s: must be more than twice"),
+        "{p:?}"
+    );
     assert!(has("cameras[2].id: `cam-1` is already cameras[1]"), "{p:?}");
     assert!(toml::from_str::<CameraConfig>("id = \"a\"\naddress = \"http://a/\"\nusername = \"u\"\npassword = \"p\"\npul_timeout_s = 3\n").is_err(), "unknown keys refused");
 }
