@@ -129,9 +129,10 @@ fn local(qname: &str) -> &str {
 }
 
 fn parse(text: &str) -> Result<Document<'_>, ParseError> {
-    let mut opts = ParsingOptions::default();
-    opts.allow_dtd = false;
-    opts.nodes_limit = MAX_NODES;
+    let opts = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_NODES,
+    };
     Document::parse_with_options(text, opts).map_err(|e| ParseError::Xml(e.to_string()))
 }
 

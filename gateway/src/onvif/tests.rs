@@ -348,7 +348,7 @@ fn camera_entries_take_defaults_and_every_problem_is_named() {
         (c.pull_timeout_s, c.termination_s, c.offline_after),
         (10, 60, 3)
     );
-    assert!(validate(&[c.clone()]).is_ok());
+    assert!(validate(std::slice::from_ref(&c)).is_ok());
     assert!(
         !format!("{c:?}").contains("pw"),
         "the password is not logged"
