@@ -33,6 +33,7 @@ mod analysis;
 mod console;
 mod firecentre;
 mod governance;
+mod onvif;
 mod restore;
 mod running;
 mod sources;
@@ -203,6 +204,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
     let (orders, local_status) = w.governance().await?;
     let order_alarms = orders.clone();
+    w.cameras(&ingest, &link_states)?;
     let orders = w.fire_centre(orders, link_states)?;
     w.tasks.spawn_stage(
         "record",

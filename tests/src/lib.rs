@@ -4,6 +4,7 @@
 
 pub mod centre_sim;
 pub mod idle;
+pub mod onvif_sim;
 pub mod rabbit;
 
 use std::collections::HashMap;

@@ -79,7 +79,13 @@ impl Wiring<'_> {
                         .map(|d| d.device.clone())
                         .chain(self.cfg.fire_centre.iter().filter_map(|f| {
                             protocol::DeviceId::new(f.link_device.as_deref()?).ok()
-                        })),
+                        }))
+                        .chain(
+                            self.cfg
+                                .cameras
+                                .iter()
+                                .filter_map(|c| protocol::DeviceId::new(&c.id).ok()),
+                        ),
                 ),
                 refused: self.rejects.refused.clone(),
                 site: self.cfg.gateway.site.clone(),

@@ -152,6 +152,11 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     if let Some(f) = &cfg.fire_centre {
         lines.extend(f.validate().err().unwrap_or_default());
     }
+    lines.extend(
+        crate::onvif::validate(&cfg.cameras)
+            .err()
+            .unwrap_or_default(),
+    );
     lines.extend(cfg.reports.validate().err().unwrap_or_default());
     problems.extend(lines.into_iter().map(FieldProblem::from_line));
     if problems.is_empty() {

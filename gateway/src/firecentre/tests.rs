@@ -28,6 +28,7 @@ fn feed(state: AlarmState, devices: &[&str]) -> AlarmFeed {
         confirmed_at: Some(1_796_137_445_000),
         confirmed_by: Some("immediate".into()),
         ended_at: None,
+        snapshot: None,
     }
 }
 

@@ -80,6 +80,7 @@ mod tests {
             confirmed_at: None,
             confirmed_by: None,
             ended_at: None,
+            snapshot: None,
         }
     }
 
