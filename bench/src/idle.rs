@@ -132,8 +132,14 @@ mod tests {
         ];
         let t = table(&r);
         // 40,000 KiB over 10,000 devices: 4.10 KB each.
-        assert!(t.contains("| 11000 | 29.3 MiB | 58.6 MiB (after 12 s) | 4.10 KB |"), "{t}");
-        assert!(t.contains("| 1000 | 9.8 MiB | 19.5 MiB (after 12 s) | — |"), "{t}");
+        assert!(
+            t.contains("| 11000 | 29.3 MiB | 58.6 MiB (after 12 s) | 4.10 KB |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 1000 | 9.8 MiB | 19.5 MiB (after 12 s) | — |"),
+            "{t}"
+        );
     }
 
     #[tokio::test]
