@@ -481,10 +481,11 @@ struct Accepted {
 }
 
 /// GridSense patch: one accepted connection's task, from its TLS (or
-/// websocket) handshake to the end of its link. The handshake's future is
-/// boxed: inline, a rustls server connection's handshake state (~1.5 KB)
-/// stayed in every held connection's task, plain TCP ones included, since a
-/// task is as large as its largest stage.
+/// websocket) handshake to the end of its link. Each stage's future is
+/// boxed: inline, the rustls handshake's state (~1.4 KB) stayed in every
+/// held connection's task beside its link (plain TCP ones included), since
+/// a task is as large as its largest stage; boxed, the handshake's is freed
+/// once done and the task keeps what the link needs.
 async fn connection<P: Protocol + Clone + Send + 'static>(
     a: Accepted,
     config: Arc<ConnectionSettings>,
@@ -524,23 +525,27 @@ async fn connection<P: Protocol + Clone + Send + 'static>(
                     return;
                 }
             };
-            remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
-                .instrument(tracing::info_span!(
-                    "websocket_link",
-                    client_id = field::Empty,
-                    connection_id = field::Empty
-                ))
-                .await
+            Box::pin(
+                remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
+                    .instrument(tracing::info_span!(
+                        "websocket_link",
+                        client_id = field::Empty,
+                        connection_id = field::Empty
+                    )),
+            )
+            .await
         }
         LinkType::Remote => {
-            remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
-                .instrument(tracing::error_span!(
-                    "remote_link",
-                    ?tenant_id,
-                    client_id = field::Empty,
-                    connection_id = field::Empty,
-                ))
-                .await
+            Box::pin(
+                remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
+                    .instrument(tracing::error_span!(
+                        "remote_link",
+                        ?tenant_id,
+                        client_id = field::Empty,
+                        connection_id = field::Empty,
+                    )),
+            )
+            .await
         }
     }
 }
