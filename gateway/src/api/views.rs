@@ -68,7 +68,7 @@ pub(super) async fn devices(
             let p = presence.get(d.id.as_str());
             serde_json::json!({
                 "id": d.id, "profile": d.profile, "location": d.location,
-                "label": d.location_label, "cell": d.grid.cell, "fire_zone": d.fire_zone,
+                "label": &*d.location_label, "cell": d.grid.cell, "fire_zone": d.fire_zone,
                 "status": p.map(|p| p.0), "since": p.map(|p| p.1),
                 "alarms": alarms.get(d.id.as_str()).cloned().unwrap_or_default(),
             })
@@ -106,7 +106,7 @@ pub(super) async fn site(
             .filter(|a| a.devices.iter().any(|x| x == &d.id))
             .map(|a| a.id.to_string())
             .collect();
-        for n in std::iter::once(&d.location).chain(&d.ancestors) {
+        for n in std::iter::once(&d.location).chain(d.ancestors.iter()) {
             let t = tally.entry(n.to_string()).or_default();
             t.0 += 1;
             t.1 += u32::from(on);

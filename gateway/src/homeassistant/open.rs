@@ -73,9 +73,7 @@ mod tests {
                 .collect(),
             zone: None,
             location: String::new(),
-            grid: crate::testutil::device("x", "smoke", "r1", None)
-                .grid
-                .clone(),
+            grid: (*crate::testutil::device("x", "smoke", "r1", None).grid).clone(),
             raised_at: 1,
             confirmed_at: None,
             confirmed_by: None,
