@@ -30,8 +30,10 @@ fn nodes(full: bool) -> usize {
         .unwrap_or(if full { 10_000 } else { 50 })
 }
 
-/// Holds `n` registered idle nodes connected to `c`.
-async fn fleet(c: &Compound) -> Vec<tokio::net::TcpStream> {
+/// Holds the registered idle nodes of `c` connected, from a child process
+/// (`gridsense_tests::idle::hold_in_child`: both ends in this process would
+/// need more descriptors than a process may have).
+fn fleet(c: &Compound) -> gridsense_tests::idle::ChildFleet {
     let mut idle: Vec<(String, String)> = c
         .secrets
         .iter()
@@ -40,10 +42,11 @@ async fn fleet(c: &Compound) -> Vec<tokio::net::TcpStream> {
         .collect();
     idle.sort();
     let t0 = Instant::now();
-    let held = gridsense_tests::idle::hold(c.mqtt(), &idle).await;
+    let held =
+        tokio::task::block_in_place(|| gridsense_tests::idle::hold_in_child(c.mqtt(), &idle));
     println!(
         "  {} of {} idle nodes connected in {:.1} s",
-        held.len(),
+        held.held,
         idle.len(),
         t0.elapsed().as_secs_f64()
     );
@@ -119,7 +122,7 @@ async fn run(rounds: u32, idle: usize) {
         idle,
     )
     .await;
-    let _fleet = fleet(&c).await;
+    let _fleet = fleet(&c);
     let mut lock = c.node("lock-b2-stair").await;
     let smoke = c.node("smoke-b2-101a").await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -227,7 +230,7 @@ async fn orders(rounds: u32, idle: usize) {
         idle,
     )
     .await;
-    let _fleet = fleet(&c).await;
+    let _fleet = fleet(&c);
     let mut o = rumqttc::MqttOptions::new("bench-spy", "127.0.0.1", district.port());
     o.set_keep_alive(Duration::from_secs(30));
     let mut spy = gridsense_tests::Client::connect(o, &["grid/v1/+/+/+/+/order".to_string()]).await;
@@ -266,8 +269,18 @@ async fn orders(rounds: u32, idle: usize) {
     println!("  background: {sent} telemetry messages sent");
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    // The child process holding the idle fleet, if this is it.
+    gridsense_tests::idle::child_main();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(bench());
+}
+
+async fn bench() {
     let full = std::env::args().any(|a| a == "--bench");
     if !full {
         println!("smoke run (figures not meaningful; use cargo bench)");

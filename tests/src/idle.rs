@@ -99,3 +99,116 @@ pub async fn hold(addr: SocketAddr, devices: &[(String, String)]) -> Vec<TcpStre
     }
     held
 }
+
+/// The environment variable that makes a benchmark binary an idle-fleet
+/// holder ([`child_main`]) instead of the benchmark.
+pub const CHILD_ENV: &str = "GS_IDLE_FLEET_ADDR";
+
+/// A fleet held by a child process ([`hold_in_child`]); dropping it ends
+/// the child and closes its connections.
+#[derive(Debug)]
+pub struct ChildFleet {
+    child: std::process::Child,
+    /// Connections the child holds.
+    pub held: usize,
+}
+
+impl Drop for ChildFleet {
+    fn drop(&mut self) {
+        // Closing its stdin tells the child to go; kill in case it hangs.
+        drop(self.child.stdin.take());
+        if self.child.wait_timeout_ms(5_000).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+trait WaitTimeout {
+    fn wait_timeout_ms(&mut self, ms: u64) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for std::process::Child {
+    fn wait_timeout_ms(&mut self, ms: u64) -> Option<std::process::ExitStatus> {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_millis(ms) {
+            if let Ok(Some(st)) = self.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// [`hold`] in a child process: this executable again, with [`CHILD_ENV`]
+/// set (the caller's `main` must start with [`child_main`]). A gateway run
+/// in-process holds one descriptor per connection, and so does each
+/// client: 10,000 nodes on both ends in one process would need twice the
+/// descriptors a process may have here.
+///
+/// # Panics
+/// The child cannot be started or says nothing.
+pub fn hold_in_child(addr: SocketAddr, devices: &[(String, String)]) -> ChildFleet {
+    use std::io::{BufRead, Write};
+    let exe = std::env::current_exe().expect("this executable");
+    let mut child = std::process::Command::new(exe)
+        .env(CHILD_ENV, addr.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("idle fleet child");
+    {
+        let stdin = child.stdin.as_mut().expect("stdin");
+        for (id, secret) in devices {
+            writeln!(stdin, "{id} {secret}").expect("to the child");
+        }
+        // An empty line ends the list; stdin stays open.
+        writeln!(stdin).expect("to the child");
+        stdin.flush().expect("flush");
+    }
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("from the child");
+    let held = line
+        .trim()
+        .strip_prefix("held ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    ChildFleet { child, held }
+}
+
+/// When [`CHILD_ENV`] is set: reads `id secret` lines up to an empty one
+/// from stdin, holds those nodes connected, prints `held N`, and holds
+/// them until stdin closes; then exits the process. Returns at once when
+/// the variable is not set.
+pub fn child_main() {
+    use std::io::BufRead;
+    let Ok(addr) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let addr: SocketAddr = addr.parse().expect("fleet address");
+    let mut devices = Vec::new();
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    for l in lines.by_ref() {
+        let l = l.expect("stdin");
+        let Some((id, secret)) = l.split_once(' ') else {
+            break;
+        };
+        devices.push((id.to_string(), secret.to_string()));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let held = rt.block_on(hold(addr, &devices));
+    println!("held {}", held.len());
+    // Until the parent closes stdin (or dies).
+    for _ in lines {}
+    drop(held);
+    std::process::exit(0);
+}

@@ -394,17 +394,25 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             listen_addr = self.config.listen.to_string(),
             "Listening for remote connections",
         );
+        // GridSense patch: pause and rate-limit the log after a failed
+        // accept (accept_backoff.rs), not spin.
+        let mut failures = super::accept_backoff::AcceptBackoff::default();
         loop {
             // Await new network connection.
             let (stream, addr) = match listener.accept().await {
                 Ok((s, r)) => {
+                    failures.accepted();
                     // GridSense patch: alarms and commands are small packets that
                     // must not wait for Nagle's algorithm (40 ms per hop).
                     let _ = s.set_nodelay(true);
                     (s, r)
                 }
                 Err(e) => {
-                    error!(error=?e, "Unable to accept socket.");
+                    let (pause, log) = failures.failed(std::time::Instant::now());
+                    if let Some(n) = log {
+                        error!(error=?e, failures = n, "Unable to accept socket.");
+                    }
+                    time::sleep(pause).await;
                     continue;
                 }
             };

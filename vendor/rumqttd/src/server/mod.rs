@@ -1,5 +1,6 @@
 // use tokio::io::{AsyncRead, AsyncWrite};
 
+mod accept_backoff;
 mod broker;
 #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
 mod tls;
