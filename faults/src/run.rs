@@ -455,7 +455,6 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
     }
     // Settle: every event acked, every ticketed alarm at the platform.
     let end = Instant::now() + Duration::from_secs(c.settle_s);
-    let linkage_end = restart.map(|(_, at)| at + Duration::from_millis(c.linkage_ms));
     loop {
         let all_acked = ledger.lock().events.values().all(|e| e.acked_at.is_some());
         let store = checker::read_store(&w.db).ok();
@@ -466,7 +465,13 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
                 .filter(|a| !a.test && w.ticketed.contains(&a.kind.as_str()))
                 .all(|a| d.tickets.values().any(|t| t.alarm_id == a.id.as_str()))
         });
-        let linkage_due = linkage_end.is_none_or(|e| Instant::now() >= e);
+        // The last restart's door release is judged from each lock's
+        // return: wait until every lock to judge is back and its
+        // `linkage_ms` have passed.
+        let linkage_due = restart.is_none_or(|(_, at)| {
+            linkage_judgeable_at(&ledger, &lock_of_zone, &zone_of, at, c.linkage_ms)
+                .is_some_and(|t| Instant::now() >= t)
+        });
         if (all_acked && all_orders && linkage_due) || Instant::now() >= end {
             break;
         }
@@ -527,6 +532,37 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
         println!("files kept in {}", kept.display());
     }
     Ok(ok)
+}
+
+/// When the door release after the restart at `at` can be judged in full:
+/// the latest of `back + linkage_ms` over the locks to judge (those whose
+/// zone had a fire acked before `at`), `back` being each lock's first
+/// CONNACK after `at`; `None` while one of them is not back yet.
+fn linkage_judgeable_at(
+    ledger: &Ledger,
+    lock_of_zone: &BTreeMap<String, String>,
+    zone_of: &BTreeMap<String, String>,
+    at: Instant,
+    linkage_ms: u64,
+) -> Option<Instant> {
+    let l = ledger.lock();
+    let mut latest = at;
+    for (zone, lock) in lock_of_zone {
+        let fire_acked = l.events.iter().any(|((dev, _), e)| {
+            e.kind == EventKind::Alarm
+                && e.acked_at.is_some_and(|t| t < at)
+                && zone_of.get(dev) == Some(zone)
+        });
+        if !fire_acked {
+            continue;
+        }
+        let back = l
+            .connacks
+            .get(lock)
+            .and_then(|t| t.iter().find(|t| **t >= at).copied())?;
+        latest = latest.max(back + Duration::from_millis(linkage_ms));
+    }
+    Some(latest)
 }
 
 /// Whether a restart re-asserted door release: every lock whose zone had a

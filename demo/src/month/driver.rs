@@ -476,10 +476,24 @@ impl Driver<'_> {
                     Cancel::Nothing => (0, "no open fire alarm of the device".into()),
                     Cancel::Failed(e) => (0, e.clone()),
                 };
+                // Refused (a detector still in alarm) or unanswered: again in
+                // 30 s. No alarm yet: the guard cannot cancel what is not on
+                // the screen; the detector's alarm can reach the gateway after
+                // the guard's planned moment (the clock runs at 100× and more
+                // while the event is on its way), so look again every 5 s for
+                // the two minutes of the verification delay.
                 let tries = self.tries.entry(dev.clone()).or_default();
-                if matches!(r, Cancel::Later(_) | Cancel::Failed(_)) && *tries < 20 {
+                if matches!(r, Cancel::Done(_)) {
+                    *tries = 0;
+                }
+                let again = match r {
+                    Cancel::Later(_) | Cancel::Failed(_) if *tries < 20 => Some(30_000),
+                    Cancel::Nothing if *tries < 24 => Some(5_000),
+                    _ => None,
+                };
+                if let Some(after) = again {
                     *tries += 1;
-                    let at = m + 30_000;
+                    let at = m + after;
                     self.acts.insert(
                         (at, k + 1_000_000 * u64::from(*tries)),
                         Act::GuardCancel(dev.clone()),

@@ -99,6 +99,12 @@ pub struct FireFigures {
     pub within_outage_rules: bool,
     /// Closed by the end.
     pub closed: bool,
+    /// The fire's detectors joined an alarm of the zone already open when
+    /// the fire broke out (an earlier alarm nobody cancelled and that did
+    /// not end, e.g. a chattering detector's, confirmed by the verification
+    /// timeout): the figures above are that alarm's.
+    #[serde(default)]
+    pub joined_open_alarm: bool,
 }
 
 /// A due order still open at the end, and why.
@@ -636,12 +642,31 @@ fn fires(
             at_district_ms: -1,
             ..FireFigures::default()
         };
-        let found = alarms.iter().find(|(_, j)| {
-            j["zone"].as_str() == Some(f.zone.as_str())
-                && j["test"] != true
+        let in_zone = |j: &serde_json::Value| {
+            j["zone"].as_str() == Some(f.zone.as_str()) && j["test"] != true
+        };
+        let raised_then = alarms.iter().find(|(_, j)| {
+            in_zone(j)
                 && j["raised_at"]
                     .as_u64()
                     .is_some_and(|r| r + 1_000 >= at && r < at + 600_000)
+        });
+        // Else the zone's alarm that was open when the fire broke out: a
+        // fire alarm of the zone stays one alarm while it lasts, so the
+        // fire's detectors join it rather than raise another.
+        let open_then = || {
+            alarms.iter().find(|(_, j)| {
+                in_zone(j)
+                    && j["kind"] == "fire"
+                    && j["raised_at"].as_u64().is_some_and(|r| r < at)
+                    && j["ended_at"].as_u64().is_none_or(|e| e >= at)
+                    && j["state"] != "cancelled"
+            })
+        };
+        let found = raised_then.or_else(|| {
+            let o = open_then();
+            fig.joined_open_alarm = o.is_some();
+            o
         });
         if let Some((id, j)) = found {
             fig.alarm = id.clone();

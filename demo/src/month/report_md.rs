@@ -123,12 +123,12 @@ pub(super) fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\n## Fires\n\n| zone | alarm | raised | confirmed by | confirmation | unlock sent | doors released | doors | order | at district | during outage | within rules | closed |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "\n## Fires\n\n| zone | alarm | raised | confirmed by | confirmation | unlock sent | doors released | doors | order | at district | during outage | within rules | closed | joined an open alarm |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for f in &r.fires {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.1} s | {} ms | {} ms | {} | {} | {:.1} s | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} s | {} ms | {} ms | {} | {} | {:.1} s | {} | {} | {} | {} |",
             f.zone,
             f.alarm,
             day(f.raised_ms),
@@ -141,7 +141,8 @@ pub(super) fn markdown(r: &Report) -> String {
             f.at_district_ms as f64 / 1000.0,
             f.during_outage,
             f.within_outage_rules,
-            f.closed
+            f.closed,
+            f.joined_open_alarm
         );
     }
     let _ = writeln!(

@@ -19,7 +19,13 @@ use super::AnalysisOut;
 
 /// How long a held event waits for its commit before its consequences
 /// leave without the mark (the store failed it; the node will repeat it).
+/// Real time: the caller passes a monotonic clock, never the gateway's
+/// (which may be set or run faster in a simulation).
 pub const HOLD_MAX_MS: u64 = 5_000;
+
+/// Events whose consequences left without the mark, remembered so that a
+/// commit arriving after all marks them then (at most this many).
+const LATE_MAX: usize = 4_096;
 
 /// An event: device and sequence number.
 type Key = (DeviceId, u32);
@@ -42,6 +48,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Gate {
     queue: VecDeque<Entry>,
+    /// Events released by [`Gate::expire`] before their commit came.
+    late: VecDeque<Key>,
 }
 
 impl Gate {
@@ -79,7 +87,11 @@ impl Gate {
     }
 
     /// The event `key` is committed as row `id` (`None`: it was already
-    /// stored). Every entry waiting for it is released.
+    /// stored). Every entry waiting for it is released. An event whose
+    /// consequences already left without the mark (its commit came after
+    /// [`HOLD_MAX_MS`]) is marked now, on its own: otherwise it would stay
+    /// unevaluated and be replayed at the next start, raising its alarm a
+    /// second time.
     pub(super) fn committed(&mut self, key: &Key, id: Option<i64>) {
         let mut first = true;
         for e in self
@@ -90,14 +102,34 @@ impl Gate {
             e.ready = Some(if first { id } else { None });
             first = false;
         }
+        if first && let Some(at) = self.late.iter().position(|k| k == key) {
+            self.late.remove(at);
+            if let Some(id) = id {
+                tracing::info!(event = ?key, row = id, "late commit: the event is marked evaluated now");
+                self.queue.push_back(Entry {
+                    key: Some(key.clone()),
+                    at_ms: 0,
+                    outs: Vec::new(),
+                    open: false,
+                    ready: Some(Some(id)),
+                });
+            }
+        }
     }
 
-    /// Releases entries held longer than [`HOLD_MAX_MS`] at `now`.
+    /// Releases entries held longer than [`HOLD_MAX_MS`] at `now` (ms of a
+    /// monotonic clock, the one given to [`Gate::begin`]).
     pub(super) fn expire(&mut self, now: u64) {
         for e in self.queue.iter_mut().filter(|e| e.ready.is_none()) {
             if now.saturating_sub(e.at_ms) >= HOLD_MAX_MS {
                 tracing::warn!(event = ?e.key, "event not committed in time: its consequences are stored without the evaluated mark");
                 e.ready = Some(None);
+                if let Some(k) = &e.key {
+                    if self.late.len() >= LATE_MAX {
+                        self.late.pop_front();
+                    }
+                    self.late.push_back(k.clone());
+                }
             }
         }
     }
@@ -198,6 +230,23 @@ mod tests {
         assert!(g.drain().is_empty());
         g.expire(HOLD_MAX_MS);
         assert_eq!(g.drain().iter().map(tag).collect::<Vec<_>>(), ["o1", "o2"]);
+    }
+
+    #[test]
+    fn a_commit_after_the_hold_expired_still_marks_the_event() {
+        let mut g = Gate::default();
+        g.begin(key(1), 0);
+        g.push(out(1));
+        g.end();
+        g.expire(HOLD_MAX_MS);
+        assert_eq!(g.drain().iter().map(tag).collect::<Vec<_>>(), ["o1"]);
+        // The store was only slow: the commit comes, and the mark with it
+        // (an empty evaluation), so a restart does not replay the event.
+        g.committed(&key(1), Some(9));
+        assert_eq!(g.drain().iter().map(tag).collect::<Vec<_>>(), ["e9[]"]);
+        // Once only.
+        g.committed(&key(1), Some(9));
+        assert!(g.drain().is_empty());
     }
 
     #[test]

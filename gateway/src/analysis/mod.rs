@@ -91,6 +91,14 @@ pub struct Analysis {
     pub progress: std::sync::Arc<crate::health::Progress>,
 }
 
+/// Milliseconds of a monotonic clock (tokio's, so paused in tests), for
+/// the commit gate's hold: real time, whatever the gateway's clock says.
+fn mono_ms() -> u64 {
+    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// What analysis reports to the stages after it.
 #[derive(Debug, Clone)]
 pub enum AnalysisOut {
@@ -149,7 +157,7 @@ impl Analysis {
     fn on_event(&mut self, m: Ingested) {
         match &m.body {
             Body::Event(ev) if ev.kind.needs_ack() => {
-                self.gate.begin((m.device.id.clone(), ev.seq), m.at_ms);
+                self.gate.begin((m.device.id.clone(), ev.seq), mono_ms());
                 let fx = self.engine.on_event(&m.device, ev, m.at_ms);
                 self.apply(fx);
                 self.gate.end();
@@ -229,7 +237,7 @@ impl Analysis {
 
     fn on_tick(&mut self) {
         let now = self.clock.now_ms();
-        self.gate.expire(now);
+        self.gate.expire(mono_ms());
         let fx = self.engine.tick(now);
         self.apply(fx);
         for w in self.engine.maintenance_mut().expire(now) {

@@ -148,6 +148,11 @@ impl Store {
         })
     }
 
+    /// The database file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The connection, for queries of other modules (the registry).
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn

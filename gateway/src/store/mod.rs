@@ -7,15 +7,18 @@
 //!
 //! [`Store`] is one connection with its migrations and read queries (the
 //! command line and tests use it directly). In the running gateway
-//! [`spawn_writer`] starts two threads: the writer owns the read-write
+//! [`spawn_writer`] starts three threads: the writer owns the read-write
 //! connection and batches everything it is sent into one transaction per
 //! batch, answering each waiter after the commit; the reader answers
-//! queries on a second, query-only connection. Callers hold a cloneable
+//! queries on a second, query-only connection; the checkpointer copies the
+//! write-ahead log into the file on a third, so that never happens inside
+//! the writer's commit. Callers hold a cloneable
 //! [`StoreHandle`] (and the outbox's users an [`Outbox`]).
 
 mod alarms;
 mod audit;
 mod batch;
+mod checkpoint;
 mod config;
 mod convert;
 mod db;

@@ -45,6 +45,7 @@ pub fn spawn_writer(
     let (tel_tx, tel) = mpsc::channel(cfg.telemetry_queue.max(1));
     let (reads_tx, reads) = mpsc::channel(READ_QUEUE);
     let reader = store.open_reader()?;
+    let checkpointer = super::checkpoint::start(store.conn(), store.path())?;
     let outbox = Arc::new(Shared::count(&store, cfg.outbox_max_bytes)?);
     let counters = Arc::new(Counters::default());
     let handle = StoreHandle {
@@ -64,6 +65,7 @@ pub fn spawn_writer(
         prio,
         tel,
         failing: None,
+        _checkpointer: checkpointer,
     };
     std::thread::Builder::new()
         .name("store-reader".into())
@@ -104,6 +106,8 @@ struct Writer {
     tel: mpsc::Receiver<TelemetryRecord>,
     /// Failed batches since the last one stored, and when that was last logged.
     failing: Option<(u64, std::time::Instant)>,
+    /// The WAL checkpoints' thread, which ends with the writer.
+    _checkpointer: super::checkpoint::Checkpointer,
 }
 
 /// While batches keep failing (a full disk), one log line this often.
