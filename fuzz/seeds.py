@@ -249,6 +249,13 @@ for level, target in [(4, "mqtt_v4"), (5, "mqtt_v5")]:
         add(target, pkt(0x30, s("t") + vbi(3) + b"\x26\x00\x05"))
         add(target, pkt(0x30, s("t") + vbi(2) + b"\x23\x00"))  # topic alias 0
 
+# --- ONVIF answers: the camera simulator's (tests/src/onvif_sim.rs) --------
+for path in sorted(glob.glob(os.path.join(ROOT, "fuzz/seeds/onvif_xml/*.xml"))):
+    for parser in range(7):
+        add("onvif_xml", bytes([parser]) + read(os.path.relpath(path, ROOT)))
+add("onvif_xml", b"\x06" + b"2026-12-01T19:05:12.250+08:00")
+add("onvif_xml", b"\x00<!DOCTYPE x [<!ENTITY a \"aaaaaaaa\">]><x>&a;&a;</x>")
+
 # --- write --------------------------------------------------------------------
 for target, items in seeds.items():
     if not os.path.exists(os.path.join(ROOT, "fuzz", "fuzz_targets", target + ".rs")):

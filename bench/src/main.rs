@@ -8,6 +8,7 @@
 
 mod access;
 mod fleet;
+mod idle;
 mod ingest;
 mod mqtt;
 mod peers;
@@ -57,6 +58,10 @@ struct Args {
     /// A wrapper command for the gateway (e.g. `heaptrack`), for profiling.
     #[arg(long)]
     wrap: Option<String>,
+    /// Seconds to hold the idle clients after reading their RSS (before
+    /// heartbeating): time to take a heap profile of the held connections.
+    #[arg(long, default_value_t = 0)]
+    hold_s: u64,
     /// Instead: the access-control benchmark (rush hour at 30 doors, list
     /// sync of 5,000 credentials); prints its Markdown section.
     #[arg(long)]
@@ -71,6 +76,11 @@ struct Args {
     /// Clients publishing telemetry in the ingest rows.
     #[arg(long, default_value_t = 50)]
     ingest_clients: usize,
+    /// Instead: the gateway alone, no client connected, with each of these
+    /// counts of devices registered (e.g. `1000,10000,50000`); prints its
+    /// RSS once settled, as a Markdown table.
+    #[arg(long, value_delimiter = ',')]
+    registered: Vec<usize>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -102,10 +112,40 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
+    if !a.registered.is_empty() {
+        return registered(&a).await;
+    }
     match run(&a).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gridsense-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The gateway's own memory with devices registered and no client.
+async fn registered(a: &Args) -> std::process::ExitCode {
+    let bin = match &a.gateway {
+        Some(p) => p.clone(),
+        None => match std::env::current_exe() {
+            Ok(e) => e.with_file_name("gridsense"),
+            Err(e) => {
+                eprintln!("gridsense-bench: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let work = a.work.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("gridsense-bench-{}", std::process::id()))
+    });
+    match idle::run(&bin, &work, &a.registered, a.wrap.as_deref()).await {
+        Ok(r) => {
+            println!("{}", idle::table(&r));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gridsense-bench --registered: {e}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -196,10 +236,14 @@ pub(crate) struct Measured {
 
 async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> Measured {
     let pid = peer.pid();
+    // The base is the broker at rest with its devices registered: RSS once
+    // it stopped growing (the gateway's stages finish starting after its
+    // listener is up), so that the per-client figure is the clients' own.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_base, _) = idle::settle(pid, Duration::from_secs(5), Duration::from_secs(60)).await;
     let mut m = Measured {
         name: peer.name,
-        rss_base: procfs::rss_kib(pid).unwrap_or(0),
+        rss_base,
         ..Measured::default()
     };
     let devs = &devices[..a.devices.min(devices.len())];
@@ -220,6 +264,10 @@ async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> 
         "{}: RSS {} KiB idle (base {} KiB)",
         peer.name, m.rss_idle, m.rss_base
     );
+    if a.hold_s > 0 {
+        eprintln!("{}: holding {} s (pid {pid})", peer.name, a.hold_s);
+        tokio::time::sleep(Duration::from_secs(a.hold_s)).await;
+    }
     let period = Duration::from_secs(a.heartbeat_s);
     let _ = f.control.heartbeat.send(period);
     // One period for every client to be on its schedule.

@@ -45,6 +45,7 @@ fn alarm(n: u32) -> AlarmFeed {
         confirmed_at: Some(T0),
         confirmed_by: Some("second-detector".into()),
         ended_at: None,
+        snapshot: None,
     }
 }
 

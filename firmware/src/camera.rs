@@ -10,7 +10,8 @@
 //!
 //! Runs wherever the analytics do (a host next to the NVR, or the simulator).
 
-use protocol::ident::{Ident, IdentError};
+use protocol::SnapshotRef;
+use protocol::ident::IdentError;
 use protocol::{Cause, Command, CommandError, CommandKind, EventKind, EvtAck};
 
 use crate::node::{Node, NodeCore, Outbound, draft};
@@ -88,7 +89,7 @@ impl<const N: usize> CameraSource<N> {
     /// # Errors
     /// [`IdentError`] if `snapshot` is not a valid reference (nothing is reported).
     pub fn intrusion(&mut self, now_ms: u64, snapshot: &str) -> Result<(), IdentError> {
-        let snap = Ident::new(snapshot)?;
+        let snap = SnapshotRef::new(snapshot)?;
         if now_ms >= self.quiet_until {
             self.quiet_until = now_ms + u64::from(self.cfg.intrusion_cooldown_ms);
             self.report(now_ms, EventKind::Alarm, Cause::Intrusion, Some(snap));
@@ -106,7 +107,7 @@ impl<const N: usize> CameraSource<N> {
         blocked: bool,
         snapshot: &str,
     ) -> Result<(), IdentError> {
-        let snap = Ident::new(snapshot)?;
+        let snap = SnapshotRef::new(snapshot)?;
         self.lane = match (self.lane, blocked) {
             (LaneState::Clear, true) => LaneState::Seen(now_ms),
             (LaneState::Seen(since), true) => {
@@ -132,7 +133,7 @@ impl<const N: usize> CameraSource<N> {
         Ok(())
     }
 
-    fn report(&mut self, now: u64, kind: EventKind, cause: Cause, snapshot: Option<Ident<64>>) {
+    fn report(&mut self, now: u64, kind: EventKind, cause: Cause, snapshot: Option<SnapshotRef>) {
         let mut e = draft(kind, Some(cause));
         e.snapshot = snapshot;
         self.core.emit(now, e);

@@ -113,6 +113,8 @@ impl<const N: usize> Outbox<N> {
     /// # Errors
     /// [`OutboxFull`] when the outbox is full of events that rank as high or
     /// higher and may not be evicted.
+    // The refused event comes back inline (no allocator); refusals are rare.
+    #[allow(clippy::result_large_err)]
     pub fn push(&mut self, now_ms: u64, mut event: NodeEvent) -> Result<u32, OutboxFull> {
         if !event.kind.needs_ack() {
             self.entries.retain(|e| e.event.kind.needs_ack());

@@ -33,6 +33,7 @@ mod analysis;
 mod console;
 mod firecentre;
 mod governance;
+mod onvif;
 mod restore;
 mod running;
 mod sources;
@@ -114,6 +115,9 @@ struct Wiring<'a> {
     beats: crate::health::Beats,
     /// Network connections the broker holds now.
     broker_connections: Arc<std::sync::atomic::AtomicI64>,
+    /// When each device was last heard from: ingest and the access stage
+    /// write it, presence reads it.
+    last_seen: Arc<crate::presence::LastSeen>,
 }
 
 /// Starts the gateway: broker, ingest, presence, analysis, API.
@@ -166,6 +170,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         shutdown,
         beats: crate::health::Beats::default(),
         broker_connections,
+        last_seen: Arc::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());
     w.tasks.spawn_stage(
@@ -199,6 +204,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     );
     let (orders, local_status) = w.governance().await?;
     let order_alarms = orders.clone();
+    w.cameras(&ingest, &link_states)?;
     let orders = w.fire_centre(orders, link_states)?;
     w.tasks.spawn_stage(
         "record",

@@ -122,17 +122,8 @@ impl Clock for ScaledClock {
 
 /// The civil date (`YYYY-MM-DD`, UTC) of a time in ms since the epoch.
 pub fn date_of(ms: u64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
     let days = i64::try_from(ms / 86_400_000).unwrap_or(i64::MAX / 2);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = protocol::civil::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

@@ -30,6 +30,7 @@
 //! - [`homeassistant`]: Home Assistant MQTT discovery of the devices;
 //! - [`log`]: the log's format (text, JSON) and colour;
 //! - [`metrics`]: `/metrics` in the Prometheus text format;
+//! - [`onvif`]: ONVIF cameras' events through pull-point subscriptions (`docs/cameras.md`);
 //! - [`sources`]: readings from polled devices (the Modbus poller is the [`modbus`] crate);
 //! - [`reload`]: the rules replaced on SIGHUP;
 //! - [`app`]: wiring only; [`cli`]: the `gridsense` command line, one file
@@ -59,6 +60,7 @@ pub mod log;
 pub mod message;
 pub mod metrics;
 pub mod notify;
+pub mod onvif;
 pub mod orders;
 pub mod presence;
 pub mod registry;

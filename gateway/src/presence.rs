@@ -555,7 +555,8 @@ mod tests {
 }
 
 /// When each device was last heard from (any message): ingest touches it,
-/// presence's sweep reads it.
+/// and so does the access stage for a door's access events (`acc`, which
+/// ingest does not see); presence's sweep reads it.
 #[derive(Debug, Default)]
 pub struct LastSeen(Mutex<HashMap<DeviceId, u64>>);
 

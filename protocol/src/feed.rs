@@ -88,6 +88,10 @@ pub struct AlarmFeed {
     /// Ended (cleared, reset or cancelled), if it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<u64>,
+    /// The picture behind it: the snapshot reference of the latest event
+    /// that raised or joined it (a camera's frame id or snapshot URI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<crate::snapshot::SnapshotRef>,
 }
 
 impl Message for AlarmFeed {

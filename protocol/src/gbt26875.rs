@@ -169,12 +169,12 @@ impl TimeTag {
         let secs = ms / 1000;
         let days = secs / 86_400;
         let rem = secs % 86_400;
-        let (y, m, d) = civil_from_days(days as i64);
+        let (y, month, day) = crate::civil::civil_from_days(days as i64);
         let year = y.clamp(2000, 2099) as u16;
         Self {
             year,
-            month: m as u8,
-            day: d as u8,
+            month,
+            day,
             hour: (rem / 3600) as u8,
             minute: ((rem / 60) % 60) as u8,
             second: (rem % 60) as u8,
@@ -183,41 +183,13 @@ impl TimeTag {
 
     /// Milliseconds since the Unix epoch of this UTC calendar time.
     pub fn to_unix_ms(self) -> u64 {
-        let days = days_from_civil(
-            i64::from(self.year),
-            i64::from(self.month),
-            i64::from(self.day),
-        );
+        let days = crate::civil::days_from_civil(i64::from(self.year), self.month, self.day);
         let secs = days * 86_400
             + i64::from(self.hour) * 3600
             + i64::from(self.minute) * 60
             + i64::from(self.second);
         (secs.max(0) as u64) * 1000
     }
-}
-
-// Howard Hinnant's days-from-civil algorithms (public domain).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The control unit's command byte (table 2).

@@ -6,6 +6,7 @@
 //!
 //! Layout:
 //! - [`access`]: allow-list sync (chunks, hash, acks) and access events;
+//! - [`civil`]: days since 1970 ↔ calendar dates (the one such function);
 //! - [`ident`]: bounded, topic-safe identifiers ([`DeviceId`], [`FieldName`]);
 //! - [`kinds`]: device kinds, alarm kinds, severities, urgencies;
 //! - [`node`]: node ↔ gateway messages (events, telemetry, presence, commands, acks);
@@ -15,6 +16,7 @@
 //! - [`feed`] (`alloc`): payloads of the integrator feeds;
 //! - [`modbus`]: register maps and word decoding;
 //! - [`profile`] (`std`): data-driven device profiles in TOML;
+//! - [`snapshot`]: the picture an event points at (frame id or HTTP(S) address);
 //! - [`codec`]: size-limited, validating JSON decoding with typed errors;
 //! - [`gbt26875`]: GB/T 26875.3-2011 frames and data units (fire remote-monitoring centre).
 //!
@@ -29,6 +31,7 @@
 extern crate alloc;
 
 pub mod access;
+pub mod civil;
 pub mod codec;
 #[cfg(feature = "alloc")]
 pub mod feed;
@@ -42,6 +45,7 @@ pub mod node;
 pub mod order;
 #[cfg(feature = "std")]
 pub mod profile;
+pub mod snapshot;
 pub mod topic;
 
 pub use codec::{DecodeError, Message};
@@ -54,4 +58,5 @@ pub use node::{
 };
 #[cfg(feature = "alloc")]
 pub use order::{AlarmId, LocalMove, OrderId, OrderState, OrderUp, StatusUpdate, UpstreamState};
+pub use snapshot::SnapshotRef;
 pub use topic::{DeviceChannel, Feed, Topic};

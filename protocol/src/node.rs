@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{DecodeError, Message};
-use crate::ident::{FieldName, Ident};
+use crate::ident::FieldName;
 use crate::kinds::{AlarmKind, wire_enum};
 
 /// Earliest plausible timestamp (2020-01-01T00:00:00Z) in ms since the Unix epoch.
@@ -198,9 +198,11 @@ pub struct NodeEvent {
     /// Battery charge in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub battery: Option<u8>,
-    /// Reference to evidence kept on the node (camera snapshot id).
+    /// Reference to the picture behind the event: a frame id kept on the
+    /// camera or its NVR, or the picture's HTTP(S) address (an ONVIF
+    /// camera's snapshot URI); see [`crate::snapshot`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<Ident<64>>,
+    pub snapshot: Option<crate::snapshot::SnapshotRef>,
 }
 
 impl Message for NodeEvent {

@@ -54,7 +54,7 @@ fn event() -> impl Strategy<Value = NodeEvent> {
                 },
                 value,
                 battery,
-                snapshot,
+                snapshot: snapshot.map(Into::into),
             }
         })
 }

@@ -1,7 +1,10 @@
-//! Runs every file in `protocol/vectors/` through both decoders.
+//! Runs every file in `protocol/vectors/` through both decoders (the
+//! access-control messages too), and checks that a door tells a list chunk
+//! from a command.
 
 use std::path::Path;
 
+use protocol::access::{AccessEvent, AccessNotice, ListAck, ListChunk};
 use protocol::codec::{decode, decode_core};
 use protocol::topic::TopicError;
 use protocol::{
@@ -104,7 +107,22 @@ fn every_vector_gives_its_expected_result() {
     n += check::<CommandAck>("command-ack.toml", true);
     n += check::<OrderUp>("order.toml", false);
     n += check::<StatusUpdate>("status.toml", false);
-    assert!(n >= 50, "only {n} vectors");
+    n += check::<ListChunk>("access-list-chunk.toml", true);
+    n += check::<ListAck>("access-list-ack.toml", true);
+    n += check::<AccessEvent>("access-event.toml", true);
+    n += check::<AccessNotice>("access-notice.toml", true);
+    assert!(n >= 96, "only {n} vectors");
+}
+
+#[test]
+fn a_chunk_is_never_taken_for_a_command_nor_a_command_for_a_chunk() {
+    let chunk = br#"{"list":1,"part":0,"parts":1,"total":0,"hash":1,"entries":[]}"#;
+    let cmd = br#"{"id":17,"cmd":"unlock","reason":"fire"}"#;
+    assert!(decode_core::<Command>(chunk).is_err());
+    assert!(decode_core::<ListChunk>(cmd).is_err());
+    let ack = br#"{"list":3,"next":2,"ok":true}"#;
+    assert!(decode_core::<CommandAck>(ack).is_err());
+    assert!(decode_core::<ListAck>(br#"{"id":1,"ok":true}"#).is_err());
 }
 
 #[derive(Deserialize)]

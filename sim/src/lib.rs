@@ -16,12 +16,14 @@
 //! - [`link`]: one node's MQTT connection (rumqttc);
 //! - [`shard`]: a task that ticks many nodes and routes their messages;
 //! - [`stats`]: counters, progress lines and the run summary;
+//! - [`gateway_api`]: what a scenario asks of the gateway (revocations, over its HTTP API);
 //! - [`runner`]: wiring: spawns links and shards, runs to the end.
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod devices;
 pub mod flash;
+pub mod gateway_api;
 pub mod hal;
 pub mod link;
 pub mod node;

@@ -59,6 +59,9 @@ pub fn build(
     let mut out = Vec::new();
     let mut errs = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
+        if matches!(step.action, Action::Revoke { .. }) {
+            continue; // acts at the gateway: see `revocations`
+        }
         // One stream per step, so editing one step leaves the others' draws alone.
         let mut rng =
             ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -75,6 +78,20 @@ pub fn build(
     }
     out.sort_by_key(|e| e.at_ms);
     Ok(out)
+}
+
+/// The scenario's revocations: `(ms after the start, "kind:id")`, in time order.
+pub fn revocations(scenario: &Scenario) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = scenario
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Revoke { credential } => Some((ms(st.at_s), credential.clone())),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|(at, _)| *at);
+    out
 }
 
 fn select(sel: &Select, fleet: &[Member<'_>], rng: &mut ChaCha8Rng) -> Result<Vec<usize>, String> {
@@ -166,6 +183,12 @@ fn expand(step: &Step, nodes: &[usize], rng: &mut ChaCha8Rng, out: &mut Vec<Entr
                 (t, Planned::Reboot),
                 (t + ms(*down_s), Planned::LinkUp),
             ],
+            Action::Card { id, open_s } => vec![
+                (t, stim(Stimulus::Card(id.clone()))),
+                (t + 1_000, stim(Stimulus::Pass)),
+                (t + 1_000 + ms(*open_s), stim(Stimulus::DoorOpen(false))),
+            ],
+            Action::Revoke { .. } => Vec::new(),
             Action::Chatter { .. } => chatter(&step.action, t),
             Action::Cards { .. } => swipes(&step.action, rng, &when),
         };
@@ -263,7 +286,11 @@ pub(crate) fn check_step(i: usize, st: &Step, errs: &mut Vec<String>) {
     }
     let positive = |x: f64| x.is_finite() && x > 0.0 && x <= 7.0 * 86_400.0;
     match &st.action {
-        Action::DoorOpen { open_s } | Action::Cards { open_s, .. } if !positive(*open_s) => {
+        Action::DoorOpen { open_s }
+        | Action::Cards { open_s, .. }
+        | Action::Card { open_s, .. }
+            if !positive(*open_s) =>
+        {
             bad("action.open_s", format!("must be above 0 s, got {open_s}"));
         }
         Action::Reboot { down_s } if !positive(*down_s) => {
@@ -287,6 +314,30 @@ pub(crate) fn check_step(i: usize, st: &Step, errs: &mut Vec<String>) {
                 ),
             );
         }
+        Action::Card { id, .. } if !reader_line(id) => {
+            bad(
+                "action.id",
+                format!(
+                    "{id:?} is not a reader line: a card id, P:PIN or Q:TOKEN ([A-Za-z0-9_-], at most 20)"
+                ),
+            );
+        }
+        Action::Revoke { credential } => {
+            if !credential_key(credential) {
+                bad(
+                    "action.credential",
+                    format!(
+                        "{credential:?}: write kind:id, e.g. card:card-0002 (kinds card, pin, qr)"
+                    ),
+                );
+            }
+            if !select_is_empty(&st.select) {
+                bad(
+                    "select",
+                    "a revocation acts at the gateway: select no device".into(),
+                );
+            }
+        }
         Action::Cards { allowed_pct, .. } if *allowed_pct > 100 => {
             bad(
                 "action.allowed_pct",
@@ -305,6 +356,32 @@ pub(crate) fn check_step(i: usize, st: &Step, errs: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// Whether `line` is what a reader delivers: a card id, `P:` + a PIN, `Q:` + a QR token.
+fn reader_line(line: &str) -> bool {
+    let id = line
+        .strip_prefix("P:")
+        .or_else(|| line.strip_prefix("Q:"))
+        .unwrap_or(line);
+    protocol::access::CredId::new(id).is_ok()
+}
+
+/// Whether `key` names a credential as the gateway's API does: `kind:id`.
+fn credential_key(key: &str) -> bool {
+    key.split_once(':').is_some_and(|(kind, id)| {
+        protocol::access::CredKind::parse(kind).is_some()
+            && protocol::access::CredId::new(id).is_ok()
+    })
+}
+
+fn select_is_empty(s: &Select) -> bool {
+    s.devices.is_empty()
+        && s.kind.is_none()
+        && s.zone.is_none()
+        && s.location.is_none()
+        && s.pick.is_none()
+        && s.fraction.is_none()
 }
 
 #[cfg(test)]

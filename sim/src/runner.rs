@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::devices::DeviceSpec;
 use crate::flash::profile_heartbeat_s;
+use crate::gateway_api::{self, GatewayApi};
 use crate::link::{self, LinkConfig};
 use crate::node::{SimKind, SimNode};
 use crate::plan::{self, Entry};
@@ -42,6 +43,8 @@ pub struct SimOptions {
     pub duration: Option<Duration>,
     /// Wall-clock time at the start, ms since the epoch (event `ts`).
     pub epoch_ms: u64,
+    /// The gateway's HTTP API, for the scenario's revocations.
+    pub api: Option<GatewayApi>,
 }
 
 impl Default for SimOptions {
@@ -57,6 +60,7 @@ impl Default for SimOptions {
             drain: Duration::from_secs(10),
             duration: None,
             epoch_ms: 1_767_225_600_000,
+            api: None,
         }
     }
 }
@@ -75,6 +79,11 @@ pub enum SimError {
     /// The scenario does not fit the fleet.
     #[error("the scenario does not fit this fleet:\n{}", .0.join("\n"))]
     Plan(Vec<String>),
+    /// The scenario revokes credentials, and no API was given.
+    #[error(
+        "the scenario revokes credentials at the gateway: give --api HOST:PORT and --api-token-file FILE"
+    )]
+    NoApi,
     /// A shard task panicked; its nodes' outcome is unknown.
     #[error("a simulator task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -103,12 +112,28 @@ pub async fn run(
         return Err(SimError::NoNodes);
     }
     let timeline = plan::build(scenario, &members, opts.seed).map_err(SimError::Plan)?;
+    let revocations = plan::revocations(scenario);
+    let api = match (&opts.api, revocations.is_empty()) {
+        (_, true) => None,
+        (Some(api), false) => Some(api.clone()),
+        (None, false) => return Err(SimError::NoApi),
+    };
     let timing = Timing {
         tick: Duration::from_millis(u64::from(scenario.tick_ms)),
         end_ms: duration_ms(scenario, opts),
         clock: None,
     };
     let stats = Arc::new(Stats::default());
+    let gateway = cancel.child_token();
+    if let Some(api) = api {
+        tokio::spawn(gateway_api::run_revocations(
+            api,
+            revocations,
+            stats.clone(),
+            gateway.clone(),
+        ));
+    }
+    let _stop_revocations = gateway.drop_guard();
     run_members(
         &scenario.name,
         fleet.len(),

@@ -19,7 +19,9 @@
 //! (`smoke`, `door`, `gas`, `camera`), `zone` (fire zone), `location` (prefix),
 //! then `pick` (N at random) or `fraction` (0..=1 at random). Actions are
 //! listed in [`Action`]; `{ type = "reboot", down_s = 2 }` restarts a node
-//! (its `seq` from 1, its boot counter one up).
+//! (its `seq` from 1, its boot counter one up); `{ type = "revoke",
+//! credential = "card:card-0002" }` has the gateway revoke a credential
+//! (through its API) and selects nothing.
 
 use serde::Deserialize;
 
@@ -138,6 +140,26 @@ pub enum Action {
         /// How long the door stays open after an allowed card, in s.
         #[serde(default = "default_open_s")]
         open_s: f64,
+    },
+    /// One named credential presented at each selected door (the reader
+    /// line: a card's number, `P:` + a PIN, `Q:` + a QR token); someone
+    /// pulls the door 1 s later (it opens only if the lock released) and it
+    /// closes after `open_s`.
+    Card {
+        /// The reader line.
+        id: String,
+        /// How long the door stays open if it released, in s.
+        #[serde(default = "default_open_s")]
+        open_s: f64,
+    },
+    /// The gateway revokes a credential (`kind:id`, e.g. `card:card-0002`)
+    /// through its HTTP API (`POST /api/access/revoke`; `--api` and
+    /// `--api-token-file` of `gridsense-sim`), as an installer would
+    /// mid-run; the doors refuse it once their next sync arrived. Acts at
+    /// the gateway, so the step selects no device.
+    Revoke {
+        /// `card:ID`, `pin:ID` or `qr:ID`.
+        credential: String,
     },
     /// The camera's analytics report an intruder.
     Intrusion,

@@ -34,6 +34,10 @@ pub struct Stats {
     pub lost_in_reboot: AtomicU64,
     /// Access events published by doors (repeats included).
     pub access_sent: AtomicU64,
+    /// Credentials the gateway revoked when the scenario asked.
+    pub revocations: AtomicU64,
+    /// Revocations the gateway's API refused or did not answer.
+    pub revocations_failed: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -67,6 +71,10 @@ pub struct Snapshot {
     pub lost_in_reboot: u64,
     /// See [`Stats::access_sent`].
     pub access_sent: u64,
+    /// See [`Stats::revocations`].
+    pub revocations: u64,
+    /// See [`Stats::revocations_failed`].
+    pub revocations_failed: u64,
 }
 
 /// Adds one to a counter.
@@ -93,6 +101,8 @@ impl Stats {
             reboots: g(&self.reboots),
             lost_in_reboot: g(&self.lost_in_reboot),
             access_sent: g(&self.access_sent),
+            revocations: g(&self.revocations),
+            revocations_failed: g(&self.revocations_failed),
         }
     }
 }
@@ -118,6 +128,13 @@ impl std::fmt::Display for Snapshot {
                 f,
                 " | reboots {} (unacked lost {})",
                 self.reboots, self.lost_in_reboot
+            )?;
+        }
+        if self.revocations + self.revocations_failed > 0 {
+            write!(
+                f,
+                " | revocations {} (failed {})",
+                self.revocations, self.revocations_failed
             )?;
         }
         Ok(())

@@ -4,6 +4,7 @@
 
 pub mod centre_sim;
 pub mod idle;
+pub mod onvif_sim;
 pub mod rabbit;
 
 use std::collections::HashMap;
@@ -317,6 +318,25 @@ impl Compound {
     /// Runs `deploy/scenarios/{file}` with the fleet simulator against this
     /// gateway: its [`Compound::fleet`], seed 1, a 10 s drain, bounded to 60 s. Returns the simulator's summary.
     pub async fn run_scenario(&self, file: &str) -> sim::stats::Summary {
+        self.run_scenario_as(file, None).await
+    }
+
+    /// [`Compound::run_scenario`] with the gateway's API and the admin
+    /// `ops`'s token given to the simulator, for scenarios that act at the
+    /// gateway (revocations).
+    pub async fn run_scenario_with_api(&self, file: &str) -> sim::stats::Summary {
+        let api = sim::gateway_api::GatewayApi {
+            addr: self.gw().api_addr.to_string(),
+            token: self.api_token.clone(),
+        };
+        self.run_scenario_as(file, Some(api)).await
+    }
+
+    async fn run_scenario_as(
+        &self,
+        file: &str,
+        api: Option<sim::gateway_api::GatewayApi>,
+    ) -> sim::stats::Summary {
         let fleet = self.fleet();
         let scenario = sim::scenario::Scenario::load(&deploy_dir().join("scenarios").join(file))
             .expect("scenario");
@@ -324,6 +344,7 @@ impl Compound {
             broker: self.mqtt().to_string(),
             seed: 1,
             drain: Duration::from_secs(10),
+            api,
             ..sim::runner::SimOptions::default()
         };
         let bound = Duration::from_secs_f64(scenario.duration_s) + Duration::from_secs(40);
@@ -341,6 +362,31 @@ impl Compound {
         .expect("run");
         eprintln!("{summary}");
         summary
+    }
+
+    /// The orders for `device` waiting in the outbox (no `[uplink]` is
+    /// configured, so they are the orders the district would get):
+    /// `(order_id, kind)` of each row.
+    pub fn orders_of(&self, device: &str) -> Vec<(String, String)> {
+        self.store()
+            .outbox_fetch((-1, 0), 1_000)
+            .expect("outbox")
+            .iter()
+            .filter_map(|r| {
+                let v: serde_json::Value = serde_json::from_slice(&r.payload).ok()?;
+                (v["device"] == device)
+                    .then(|| Some((v["order_id"].as_str()?.into(), v["kind"].as_str()?.into())))?
+            })
+            .collect()
+    }
+
+    /// An admin client that sees `device`'s state topic (its online state
+    /// and its last will), so a test never overtakes the broker.
+    pub async fn state_watch(&self, device: &str) -> Client {
+        let mut o = MqttOptions::new(format!("watch-{device}"), "127.0.0.1", self.mqtt().port());
+        o.set_credentials("admin", &self.admin_secret);
+        o.set_keep_alive(Duration::from_secs(30));
+        Client::connect(o, &[format!("gs/v1/dev/{device}/state")]).await
     }
 
     /// Moves the gateway's clock forward.
@@ -432,6 +478,15 @@ impl Client {
         r.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
     }
 
+    /// Waits for a command on the node's `cmd` topic (`what` names it in the
+    /// timeout's message), skipping the allow-list chunks a door also gets
+    /// there (`list`, no `cmd`); returns its payload.
+    pub async fn command(&mut self, what: &str) -> serde_json::Value {
+        self.wait_for(what, |t, v| t.ends_with("/cmd") && v.get("cmd").is_some())
+            .await
+            .1
+    }
+
     /// Collects what arrives within `d` that matches `f`.
     pub async fn collect(
         &mut self,
@@ -454,6 +509,11 @@ impl Client {
     pub fn kill(self) {
         self.task.abort();
     }
+}
+
+/// Lets presence's sweep (every second, real time) run on the moved clock.
+pub async fn sweep() {
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
 }
 
 /// A node's event on its `evt` topic.

@@ -3,15 +3,19 @@
 //! door's list and syncs it over MQTT to the real door firmware (the
 //! simulator's door: `DoorController` over a `StoredList` in simulated
 //! flash); the door decides on its own, its access events come back, are
-//! stored, and are published on the integrator feed pseudonymised.
+//! stored, and are published on the integrator feed pseudonymised. A door
+//! whose link is lost is one fault with one order, however often its link
+//! drops, and its access events count as its traffic. The rush-hour scenario
+//! runs the simulator's doors through synced lists with a revocation midway.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use firmware::Node;
 use gateway::access::db::{self, EventFilter};
 use gateway::access::{Credential, Grant};
 use gateway::clock::Clock;
-use gridsense_tests::{Client, Compound, WAIT, ack, alarm, event};
+use gridsense_tests::{Client, Compound, WAIT, ack, alarm, event, sweep};
 use protocol::DeviceChannel;
 use protocol::access::CredKind;
 use rumqttc::QoS;
@@ -269,6 +273,34 @@ impl Door {
             _ => 0,
         }
     }
+
+    /// The link drops without a DISCONNECT (the broker publishes the last
+    /// will); the firmware, with its list, stays.
+    fn drop_link(self) -> SimNode {
+        let Self { node, mqtt, .. } = self;
+        mqtt.kill();
+        node
+    }
+
+    /// The firmware `node` back on a new connection at uptime `now`.
+    async fn back(c: &Compound, id: &'static str, mut node: SimNode, now: u64) -> Self {
+        let mqtt = c.node_with(id, &["acc/ack"]).await;
+        node.reconnected(now);
+        Self {
+            id,
+            node,
+            mqtt,
+            now,
+        }
+    }
+
+    /// Presents `line` at uptime `at` and handles what comes back, without
+    /// waiting for the relock (the uptime moves little: no heartbeat falls due).
+    async fn swipe(&mut self, at: u64, line: &str) {
+        self.now = at;
+        self.node.apply(at, &Stimulus::Card(line.into()));
+        self.step(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,17 +382,9 @@ async fn a_list_cut_by_a_disconnect_resumes_when_the_door_is_back() {
         door.step(Duration::from_millis(30)).await;
     }
     assert!(door.status().list < v, "not complete yet");
-    let Door { node, mqtt, .. } = door;
-    mqtt.kill();
+    let node = door.drop_link();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mqtt = c.node_with(LOBBY, &["acc/ack"]).await;
-    let mut door = Door {
-        id: LOBBY,
-        node,
-        mqtt,
-        now: 1_000,
-    };
-    door.node.reconnected(1_000);
+    let mut door = Door::back(&c, LOBBY, node, 1_000).await;
     door.synced(v).await;
     assert_eq!(door.present(2_000, "c-0399").await, (1, 0));
     let stats = &c.gw.as_ref().expect("gw").access;
@@ -406,4 +430,224 @@ async fn a_confirmed_fire_releases_an_escape_door_for_a_card_nobody_holds() {
     let s = door.status();
     assert!(s.open && !s.forced, "released, not forced: {s:?}");
     assert_eq!(s.mode, firmware::LockMode::FireRelease);
+}
+
+/// Distinct order ids of `device`'s orders, and every kind they carried.
+fn orders(c: &Compound, device: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let rows = c.orders_of(device);
+    (
+        rows.iter().map(|(o, _)| o.clone()).collect(),
+        rows.into_iter().map(|(_, k)| k).collect(),
+    )
+}
+
+/// The kinds of every alarm stored for `device`.
+fn alarm_kinds(c: &Compound, device: &str) -> Vec<String> {
+    c.store()
+        .all_alarms()
+        .expect("alarms")
+        .iter()
+        .filter(|a| a.devices.iter().any(|d| d.as_str() == device))
+        .map(|a| a.kind.to_string())
+        .collect()
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_whose_link_is_lost_is_one_fault_with_one_order_until_it_is_back() {
+    let c = Compound::start(FAST).await;
+    let mut it = c.integrator().await;
+    let mut watch = c.state_watch(LOBBY).await;
+    save(&c, &[card("card-0001", "b1")]);
+    let mut door = Door::connect(&c, LOBBY, c.clock.now_ms()).await;
+    door.synced(list_with(&c, LOBBY, 1).await).await;
+    // The door controller's link is lost: no DISCONNECT, only its last will.
+    let node = door.drop_link();
+    watch
+        .wait_for("last will", |_, v| v["status"] == "offline")
+        .await;
+    c.advance(Duration::from_secs(31));
+    sweep().await;
+    let fault = alarm(&mut it, "the door's fault", |v| {
+        v["kind"] == "device-offline" && v["devices"][0] == LOBBY && v["state"] == "active"
+    })
+    .await;
+    until("the order", || !c.orders_of(LOBBY).is_empty()).await;
+    // Away for ten more minutes (every heartbeat missed, swept every second):
+    // still the one fault and the one order.
+    for _ in 0..10 {
+        c.advance(Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sweep().await;
+    let (ids, kinds) = orders(&c, LOBBY);
+    assert_eq!(ids.len(), 1, "one order for a lost door: {ids:?}");
+    assert_eq!(kinds, BTreeSet::from(["device-offline".to_string()]));
+    assert_eq!(alarm_kinds(&c, LOBBY), ["device-offline"]);
+    // Back online: the fault clears; the order is still the one.
+    let mut door = Door::back(&c, LOBBY, node, 1_000).await;
+    let cleared = alarm(&mut it, "the fault cleared", |v| {
+        v["kind"] == "device-offline" && v["devices"][0] == LOBBY && v["state"] == "cleared"
+    })
+    .await;
+    assert_eq!(cleared["id"], fault["id"]);
+    assert_eq!(orders(&c, LOBBY).0, ids, "no second order");
+    // And it decides again, online.
+    assert_eq!(door.present(2_000, "card-0001").await, (1, 0));
+    assert_eq!(alarm_kinds(&c, LOBBY), ["device-offline"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_door_link_is_one_order_and_its_access_events_keep_it_alive() {
+    let c = Compound::start(FAST).await;
+    let mut it = c.integrator().await;
+    let mut watch = c.state_watch(LOBBY).await;
+    save(&c, &[card("card-0001", "b1")]);
+    let mut door = Door::connect(&c, LOBBY, c.clock.now_ms()).await;
+    door.synced(list_with(&c, LOBBY, 1).await).await;
+    // Six drops in twelve seconds, each back within the grace period.
+    for k in 0..6 {
+        let node = door.drop_link();
+        watch
+            .wait_for("last will", |_, v| v["status"] == "offline")
+            .await;
+        c.advance(Duration::from_secs(1));
+        door = Door::back(&c, LOBBY, node, 1_000 + k * 100).await;
+        watch
+            .wait_for("back online", |_, v| v["status"] == "online")
+            .await;
+        c.advance(Duration::from_secs(1));
+    }
+    c.advance(Duration::from_secs(31));
+    sweep().await;
+    let fault = alarm(&mut it, "unstable link", |v| {
+        v["kind"] == "unstable-link" && v["devices"][0] == LOBBY
+    })
+    .await;
+    until("the order", || !c.orders_of(LOBBY).is_empty()).await;
+    let (ids, kinds) = orders(&c, LOBBY);
+    assert_eq!(ids.len(), 1, "one order for six drops: {ids:?}");
+    assert_eq!(kinds, BTreeSet::from(["unstable-link".to_string()]));
+    // The link holds for `stable_after_s` (300 s). The door sends no
+    // heartbeat meanwhile (its uptime hardly moves), only access events: a
+    // card every 30 s. They are its traffic, so it is not taken for silent
+    // (3 missed heartbeats = 180 s) and its link counts as held.
+    for k in 0..11 {
+        c.advance(Duration::from_secs(30));
+        door.swipe(2_000 + k * 100, "card-0001").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sweep().await;
+    let cleared = alarm(&mut it, "link stable", |v| {
+        v["kind"] == "unstable-link" && v["devices"][0] == LOBBY && v["state"] == "cleared"
+    })
+    .await;
+    assert_eq!(cleared["id"], fault["id"]);
+    assert_eq!(orders(&c, LOBBY).0, ids, "still the one order");
+    assert_eq!(
+        alarm_kinds(&c, LOBBY),
+        ["unstable-link"],
+        "no drop was an outage, nor the quiet hold"
+    );
+    let presence = c.store().presence_list().expect("presence");
+    let lobby = presence.iter().find(|r| r.device == LOBBY).expect("row");
+    assert_eq!(lobby.status, protocol::Status::Online, "{lobby:?}");
+    assert!(door.status().granted >= 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rush_hour_scenario_runs_through_synced_lists_with_a_revocation_midway() {
+    let c = Compound::start(FAST).await;
+    let gw = c.gw.as_ref().expect("gw");
+    // The residents' cards, imported as `gridsense access import` does.
+    let csv = gridsense_tests::deploy_dir().join("scenarios/rush-hour-cards.csv");
+    let mut store = gateway::store::Store::open(&c.cfg.store.path).expect("store");
+    let n = gateway::access::import::import(
+        &mut store,
+        &csv,
+        &gw.registry.get(),
+        &gw.profiles,
+        c.clock.now_ms(),
+        "test",
+    )
+    .expect("imported");
+    drop(store);
+    assert_eq!(n, 42);
+    let before = list_with(&c, LOBBY, 26).await;
+    let summary = c.run_scenario_with_api("rush-hour-cards.toml").await;
+    assert_eq!(summary.pending, 0, "{summary}");
+    assert_eq!(
+        (summary.stats.revocations, summary.stats.revocations_failed),
+        (1, 0),
+        "{summary}"
+    );
+    let all = db::events_in(
+        &c.store(),
+        &EventFilter {
+            limit: 10_000,
+            ..EventFilter::default()
+        },
+    )
+    .expect("events");
+    // Every door's cards came from its synced list: only visitors' cards are unknown.
+    for door in [LOBBY, "reader-b1-u2-lobby", STAIR] {
+        let granted = all
+            .iter()
+            .filter(|r| r.door == door && r.kind == "granted")
+            .count();
+        assert!(granted >= 10, "{door}: {granted} granted");
+    }
+    for r in all
+        .iter()
+        .filter(|r| r.reason.as_deref() == Some("unknown"))
+    {
+        let cred = r.cred.as_deref().unwrap_or_default();
+        assert!(cred.starts_with("visitor-"), "a resident refused: {r:?}");
+    }
+    assert!(
+        all.iter()
+            .any(|r| r.door == STAIR && r.kind == "forced-open"),
+        "the stairwell forced"
+    );
+    // card-0002 at the lobby: granted before the revocation, refused after the sync.
+    let after = db::lists_in(&c.store())
+        .expect("lists")
+        .into_iter()
+        .find(|l| l.door == LOBBY)
+        .expect("lobby");
+    assert!(
+        after.active > before,
+        "the revocation reached the lobby: {after:?}"
+    );
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|r| r.cred.as_deref() == Some("card-0002"))
+        .collect();
+    assert!(
+        mine.iter()
+            .any(|r| r.door == LOBBY && r.kind == "granted" && r.list == before),
+        "{mine:?}"
+    );
+    assert!(
+        mine.iter().any(|r| r.door == LOBBY
+            && r.reason.as_deref() == Some("revoked")
+            && r.list == after.active),
+        "{mine:?}"
+    );
+    for r in mine.iter().filter(|r| r.list > before) {
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("revoked"),
+            "opened after the sync: {r:?}"
+        );
+    }
 }

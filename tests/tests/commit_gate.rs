@@ -137,6 +137,7 @@ fn sensor_fault(state: protocol::feed::AlarmState) -> protocol::feed::AlarmFeed 
         confirmed_at: Some(T0),
         confirmed_by: Some("single-stage".into()),
         ended_at: (state == AlarmState::Cleared).then_some(T0 + 40),
+        snapshot: None,
     }
 }
 

@@ -8,10 +8,13 @@
 //! - [`lists`]: which credentials open which door (pure);
 //! - [`sync`]: one door's chunked sync: window, acks, resume (pure);
 //! - [`pseudonym`]: the keyed hash that replaces card ids on the integrator feed;
-//! - [`service`]: the running stage (lists → doors, events → store and feed, pruning).
+//! - [`service`]: the list task (lists → doors, pruning);
+//! - [`events`]: the event task (events → store, `acc/ack` and feed), apart
+//!   from the list task so an event never waits behind a sync.
 
 mod config;
 pub mod db;
+mod events;
 pub mod import;
 pub mod lists;
 pub mod model;
@@ -25,4 +28,4 @@ mod tests;
 
 pub use config::AccessSection;
 pub use model::{Credential, Grant};
-pub use service::{AccessService, AccessStats, subscribe};
+pub use service::{AccessService, AccessStats, AccessSubscriptions, subscribe};

@@ -1,11 +1,14 @@
-//! The running access stage: computes each door's list when credentials or
-//! the registry change, syncs it to the door (and again, from where it
-//! stopped, when the door comes back online), stores and acknowledges the
-//! doors' access events, publishes them pseudonymised on the integrator
-//! feed, and prunes events past `keep_days`.
+//! The running access stage, in two tasks:
+//! - the **list task** (here): computes each door's list when credentials
+//!   or the registry change, syncs it to the door (and again, from where it
+//!   stopped, when the door comes back online), and prunes access events
+//!   past `keep_days`;
+//! - the **event task** ([`super::events`]): stores and acknowledges the
+//!   doors' access events and publishes them on the integrator feed.
 //!
-//! It owns its own connection to the store's file (WAL: the writer thread
-//! is not held up; every write here is one short transaction).
+//! Apart, so an access event never waits behind a list sync. Each owns its
+//! own connection to the store's file (WAL: the writer thread is not held
+//! up; every write here is one short transaction).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,19 +16,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use protocol::access::{AccessEvent, AccessNotice, ListAck, ListChunk, ListHash, Pseudonym};
+use protocol::access::{ListAck, ListChunk, ListHash};
 use protocol::codec::decode;
-use protocol::topic::{DeviceChannel, Feed, filter};
-use protocol::{DeviceId, DeviceState, EvtAck, Name, Status, Topic};
+use protocol::topic::{DeviceChannel, filter};
+use protocol::{DeviceId, DeviceState, Name, Status, Topic};
 use tokio_util::sync::CancellationToken;
 
 use super::config::AccessSection;
 use super::db;
 use super::lists::{self, Door};
-use super::pseudonym::PseudonymKey;
 use super::sync::{DoorSync, Phase};
 use crate::bus::{Bus, BusError, Outgoing, Publisher, Subscription};
 use crate::clock::SharedClock;
+use crate::presence::LastSeen;
 use crate::registry::{Profiles, Registry, RegistryCell};
 use crate::store::{Store, StoreError};
 
@@ -44,8 +47,8 @@ pub struct AccessStats {
     pub pruned: AtomicU64,
 }
 
-/// The access stage, before it runs.
-#[derive(Debug)]
+/// The access stage, before it runs (one copy for each of its tasks).
+#[derive(Debug, Clone)]
 pub struct AccessService {
     /// `[access]`.
     pub cfg: AccessSection,
@@ -63,25 +66,37 @@ pub struct AccessService {
     pub site: Name,
     /// Counters, shared with whoever reads them.
     pub stats: Arc<AccessStats>,
+    /// Presence's traffic record: a door's access events show it is alive.
+    pub last_seen: Arc<LastSeen>,
 }
 
-/// The stage's subscription: access events, command acks (list answers)
-/// and presence. Made before the broker starts.
+/// The stage's subscriptions, one per task. Made before the broker starts.
+#[derive(Debug)]
+pub struct AccessSubscriptions {
+    /// The doors' access events (`acc`): the event task's.
+    pub events: Subscription,
+    /// Command acks (list answers) and presence: the list task's.
+    pub lists: Subscription,
+}
+
+/// The stage's subscriptions: access events for the event task, command
+/// acks (list answers) and presence for the list task.
 ///
 /// # Errors
 /// [`BusError`] from the broker.
-pub fn subscribe(bus: &Bus) -> Result<Subscription, BusError> {
-    bus.subscribe(
-        "gridsense-access",
-        &[filter::ACCESS, filter::COMMAND_ACKS, filter::STATES],
-    )
+pub fn subscribe(bus: &Bus) -> Result<AccessSubscriptions, BusError> {
+    Ok(AccessSubscriptions {
+        events: bus.subscribe("gridsense-access-events", &[filter::ACCESS])?,
+        lists: bus.subscribe(
+            "gridsense-access-lists",
+            &[filter::COMMAND_ACKS, filter::STATES],
+        )?,
+    })
 }
 
 struct Runtime {
     svc: AccessService,
     store: Store,
-    /// Made or read at the first event (no write at start-up).
-    key: Option<PseudonymKey>,
     syncs: HashMap<String, DoorSync>,
     generation: i64,
     registry: Option<Arc<Registry>>,
@@ -91,11 +106,11 @@ struct Runtime {
 }
 
 impl AccessService {
-    /// Runs until shutdown.
+    /// Runs the list task on `sub` (command acks and presence) until shutdown.
     ///
     /// # Errors
     /// When the store cannot be opened.
-    pub async fn run(
+    pub async fn run_lists(
         self,
         mut sub: Subscription,
         shutdown: CancellationToken,
@@ -104,7 +119,6 @@ impl AccessService {
         let mut rt = Runtime {
             svc: self,
             store,
-            key: None,
             syncs: HashMap::new(),
             generation: -1,
             registry: None,
@@ -139,7 +153,7 @@ impl AccessService {
     }
 }
 
-fn warn_on<T>(what: &str, r: Result<T, StoreError>) -> Option<T> {
+pub(super) fn warn_on<T>(what: &str, r: Result<T, StoreError>) -> Option<T> {
     r.map_err(|e| tracing::warn!(error = %e, "access: {what}"))
         .ok()
 }
@@ -283,11 +297,6 @@ impl Runtime {
         }
         let now = self.svc.clock.now_ms();
         match channel {
-            DeviceChannel::Acc => {
-                if let Ok(ev) = decode::<AccessEvent>(payload) {
-                    self.on_event(&device, &ev, now);
-                }
-            }
             DeviceChannel::CmdAck => {
                 if let Ok(ack) = decode::<ListAck>(payload) {
                     self.on_list_ack(&device, &ack, (now, self.mono_ms()));
@@ -299,49 +308,6 @@ impl Runtime {
                 self.on_online(&device, self.mono_ms());
             }
             _ => {}
-        }
-    }
-
-    fn on_event(&mut self, door: &DeviceId, ev: &AccessEvent, now: u64) {
-        let Some(fresh) = warn_on(
-            "store event",
-            db::insert_event(self.store.conn(), door, ev, now),
-        ) else {
-            return; // not acknowledged: the door repeats it
-        };
-        let ack = EvtAck {
-            seq: ev.seq,
-            boot: ev.boot,
-        };
-        self.svc
-            .publisher
-            .urgent(Outgoing::device(door, DeviceChannel::AccAck, &ack));
-        if !fresh {
-            self.svc.stats.repeats.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.svc.stats.events.fetch_add(1, Ordering::Relaxed);
-        if self.key.is_none() {
-            self.key = warn_on("pseudonym key", db::pseudonym_key(self.store.conn()));
-        }
-        let holder = match (&ev.cred, &self.key) {
-            (Some(c), Some(key)) => {
-                let kind = ev.cred_kind.unwrap_or_default();
-                Pseudonym::new(&key.of(kind.as_str(), c)).ok()
-            }
-            // Without its key the feed carries no holder at all, never the id.
-            _ => None,
-        };
-        let notice = AccessNotice {
-            door: door.clone(),
-            kind: ev.kind,
-            reason: ev.reason,
-            holder,
-            cred_kind: ev.cred_kind,
-            ts: ev.ts.unwrap_or(now),
-        };
-        if let Some(m) = Outgoing::feed(&self.svc.site, Feed::Access, door, &notice) {
-            self.svc.publisher.feed(m);
         }
     }
 

@@ -3,17 +3,7 @@
 //! hours of the day (`07:00-20:00`).
 
 use protocol::access::{DAY_MIN, Window};
-
-/// Days from 1970-01-01 to `y-m-d` (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use protocol::civil::{civil_from_days, days_from_civil};
 
 /// Parses an instant: seconds since the epoch, or `YYYY-MM-DDTHH:MM[:SS]Z`.
 ///
@@ -27,9 +17,13 @@ pub fn instant(s: &str) -> Result<u32, String> {
         || format!("{s:?} is not a time: write 2026-12-01T14:00Z (UTC) or seconds since 1970");
     let body = s.strip_suffix('Z').ok_or_else(bad)?;
     let (date, clock) = body.split_once('T').ok_or_else(bad)?;
-    let mut d = date.split('-').map(str::parse::<i64>);
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next())
-    else {
+    let mut d = date.split('-');
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (
+        d.next().map(str::parse::<i64>),
+        d.next().map(str::parse::<u8>),
+        d.next().map(str::parse::<u8>),
+        d.next(),
+    ) else {
         return Err(bad());
     };
     let mut c = clock.split(':').map(str::parse::<i64>);
@@ -133,16 +127,7 @@ pub fn window(days_s: &str, hours: &str) -> Result<Option<Window>, String> {
 pub fn format(t: u32) -> String {
     let t = i64::from(t);
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // civil_from_days
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}Z",
         secs / 3_600,

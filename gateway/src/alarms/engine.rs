@@ -8,31 +8,11 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use protocol::feed::{AlarmFeed, AlarmState};
 use protocol::{AlarmKind, Cause, DeviceId, EventKind, Name, NodeEvent, Status};
 
+use super::effect::Effect;
 use super::incident::{Alarm, Key};
 use super::maintenance::Maintenance;
 use super::policy::AlarmPolicy;
 use crate::registry::DeviceInfo;
-
-/// What the engine asks the world to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// An alarm was raised or changed: store it, publish it, maybe make an order.
-    Changed(Box<AlarmFeed>),
-    /// A confirmed fire: release the escape-route locks of this zone.
-    Release {
-        /// The alarm.
-        alarm: String,
-        /// Fire zone (or the site node when the device has no zone).
-        zone: String,
-    },
-    /// A gas alarm: close the valves of this zone.
-    CloseValve {
-        /// The alarm.
-        alarm: String,
-        /// Fire zone (or site node).
-        zone: String,
-    },
-}
 
 /// What an operator does to an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +185,8 @@ impl Engine {
                     return self.raise_fault(dev, kind, at);
                 }
                 let pre = ev.kind == EventKind::PreAlarm;
-                self.raise(dev, kind, Some(cause), pre, at)
+                let fx = self.raise(dev, kind, Some(cause), pre, at);
+                self.evidence(ev, fx)
             }
             (EventKind::Fault, _) => self.raise_fault(dev, AlarmKind::SensorFault, at),
             (EventKind::Tamper, _) => self.raise_fault(dev, AlarmKind::Tamper, at),
@@ -213,6 +194,21 @@ impl Engine {
             (EventKind::Restore, cause) => self.restore(dev, cause.map(Cause::alarm_kind), at),
             _ => Vec::new(),
         }
+    }
+
+    /// The event's snapshot reference becomes the picture of the alarms it
+    /// raised or changed (kept for their later changes too).
+    fn evidence(&mut self, ev: &NodeEvent, mut fx: Vec<Effect>) -> Vec<Effect> {
+        let Some(snap) = &ev.snapshot else { return fx };
+        for e in &mut fx {
+            if let Effect::Changed(feed) = e
+                && let Some(alarm) = self.open.get_mut(feed.id.as_str())
+            {
+                alarm.feed.snapshot = Some(snap.clone());
+                feed.snapshot = Some(snap.clone());
+            }
+        }
+        fx
     }
 
     /// A threshold crossing found by the rules on telemetry.
@@ -366,12 +362,13 @@ impl Engine {
             test,
             devices: vec![dev.id.clone()],
             zone: protocol::Ident::new(&Self::zone_of(dev)).ok(),
-            location: dev.location_label.clone(),
-            grid: dev.grid.clone(),
+            location: dev.location_label.to_string(),
+            grid: (*dev.grid).clone(),
             raised_at: at,
             confirmed_at: None,
             confirmed_by: None,
             ended_at: None,
+            snapshot: None,
         };
         Alarm {
             feed,

@@ -27,7 +27,7 @@ fn heat(seq: u32) -> NodeEvent {
 /// A heat detector in room `b3-u2-f7-r702` of building `b3`.
 fn in_room() -> Arc<DeviceInfo> {
     let mut d = (*device("heat-702", "heat", "b3-u2-f7-r702", Some("fz-b3-7"))).clone();
-    d.ancestors = vec![name("b3-u2-f7"), name("b3-u2"), name("b3")];
+    d.ancestors = vec![name("b3-u2-f7"), name("b3-u2"), name("b3")].into();
     Arc::new(d)
 }
 

@@ -397,3 +397,47 @@ fn an_acknowledged_fire_is_reset_not_cancelled() {
     e.operator("gw01-a1", OperatorAction::Reset, 9)
         .expect("reset once restored");
 }
+
+#[test]
+fn a_cameras_snapshot_reference_stays_with_the_alarm_it_raised() {
+    let mut e = engine();
+    let cam = device("cam-1", "camera", "gate", None);
+    let uri = "http://10.0.0.5/onvif/snapshot?profile=p1";
+    let mut intrusion = alarm(1, Cause::Intrusion);
+    intrusion.snapshot = Some(protocol::SnapshotRef::new(uri).expect("uri"));
+    let fx = e.on_event(&cam, &intrusion, 1_000);
+    let raised = fx
+        .iter()
+        .find_map(|x| match x {
+            Effect::Changed(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("raised");
+    assert_eq!(
+        (raised.kind, raised.state),
+        (AlarmKind::Intrusion, AlarmState::Active)
+    );
+    assert_eq!(raised.snapshot.as_deref(), Some(uri));
+    // The operator's acknowledgement keeps it.
+    let fx = e
+        .operator(raised.id.as_str(), OperatorAction::Acknowledge, 2_000)
+        .expect("ack");
+    let acked = fx
+        .iter()
+        .find_map(|x| match x {
+            Effect::Changed(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("acked");
+    assert_eq!(acked.snapshot.as_deref(), Some(uri));
+    // An event without one raises an alarm without one.
+    let fx = e.on_event(
+        &device("smoke-1", "smoke", "r701", Some("fz7")),
+        &alarm(1, Cause::Smoke),
+        3_000,
+    );
+    assert!(
+        fx.iter()
+            .all(|x| !matches!(x, Effect::Changed(f) if f.snapshot.is_some()))
+    );
+}

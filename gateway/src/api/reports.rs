@@ -186,6 +186,7 @@ pub(super) async fn submit(
         confirmed_at: Some(now),
         confirmed_by: Some("resident".into()),
         ended_at: None,
+        snapshot: None,
     };
     let row = ReportRow {
         id: id.clone(),

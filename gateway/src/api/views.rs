@@ -68,7 +68,7 @@ pub(super) async fn devices(
             let p = presence.get(d.id.as_str());
             serde_json::json!({
                 "id": d.id, "profile": d.profile, "location": d.location,
-                "label": d.location_label, "cell": d.grid.cell, "fire_zone": d.fire_zone,
+                "label": &*d.location_label, "cell": d.grid.cell, "fire_zone": d.fire_zone,
                 "status": p.map(|p| p.0), "since": p.map(|p| p.1),
                 "alarms": alarms.get(d.id.as_str()).cloned().unwrap_or_default(),
             })
@@ -106,7 +106,7 @@ pub(super) async fn site(
             .filter(|a| a.devices.iter().any(|x| x == &d.id))
             .map(|a| a.id.to_string())
             .collect();
-        for n in std::iter::once(&d.location).chain(&d.ancestors) {
+        for n in std::iter::once(&d.location).chain(d.ancestors.iter()) {
             let t = tally.entry(n.to_string()).or_default();
             t.0 += 1;
             t.1 += u32::from(on);
@@ -133,22 +133,10 @@ pub(super) async fn site(
     ))
 }
 
-/// Days since the epoch of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `(start of this month, start of last month)` in ms, UTC.
 pub(super) fn month_starts(now: u64) -> (u64, u64) {
-    let date = crate::clock::date_of(now);
-    let y: i64 = date.get(0..4).and_then(|s| s.parse().ok()).unwrap_or(1970);
-    let m: i64 = date.get(5..7).and_then(|s| s.parse().ok()).unwrap_or(1);
+    use protocol::civil::{civil_from_days, days_from_civil};
+    let (y, m, _) = civil_from_days(i64::try_from(now / 86_400_000).unwrap_or(0));
     let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
     let ms = |days: i64| u64::try_from(days).unwrap_or(0) * 86_400_000;
     (ms(days_from_civil(y, m, 1)), ms(days_from_civil(py, pm, 1)))

@@ -146,6 +146,7 @@ fn resume_orders(unhanded: Vec<AlarmFeed>) -> Vec<AlarmFeed> {
                 state: AlarmState::Active,
                 condition: true,
                 ended_at: None,
+                snapshot: None,
                 ..feed.clone()
             });
         }

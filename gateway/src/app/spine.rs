@@ -1,6 +1,5 @@
 //! Wires the spine: ingest on both lanes, then presence.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -10,7 +9,7 @@ use crate::analysis::SpineOutputs;
 use crate::health::Progress;
 use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
 use crate::message::Ingested;
-use crate::presence::{self, LastSeen, Presence, PresenceTask};
+use crate::presence::{self, Presence, PresenceTask};
 
 /// How often presence sweeps for silent devices.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -38,7 +37,7 @@ impl Wiring<'_> {
         let (telemetry_tx, telemetry) = mpsc::channel(q.telemetry.get());
         let (states_tx, states_rx) = mpsc::channel(q.states.get());
         let (changes_tx, changes_rx) = mpsc::channel(q.presence.get());
-        let last_seen = Arc::new(LastSeen::default());
+        let last_seen = self.last_seen.clone();
         let ingest = Ingest::new(IngestParts {
             registry: self.registry.clone(),
             store: self.store.clone(),
@@ -80,7 +79,13 @@ impl Wiring<'_> {
                         .map(|d| d.device.clone())
                         .chain(self.cfg.fire_centre.iter().filter_map(|f| {
                             protocol::DeviceId::new(f.link_device.as_deref()?).ok()
-                        })),
+                        }))
+                        .chain(
+                            self.cfg
+                                .cameras
+                                .iter()
+                                .filter_map(|c| protocol::DeviceId::new(&c.id).ok()),
+                        ),
                 ),
                 refused: self.rejects.refused.clone(),
                 site: self.cfg.gateway.site.clone(),

@@ -57,6 +57,10 @@ pub struct Config {
     /// centre; absent: no link.
     #[serde(default)]
     pub fire_centre: Option<crate::firecentre::FireCentreConfig>,
+    /// `[[cameras]]`: ONVIF cameras whose events the gateway pulls
+    /// (docs/cameras.md); none by default.
+    #[serde(default)]
+    pub cameras: Vec<crate::onvif::CameraConfig>,
     /// Residents' reports: the completion notice to the reporter.
     #[serde(default)]
     pub reports: crate::orders::ReportsSection,

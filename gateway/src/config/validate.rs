@@ -162,6 +162,11 @@ pub fn sections(cfg: &Config, profiles: &Profiles) -> Result<(), Vec<FieldProble
     if let Some(f) = &cfg.fire_centre {
         lines.extend(f.validate().err().unwrap_or_default());
     }
+    lines.extend(
+        crate::onvif::validate(&cfg.cameras)
+            .err()
+            .unwrap_or_default(),
+    );
     lines.extend(cfg.reports.validate().err().unwrap_or_default());
     problems.extend(lines.into_iter().map(FieldProblem::from_line));
     if problems.is_empty() {

@@ -21,13 +21,12 @@ fn feed(state: AlarmState, devices: &[&str]) -> AlarmFeed {
             .collect(),
         zone: None,
         location: "b1".into(),
-        grid: crate::testutil::device("x", "smoke", "r1", None)
-            .grid
-            .clone(),
+        grid: (*crate::testutil::device("x", "smoke", "r1", None).grid).clone(),
         raised_at: 1_796_137_445_000,
         confirmed_at: Some(1_796_137_445_000),
         confirmed_by: Some("immediate".into()),
         ended_at: None,
+        snapshot: None,
     }
 }
 

@@ -133,7 +133,7 @@ impl Announcer {
             "name": device.id.as_str(),
             "model": device.profile.as_str(),
             "manufacturer": "GridSense",
-            "suggested_area": device.location_label,
+            "suggested_area": &*device.location_label,
         })
     }
 

@@ -73,13 +73,12 @@ mod tests {
                 .collect(),
             zone: None,
             location: String::new(),
-            grid: crate::testutil::device("x", "smoke", "r1", None)
-                .grid
-                .clone(),
+            grid: (*crate::testutil::device("x", "smoke", "r1", None).grid).clone(),
             raised_at: 1,
             confirmed_at: None,
             confirmed_by: None,
             ended_at: None,
+            snapshot: None,
         }
     }
 

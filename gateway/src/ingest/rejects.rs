@@ -23,6 +23,7 @@ pub const REASONS: &[&str] = &[
     "quarantined",
     "address-quarantined",
     "shed-telemetry",
+    "camera-auth",
     "store-error",
 ];
 

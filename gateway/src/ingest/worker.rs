@@ -419,6 +419,24 @@ impl Ingest {
         let Some(tel) = self.decode::<Telemetry>(&dev, topic, payload, now) else {
             return;
         };
+        self.telemetry(dev, now, tel);
+    }
+
+    /// An event of a device the gateway talks to itself (an ONVIF camera),
+    /// on the path of an MQTT node's `evt`: forwarded to analysis, committed,
+    /// then acknowledged (on the device's `evt/ack`, where no node listens).
+    pub async fn submit_event(&self, dev: Arc<DeviceInfo>, ev: NodeEvent) {
+        let now = self.inner.clock.now_ms();
+        let payload = Bytes::from(serde_json::to_vec(&ev).unwrap_or_default());
+        self.on_event(dev, now, ev, payload).await;
+    }
+
+    /// Telemetry of such a device, on the path of an MQTT node's `tel`.
+    pub fn submit_telemetry(&self, dev: Arc<DeviceInfo>, tel: Telemetry) {
+        self.telemetry(dev, self.inner.clock.now_ms(), tel);
+    }
+
+    fn telemetry(&self, dev: Arc<DeviceInfo>, now: u64, tel: Telemetry) {
         self.inner.stats.telemetry.fetch_add(1, Ordering::Relaxed);
         let rec = TelemetryRecord {
             device: dev.id.clone(),

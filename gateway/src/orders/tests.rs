@@ -45,6 +45,7 @@ pub(crate) fn alarm(kind: AlarmKind, state: AlarmState) -> AlarmFeed {
         confirmed_at: Some(T0 - 1_000),
         confirmed_by: Some("second-detector".into()),
         ended_at: None,
+        snapshot: None,
     }
 }
 

@@ -21,11 +21,13 @@ pub struct DeviceInfo {
     pub location: Name,
     /// The site nodes enclosing that node, nearest first (`b3-u2-f7`,
     /// `b3-u2`, `b3`): what a maintenance window on a building or floor covers.
-    pub ancestors: Vec<Name>,
+    /// Shared by the devices of one node (as are the label and the grid
+    /// path): a compound has thousands of devices and a few hundred places.
+    pub ancestors: Arc<[Name]>,
     /// That node's names from the top: `Building 3 / Unit 2 / Floor 7 / Room 702`.
-    pub location_label: String,
+    pub location_label: Arc<str>,
     /// The grid cell responsible for it.
-    pub grid: GridPath,
+    pub grid: Arc<GridPath>,
     /// Its fire zone: its own, or its location's (own or inherited).
     pub fire_zone: Option<Name>,
     /// Whether it is on an escape route (locks released in a fire).
@@ -34,6 +36,14 @@ pub struct DeviceInfo {
     pub installed: String,
     /// Its GB/T 26875.3 names, when the device list gives them.
     pub gbt: Option<super::GbtAddress>,
+}
+
+/// What the devices of one site node share.
+#[derive(Clone)]
+struct Place {
+    ancestors: Arc<[Name]>,
+    label: Arc<str>,
+    grid: Arc<GridPath>,
 }
 
 /// The registry as loaded; reload to see changes.
@@ -50,6 +60,9 @@ pub struct Registry {
     /// Compared against when the username is unknown, so a miss costs as
     /// much as a wrong password.
     decoy: Option<Credential>,
+    /// The store's registry change counter when this snapshot was read
+    /// ([`stored_version`]); `None` when the store has none.
+    version: Option<i64>,
 }
 
 impl Registry {
@@ -58,6 +71,9 @@ impl Registry {
     /// # Errors
     /// SQLite errors; [`StoreError::Invalid`] when a stored row makes no sense.
     pub fn load(store: &Store) -> Result<Self, StoreError> {
+        // Read first: a change committed while the tables are read moves
+        // the counter past this value, and the next check reloads.
+        let version = stored_version(store);
         let rows = site::load_rows(store.conn())?;
         let (nodes, errors) = site::resolve_all(&rows);
         if let Some(e) = errors.first() {
@@ -69,6 +85,7 @@ impl Registry {
         let mut reg = Self {
             nodes: nodes.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             decoy: Credential::new(Role::Device, "decoy").ok(),
+            version,
             ..Self::default()
         };
         reg.load_devices(store)?;
@@ -96,6 +113,8 @@ impl Registry {
                 },
             ))
         })?;
+        // What the devices of one site node share, made once per node.
+        let mut places: HashMap<String, Place> = HashMap::new();
         for row in rows {
             let (id, profile, location, zone, escape_route, installed, gbt) = row?;
             let bad = |what: &str| StoreError::Invalid(format!("device {id}: {what}"));
@@ -107,13 +126,25 @@ impl Registry {
                 Some(z) => Some(Name::new(&z).map_err(|_| bad("bad fire zone"))?),
                 None => node.fire_zone.clone(),
             };
+            let place = match places.get(location.as_str()) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = Place {
+                        ancestors: self.ancestors(node).into(),
+                        label: node.label.as_str().into(),
+                        grid: Arc::new(node.grid.clone()),
+                    };
+                    places.insert(location.clone(), p.clone());
+                    p
+                }
+            };
             let info = Arc::new(DeviceInfo {
                 id: DeviceId::new(&id).map_err(|_| bad("bad id"))?,
                 profile: KindName::new(&profile).map_err(|_| bad("bad profile"))?,
                 location: node.id.clone(),
-                ancestors: self.ancestors(node),
-                location_label: node.label.clone(),
-                grid: node.grid.clone(),
+                ancestors: place.ancestors,
+                location_label: place.label,
+                grid: place.grid,
                 fire_zone,
                 escape_route,
                 installed,
@@ -164,6 +195,11 @@ impl Registry {
             self.creds.insert(user, Credential { role, salt, hash });
         }
         Ok(())
+    }
+
+    /// The registry change counter this snapshot was read at.
+    pub fn version(&self) -> Option<i64> {
+        self.version
     }
 
     /// The device with this id.
@@ -220,4 +256,16 @@ impl Registry {
             }
         }
     }
+}
+
+/// The store's registry change counter (migration 13: bumped by triggers on
+/// every write to site nodes, devices and credentials); `None` when the
+/// store has none or it cannot be read (then every check reloads).
+pub(crate) fn stored_version(store: &Store) -> Option<i64> {
+    store
+        .conn()
+        .query_row("SELECT n FROM registry_version WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .ok()
 }

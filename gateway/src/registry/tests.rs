@@ -72,7 +72,10 @@ fn example_compound_imports_and_resolves() {
     import_example(&dir, &mut store);
     let reg = Registry::load(&store).expect("load");
     let d = reg.device("smoke-b2-702").expect("device");
-    assert_eq!(d.location_label, "Building 2 / Unit 1 / Floor 7 / Room 702");
+    assert_eq!(
+        &*d.location_label,
+        "Building 2 / Unit 1 / Floor 7 / Room 702"
+    );
     assert_eq!(d.grid.cell.as_str(), "lianhua-g02");
     assert_eq!(d.grid.city.as_str(), "foshan");
     assert_eq!(d.fire_zone.as_deref(), Some("b2-u1-f7"));
@@ -393,4 +396,87 @@ fn no_two_installations_share_an_admin_password_and_none_is_accepted_before_one_
     let secrets: std::collections::HashSet<String> =
         (0..64).map(|_| new_secret().expect("secret")).collect();
     assert_eq!(secrets.len(), 64, "device secrets repeat");
+}
+
+fn gas(id: &str) -> DeviceFields {
+    DeviceFields {
+        id: id.into(),
+        profile: "gas".into(),
+        location: "b2-u1-f1-r101".into(),
+        fire_zone: "kitchen-9".into(),
+        ..DeviceFields::default()
+    }
+}
+
+#[test]
+fn every_registry_write_moves_the_change_counter_and_nothing_else_does() {
+    let (_dir, mut store) = setup();
+    let v = |s: &Store| Registry::load(s).expect("load").version().expect("counter");
+    let v0 = v(&store);
+    import_sites(&mut store, &deploy("site.csv")).expect("site");
+    let v1 = v(&store);
+    assert!(v1 > v0, "site import: {v0} -> {v1}");
+    add_device(&mut store, &gas("gas-9"), &profiles(), NOW).expect("add");
+    let v2 = v(&store);
+    assert!(v2 > v1, "device add: {v1} -> {v2}");
+    rotate(&mut store, "gas-9", NOW).expect("rotate");
+    let v3 = v(&store);
+    assert!(v3 > v2, "credential rotated: {v2} -> {v3}");
+    store
+        .conn()
+        .execute(
+            "INSERT INTO presence (device, status, at_ms) VALUES ('gas-9', 'online', 1)",
+            [],
+        )
+        .expect("presence");
+    assert_eq!(v(&store), v3, "presence is not the registry");
+    remove_device(&mut store, "gas-9", NOW).expect("remove");
+    assert!(v(&store) > v3, "device removed");
+}
+
+#[tokio::test]
+async fn the_running_gateway_rereads_the_registry_only_when_it_changed() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let (dir, mut store) = setup();
+    import_sites(&mut store, &deploy("site.csv")).expect("site");
+    let path = dir.path().join("gs.db");
+    let clock: crate::clock::SharedClock = Arc::new(crate::clock::ManualClock::new(NOW));
+    let (handle, _writer) = crate::store::spawn_writer(
+        Store::open(&path).expect("open"),
+        crate::store::StoreConfig::default(),
+        clock,
+    )
+    .expect("writer");
+    let cell = Arc::new(RegistryCell::new(Registry::load(&store).expect("load")));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(reload::reload_every(
+        handle,
+        cell.clone(),
+        Duration::from_millis(20),
+        shutdown.clone(),
+    ));
+    let first = cell.get();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        Arc::ptr_eq(&first, &cell.get()),
+        "unchanged: the snapshot in force is kept, not rebuilt"
+    );
+    // The CLI adds a device from its own connection.
+    add_device(&mut store, &gas("gas-9"), &profiles(), NOW).expect("add");
+    let mut seen = false;
+    for _ in 0..250 {
+        if cell.get().device("gas-9").is_some() {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the new device reached the snapshot in force");
+    let second = cell.get();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(Arc::ptr_eq(&second, &cell.get()), "and is kept again");
+    shutdown.cancel();
+    task.await.expect("reload task");
 }

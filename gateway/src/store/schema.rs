@@ -333,6 +333,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
     ",
+    // 13: a change counter of the registry (site nodes, devices,
+    // credentials), bumped by triggers whoever writes (the CLI in another
+    // process included): the running gateway re-reads the registry only
+    // when it moved, instead of rebuilding the whole snapshot every 5 s.
+    "
+    CREATE TABLE registry_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n INTEGER NOT NULL
+    );
+    INSERT INTO registry_version (id, n) VALUES (1, 0);
+    CREATE TRIGGER registry_site_insert AFTER INSERT ON site_nodes
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_site_update AFTER UPDATE ON site_nodes
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_site_delete AFTER DELETE ON site_nodes
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_device_insert AFTER INSERT ON devices
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_device_update AFTER UPDATE ON devices
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_device_delete AFTER DELETE ON devices
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_credential_insert AFTER INSERT ON credentials
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_credential_update AFTER UPDATE ON credentials
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    CREATE TRIGGER registry_credential_delete AFTER DELETE ON credentials
+        BEGIN UPDATE registry_version SET n = n + 1; END;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,8 @@
 //! gridsense-sim deploy/scenarios/fire-floor.toml --broker 127.0.0.1:1883 --seed 7
 //! gridsense-sim deploy/scenarios/idle-fleet.toml --generate 10000 --heartbeat-s 30 --ramp-s 60
 //! gridsense-sim deploy/scenarios/fire-floor.toml --devices creds.csv
+//! gridsense-sim deploy/scenarios/rush-hour-cards.toml --devices deploy/devices.creds.csv \
+//!     --api 127.0.0.1:8080 --api-token-file installer.token
 //! ```
 
 use std::path::PathBuf;
@@ -53,6 +55,14 @@ struct Cli {
     /// MQTT keep-alive in s.
     #[arg(long, default_value_t = 60)]
     keep_alive_s: u64,
+    /// The gateway's operators' API (plain HTTP), host:port: where the
+    /// scenario's revocations go.
+    #[arg(long, requires = "api_token_file")]
+    api: Option<String>,
+    /// A file holding an installer's or admin's bearer token for --api
+    /// (`gridsense user token NAME`).
+    #[arg(long, requires = "api")]
+    api_token_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -101,7 +111,18 @@ async fn start(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Duration::try_from_secs_f64(s)
             .map_err(|_| format!("{what}: {s} is not a duration in seconds"))
     };
+    let api = match (cli.api, cli.api_token_file) {
+        (Some(addr), Some(file)) => Some(sim::gateway_api::GatewayApi {
+            addr,
+            token: std::fs::read_to_string(&file)
+                .map_err(|e| format!("--api-token-file {}: {e}", file.display()))?
+                .trim()
+                .to_string(),
+        }),
+        _ => None,
+    };
     let opts = SimOptions {
+        api,
         broker: cli.broker,
         seed: cli.seed,
         heartbeat_s: cli.heartbeat_s,

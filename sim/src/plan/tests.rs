@@ -168,3 +168,56 @@ fn a_flap_drops_the_link_times_times_down_then_up() {
     };
     assert!(errs[0].contains("flap"), "{errs:?}");
 }
+
+#[test]
+fn a_revocation_acts_at_the_gateway_and_a_named_card_at_its_doors() {
+    let fleet = generate(200, 1);
+    let s = scenario(
+        r#"
+[[step]]
+at_s = 30
+action = { type = "revoke", credential = "card:card-0002" }
+[[step]]
+at_s = 10
+select = { kind = "door", pick = 2 }
+action = { type = "card", id = "card-0002", open_s = 2 }
+"#,
+    );
+    let plan = build(&s, &members(&fleet), 7).expect("plan");
+    assert_eq!(plan.len(), 6, "card, pull, close at two doors: {plan:?}");
+    let at = |ms: u64| plan.iter().filter(|e| e.at_ms == ms).count();
+    assert_eq!((at(10_000), at(11_000), at(13_000)), (2, 2, 2));
+    assert!(
+        plan.iter()
+            .filter(|e| e.at_ms == 10_000)
+            .all(|e| e.what == Planned::Stim(Stimulus::Card("card-0002".into())))
+    );
+    assert_eq!(revocations(&s), [(30_000, "card:card-0002".to_string())]);
+    assert!(revocations(&scenario(FIRE)).is_empty());
+}
+
+#[test]
+fn a_revocation_names_a_credential_and_selects_nothing() {
+    let bad = Scenario::parse(
+        "t",
+        r#"name = "t"
+duration_s = 60
+[[step]]
+at_s = 1
+select = { kind = "door" }
+action = { type = "revoke", credential = "card-0002" }
+[[step]]
+at_s = 2
+select = { kind = "door" }
+action = { type = "card", id = "no spaces" }
+"#,
+    )
+    .expect_err("invalid");
+    let text = bad.to_string();
+    assert!(text.contains("step[0].action.credential"), "{text}");
+    assert!(
+        text.contains("step[0].select: a revocation acts at the gateway"),
+        "{text}"
+    );
+    assert!(text.contains("step[1].action.id"), "{text}");
+}

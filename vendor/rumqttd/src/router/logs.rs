@@ -20,7 +20,10 @@ type PubWithProp = (Publish, Option<PublishProperties>);
 #[derive(Clone)]
 pub struct PublishData {
     pub publish: Publish,
-    pub properties: Option<PublishProperties>,
+    /// GridSense patch: boxed. Inline, the MQTT 5 properties (~140 bytes)
+    /// were paid by every stored message, and MQTT 3.1.1 messages have none:
+    /// a log entry or retained message is now ~100 bytes, was ~230.
+    pub properties: Option<Box<PublishProperties>>,
     pub timestamp: Instant,
 }
 
@@ -28,7 +31,7 @@ impl From<PubWithProp> for PublishData {
     fn from((publish, properties): PubWithProp) -> Self {
         PublishData {
             publish,
-            properties,
+            properties: properties.map(Box::new),
             timestamp: Instant::now(),
         }
     }
@@ -264,7 +267,7 @@ impl DataLog {
         // no need to include timestamp when returning
         let o = o
             .into_iter()
-            .map(|(pubdata, offset)| ((pubdata.publish, pubdata.properties), offset))
+            .map(|(pubdata, offset)| ((pubdata.publish, pubdata.properties.map(|p| *p)), offset))
             .collect();
 
         Ok((next, o))
@@ -272,7 +275,7 @@ impl DataLog {
 
     pub fn shadow(&mut self, filter: &str) -> Option<PubWithProp> {
         let data = self.native.get_mut(*self.filter_indexes.get(filter)?)?;
-        data.log.last().map(|p| (p.publish, p.properties))
+        data.log.last().map(|p| (p.publish, p.properties.map(|p| *p)))
     }
 
     /// This method is called when the subscriber has caught up with the commit log. In which case,
@@ -349,7 +352,7 @@ impl DataLog {
                 self.retained_publishes.remove(filter);
                 return Vec::new();
             }
-            return vec![(pubdata.publish.clone(), pubdata.properties.clone())];
+            return vec![(pubdata.publish.clone(), pubdata.properties.as_deref().cloned())];
         }
 
         // discard expired retained messages
@@ -382,7 +385,7 @@ impl DataLog {
         self.retained_publishes
             .iter()
             .filter(|(topic, _)| matches(topic, filter))
-            .map(|(_, p)| (p.publish.clone(), p.properties.clone()))
+            .map(|(_, p)| (p.publish.clone(), p.properties.as_deref().cloned()))
             .collect()
     }
 }

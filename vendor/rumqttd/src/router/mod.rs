@@ -1,5 +1,5 @@
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::VecDeque,
     fmt,
 };
 
@@ -12,7 +12,7 @@ use crate::{
         PubAckProperties, PubComp, PubCompProperties, PubRec, PubRecProperties, PubRel,
         PubRelProperties, Publish, PublishProperties, SubAck, SubAckProperties, UnsubAck,
     },
-    ConnectionId, Filter, RouterId, Topic,
+    ConnectionId, Filter, RouterId,
 };
 
 mod alertlog;
@@ -349,38 +349,36 @@ pub struct MeterData {
     pub size: usize,
 }
 
+/// GridSense patch: totals only. It also kept every topic the connection
+/// ever published (a `String` made for each publish, on the router thread)
+/// and a copy of each of its filters, which nothing reads: a few hundred
+/// bytes per held connection, and growing with the topics a client uses.
 #[derive(Debug, Default, Clone)]
 pub struct IncomingMeter {
-    publishes: HashMap<Topic, MeterData>,
-    subscribes: HashSet<Filter>,
+    subscriptions: usize,
     total_publishes: MeterData,
 }
 
 impl IncomingMeter {
     pub fn register_publish(&mut self, publish: &Publish) -> Result<(), std::str::Utf8Error> {
-        let meter = {
-            let topic = std::str::from_utf8(&publish.topic)?.to_string();
-            self.publishes.entry(topic).or_default()
-        };
-        meter.count += 1;
-        meter.size += publish.len();
-
+        std::str::from_utf8(&publish.topic)?;
         self.total_publishes.count += 1;
         self.total_publishes.size += publish.len();
 
         Ok(())
     }
 
-    pub fn get_topic_meters(&self) -> &HashMap<Topic, MeterData> {
-        &self.publishes
+    pub fn register_subscription(&mut self) {
+        self.subscriptions += 1;
     }
 
-    pub fn register_subscription(&mut self, filter: Filter) -> bool {
-        self.subscribes.insert(filter)
+    pub fn unregister_subscription(&mut self) {
+        self.subscriptions = self.subscriptions.saturating_sub(1);
     }
 
-    pub fn unregister_subscription(&mut self, filter: &Filter) -> bool {
-        self.subscribes.remove(filter)
+    /// Filters the connection subscribed to and has not unsubscribed.
+    pub fn subscriptions(&self) -> usize {
+        self.subscriptions
     }
 
     pub fn get_total_count(&self) -> usize {

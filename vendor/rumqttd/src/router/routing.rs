@@ -730,7 +730,7 @@ impl Router {
                             }
 
                             let meter = &mut self.ibufs.get_mut(id).unwrap().meter;
-                            meter.unregister_subscription(filter);
+                            meter.unregister_subscription();
 
                             if !connection.subscriptions.remove(filter) {
                                 warn!(
@@ -1001,7 +1001,7 @@ impl Router {
         // every subscribe
 
         let meter = &mut self.ibufs.get_mut(id).unwrap().meter;
-        meter.register_subscription(filter_path.clone());
+        meter.register_subscription();
     }
 
     /// When a connection is ready, it should sweep native data from 'datalog',

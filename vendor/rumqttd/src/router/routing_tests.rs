@@ -159,3 +159,91 @@ fn a_burst_leaves_no_large_buffer_behind() {
     assert!(r.ibufs[other].buffer.lock().capacity() <= 2 * IDLE_CAPACITY);
     assert!(r.cache.as_ref().unwrap().capacity() <= 2 * IDLE_CAPACITY);
 }
+
+/// The incoming meter keeps totals: a client publishing to many topics
+/// costs the router no record per topic (nor per filter it subscribed).
+#[test]
+fn the_incoming_meter_keeps_totals_not_a_record_per_topic() {
+    let mut r = router();
+    let id = connect(&mut r, "chatty");
+    send(&mut r, id, subscribe("dev/chatty/cmd"));
+    send(&mut r, id, subscribe("dev/chatty/evt/ack"));
+    for i in 0..500 {
+        send(
+            &mut r,
+            id,
+            publish(&format!("dev/chatty/tel/{i}"), "x".into(), false),
+        );
+    }
+    let m = &r.ibufs[id].meter;
+    assert_eq!(m.get_total_count(), 500);
+    assert_eq!(m.subscriptions(), 2);
+    // Nothing in it can grow with the topics: three counters.
+    assert_eq!(
+        std::mem::size_of::<crate::router::IncomingMeter>(),
+        3 * std::mem::size_of::<usize>()
+    );
+}
+
+/// A stored message without MQTT 5 properties is about a hundred bytes in
+/// the log, not the ~230 it took with the properties inline.
+#[test]
+fn a_stored_message_is_small_without_properties() {
+    assert!(
+        std::mem::size_of::<crate::router::logs::PublishData>() <= 112,
+        "{} bytes",
+        std::mem::size_of::<crate::router::logs::PublishData>()
+    );
+    // And the properties a v5 client sends are still kept and read back.
+    let mut r = router();
+    let id = connect(&mut r, "v5");
+    let props = PublishProperties {
+        message_expiry_interval: Some(3600),
+        content_type: Some("application/json".into()),
+        ..PublishProperties::default()
+    };
+    let Packet::Publish(p, _) = publish("dev/v5/state", "on".into(), true) else {
+        unreachable!()
+    };
+    send(&mut r, id, Packet::Publish(p, Some(props)));
+    let kept = r.datalog.read_retained_messages("dev/v5/state");
+    let got = kept[0].1.as_ref().expect("properties kept");
+    assert_eq!(got.content_type.as_deref(), Some("application/json"));
+    assert!(got.message_expiry_interval.is_some_and(|s| s <= 3600));
+}
+
+/// A caught-up connection's requests cost their own size: one waiter slot
+/// per filter it waits on (was four), and no buffer left in its tracker.
+#[test]
+fn parked_requests_cost_their_own_size() {
+    let mut r = router();
+    let id = connect(&mut r, "idle");
+    send(&mut r, id, subscribe("dev/idle/cmd"));
+    send(&mut r, id, subscribe("dev/idle/evt/ack"));
+    for _ in 0..100 {
+        if r.consume().is_none() {
+            break;
+        }
+    }
+    for f in ["dev/idle/cmd", "dev/idle/evt/ack"] {
+        let w = r.datalog.waiters(&f.to_string()).expect("filter").waiters();
+        assert_eq!(w.len(), 1, "{f}: the connection waits there");
+        assert_eq!(w.capacity(), 1, "{f}: one slot");
+    }
+    assert_eq!(
+        r.scheduler.trackers[id].get_data_requests().capacity(),
+        0,
+        "nothing left in the tracker"
+    );
+    // New data wakes it, and it parks again the same way.
+    let other = connect(&mut r, "gw");
+    send(&mut r, other, publish("dev/idle/cmd", "open".into(), false));
+    for _ in 0..100 {
+        if r.consume().is_none() {
+            break;
+        }
+    }
+    let w = r.datalog.waiters(&"dev/idle/cmd".to_string()).expect("filter");
+    assert_eq!(w.waiters().len(), 1);
+    assert!(r.obufs[id].data_buffer.lock().len() >= 1, "the command reached its queue");
+}

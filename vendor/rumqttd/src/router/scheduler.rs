@@ -35,8 +35,11 @@ impl Scheduler {
         let id = self.readyqueue.pop_front()?;
         let tracker = self.trackers.get_mut(id)?;
 
-        // drain will clear all DataRequest but will keep the allocated memory of our VecDeque.
-        let data_requests = tracker.data_requests.drain(..).collect();
+        // GridSense patch: the requests move out with their buffer (was a
+        // drain into a new one, an allocation per poll); `trackv` gives back
+        // what remains, so a caught-up connection's tracker holds no buffer
+        // (its requests are parked in the filters' waiters).
+        let data_requests = std::mem::take(&mut tracker.data_requests);
 
         // Implicitly reschedule the connection. Router will take care of explicitly pausing if
         // required (it has the state necessary to determine if pausing is required)
@@ -56,7 +59,12 @@ impl Scheduler {
 
     pub fn trackv(&mut self, id: ConnectionId, requests: VecDeque<DataRequest>) {
         let tracker = self.trackers.get_mut(id).unwrap();
-        tracker.data_requests.extend(requests);
+        // GridSense patch: hand the buffer back rather than copy into another.
+        if tracker.data_requests.is_empty() {
+            tracker.data_requests = requests;
+        } else {
+            tracker.data_requests.extend(requests);
+        }
     }
 
     pub fn reschedule(&mut self, id: ConnectionId, reason: ScheduleReason) {

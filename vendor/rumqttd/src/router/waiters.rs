@@ -25,6 +25,12 @@ impl<T> Waiters<T> {
     /// Pushes a request to current wait queue
     pub fn register(&mut self, id: ConnectionId, request: T) {
         let request = (id, request);
+        // GridSense patch: a filter's first waiter gets a slot of its own;
+        // `push_back` reserves four (~500 bytes of requests), and a
+        // device's own filters have one waiter each, its device.
+        if self.current.capacity() == 0 {
+            self.current.reserve_exact(1);
+        }
         self.current.push_back(request);
     }
 

@@ -439,55 +439,23 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             // GridSense patch: the TLS and websocket handshakes run in the
             // connection's own task, not in the accept loop, so one slow
             // handshake does not hold back every other connection.
-            #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
             let tls = self.config.tls.clone();
             // GridSense patch: the gate hears when this connection ends, on
             // every path out of its task.
             let closed = config.peer_gate.clone().map(|gate| ClosedGuard { gate, addr });
-            task::spawn(async move {
-                let _closed = closed;
-                #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
-                let accepted = tls_accept(tls.as_ref(), stream).await;
-                #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
-                let accepted: Result<(Box<dyn N>, Option<String>), Error> =
-                    Ok((Box::new(stream), None));
-                let (network, tenant_id) = match accepted {
-                    Ok(o) => o,
-                    Err(e) => {
-                        error!(error=?e, "Tls accept error");
-                        return;
-                    }
-                };
-                match link_type {
-                    #[cfg(feature = "websocket")]
-                    LinkType::Websocket => {
-                        let stream = match accept_hdr_async(network, WSCallback).await {
-                            Ok(s) => Box::new(WsStream::new(s)),
-                            Err(e) => {
-                                error!(error=?e, "Websocket failed handshake");
-                                return;
-                            }
-                        };
-                        remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
-                            .instrument(tracing::info_span!(
-                                "websocket_link",
-                                client_id = field::Empty,
-                                connection_id = field::Empty
-                            ))
-                            .await
-                    }
-                    LinkType::Remote => {
-                        remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
-                            .instrument(tracing::error_span!(
-                                "remote_link",
-                                ?tenant_id,
-                                client_id = field::Empty,
-                                connection_id = field::Empty,
-                            ))
-                            .await
-                    }
-                }
-            });
+            task::spawn(connection(
+                Accepted {
+                    stream,
+                    addr,
+                    link_type,
+                    tls,
+                    closed,
+                },
+                config,
+                router_tx,
+                protocol,
+                will_handlers,
+            ));
 
             // GridSense patch: no pause at all when none is configured (a
             // zero sleep still waits for the timer's next tick, ~1 ms per
@@ -495,6 +463,89 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             if !delay.is_zero() {
                 time::sleep(delay).await;
             }
+        }
+    }
+}
+
+/// GridSense patch: what the accept loop hands a connection's task.
+struct Accepted {
+    stream: TcpStream,
+    addr: SocketAddr,
+    link_type: LinkType,
+    #[cfg_attr(
+        not(any(feature = "use-rustls", feature = "use-native-tls")),
+        allow(dead_code)
+    )]
+    tls: Option<crate::TlsConfig>,
+    closed: Option<ClosedGuard>,
+}
+
+/// GridSense patch: one accepted connection's task, from its TLS (or
+/// websocket) handshake to the end of its link. Each stage's future is
+/// boxed: inline, the rustls handshake's state (~1.4 KB) stayed in every
+/// held connection's task beside its link (plain TCP ones included), since
+/// a task is as large as its largest stage; boxed, the handshake's is freed
+/// once done and the task keeps what the link needs.
+async fn connection<P: Protocol + Clone + Send + 'static>(
+    a: Accepted,
+    config: Arc<ConnectionSettings>,
+    router_tx: Sender<(ConnectionId, Event)>,
+    protocol: P,
+    will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+) {
+    let Accepted {
+        stream,
+        addr,
+        link_type,
+        tls,
+        closed,
+    } = a;
+    let _closed = closed;
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    let accepted = Box::pin(tls_accept(tls.as_ref(), stream)).await;
+    #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
+    let accepted: Result<(Box<dyn N>, Option<String>), Error> = {
+        let _ = tls;
+        Ok((Box::new(stream), None))
+    };
+    let (network, tenant_id) = match accepted {
+        Ok(o) => o,
+        Err(e) => {
+            error!(error=?e, "Tls accept error");
+            return;
+        }
+    };
+    match link_type {
+        #[cfg(feature = "websocket")]
+        LinkType::Websocket => {
+            let stream = match Box::pin(accept_hdr_async(network, WSCallback)).await {
+                Ok(s) => Box::new(WsStream::new(s)),
+                Err(e) => {
+                    error!(error=?e, "Websocket failed handshake");
+                    return;
+                }
+            };
+            Box::pin(
+                remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
+                    .instrument(tracing::info_span!(
+                        "websocket_link",
+                        client_id = field::Empty,
+                        connection_id = field::Empty
+                    )),
+            )
+            .await
+        }
+        LinkType::Remote => {
+            Box::pin(
+                remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
+                    .instrument(tracing::error_span!(
+                        "remote_link",
+                        ?tenant_id,
+                        client_id = field::Empty,
+                        connection_id = field::Empty,
+                    )),
+            )
+            .await
         }
     }
 }

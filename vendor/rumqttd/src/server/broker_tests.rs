@@ -295,3 +295,39 @@ async fn the_peer_gate_hears_refusals_and_closes_refused_addresses() {
     }
     assert_eq!(closed.load(Ordering::SeqCst), 3);
 }
+
+/// GridSense patch: an accepted connection's task (handshake, then link)
+/// holds neither stage inline: smaller than either, so the TLS handshake's
+/// state is not kept in every held connection's task.
+#[test]
+fn accepted_connection_task_keeps_no_handshake_state() {
+    let (router_tx, _rx) = flume::bounded::<(ConnectionId, Event)>(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let b = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (tx, _) = mpsc::sync_channel(1);
+        let cfg = Arc::new(settings(tx).connections);
+        let peer = a.local_addr().unwrap();
+        let link = remote(cfg.clone(), None, router_tx.clone(), Box::new(a), V4, Arc::default(), peer);
+        let link_size = std::mem::size_of_val(&link);
+        let handshake = std::mem::size_of_val(&tls_accept(None, b));
+        let accepted = Accepted {
+            stream: TcpStream::connect(l.local_addr().unwrap()).await.unwrap(),
+            addr: peer,
+            link_type: LinkType::Remote,
+            tls: None,
+            closed: None,
+        };
+        let task = connection(accepted, cfg, router_tx, V4, Arc::default());
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size < link_size.min(handshake),
+            "task {size} bytes, its link stage {link_size}, the TLS handshake {handshake}"
+        );
+    });
+}
