@@ -54,9 +54,11 @@ for path in sorted(glob.glob(os.path.join(ROOT, "protocol/vectors/*.toml"))):
         continue
     target = ("node_messages" if stem in NODE else
               "access_messages" if stem.startswith("access") else "upstream_messages")
-    for case in v.get("valid", []) + v.get("invalid", []):
-        if "payload" in case:
-            add(target, case["payload"])
+    # A file holds its cases, or [[file]] tables of one message each.
+    for f in [v] + v.get("file", []):
+        for case in f.get("valid", []) + f.get("invalid", []):
+            if "payload" in case:
+                add(target, case["payload"])
 for t in ["", "/", "gs/v1/dev//evt", "gs/v1/dev/a\u00e9/evt", "gs/v1/dev/" + "a" * 300 + "/evt"]:
     add("topic", t)
 add("topic", b"gs/v1/dev/\xff\xfe/evt")
@@ -64,6 +66,59 @@ for p in ['{"seq":1,"type":"alarm","cause":"smoke","value":1e400}', '{"seq":1,"s
           '{"seq":1,"type":"heartbeat","battery":87', '{"seq":1,"type":"\\ud800"}', "\x00", "[" * 200]:
     add("node_messages", p)
     add("upstream_messages", p)
+
+# --- GB/T 26875.3: what a centre sends (every request, confirm, deny) -------
+
+
+def gbt_frame(serial: int, command: int, data: bytes, time: bytes = bytes([5, 4, 15, 1, 12, 26])) -> bytes:
+    body = (struct.pack("<H", serial) + bytes([1, 1]) + time + (0x571).to_bytes(6, "little")
+            + (0x26010001).to_bytes(6, "little") + struct.pack("<H", len(data)) + bytes([command]) + data)
+    return b"@@" + body + bytes([sum(body) % 256]) + b"##"
+
+
+centre = [gbt_frame(7, 4, bytes([k, 1, 0])) for k in (61, 62, 81, 85, 88)]
+centre += [gbt_frame(8, 1, bytes([89, 1, 0])), gbt_frame(9, 1, bytes([91, 1, 10])),
+           gbt_frame(10, 1, bytes([90, 1, 0, 30, 8, 1, 12, 26])),
+           gbt_frame(11, 1, bytes([90, 1, 60, 30, 8, 1, 12, 26])),  # second 60
+           gbt_frame(12, 4, bytes([99, 1])), gbt_frame(13, 4, b""), gbt_frame(1, 3, b""),
+           gbt_frame(1, 6, b"")]
+for f in centre:
+    add("gbt26875", f)
+add("gbt26875", b"xx@" + b"".join(centre[:3]) + b"@@\x00" + centre[6])  # garbage between frames
+add("gbt26875", centre[6][:20])  # cut short
+
+# --- the API's JSON bodies: route byte, then the body ------------------------
+# Routes in gateway/src/api/bodies.rs's BodyRoute::ALL order.
+ROUTES = ["login", "user", "maintenance", "alarm", "order", "report", "visitor", "revoke", "device"]
+
+
+def body(route: str, text: str) -> None:
+    add("api_bodies", bytes([ROUTES.index(route)]) + text.encode())
+
+
+body("login", '{"user":"admin","password":"correct horse battery"}')
+body("login", '{"user":"admin","password":"x","extra":1}')
+body("user", '{"name":"guard-1","role":"operator","password":"long enough pw"}')
+body("user", '{"name":"bad name","role":"root","password":"short"}')
+body("maintenance", '{"target":"b1","on":true,"by":"Li Wei","reason":"detector service","for_s":3600}')
+body("maintenance", '{"target":"smoke-b1-101a","on":true,"by":"Li","reason":"x","until":1764550800000}')
+body("maintenance", '{"target":"b1","on":true,"by":"Li","reason":"x","until":1,"for_s":18446744073709551615}')
+body("maintenance", '{"target":"b1","on":false,"by":"Li","reason":"done"}')
+body("alarm", "")
+body("alarm", '{"by":"Guard Zhang","reason":"checked on site"}')
+body("order", "  ")
+body("order", '{"by":"grid worker 7","note":"water shut off"}')
+body("report", '{"place":"b1","text":"smoke smell on the stairs","phone":"+86 138-0000-0000"}')
+body("report", '{"place":"nowhere","text":"","phone":"call me"}')
+body("visitor", '{"holder":"flat 101","opens":["b1"],"from":"2025-12-01T14:00Z","until":"2025-12-01T18:00Z"}')
+body("visitor", '{"holder":"x","opens":["b1"],"from":"1764597600","until":"1764612000","id":"v-guest-1"}')
+body("visitor", '{"holder":"x","opens":[],"from":"2025-13-01T14:00Z","until":"99999999999-01-01T00:00Z"}')
+body("revoke", '{"credential":"card:card-0001"}')
+body("revoke", '{"credential":"iris:x"}')
+body("device", '{"id":"smoke-new-1","profile":"smoke","location":"b1","escape_route":false,"installed":"2025-11-30"}')
+body("device", '{"id":"smoke-b1-101a","profile":"nope","location":"b9","installed":"2025-02-30x"}')
+for r in ROUTES:
+    body(r, '{"' + "a" * 64 + '":' + "[" * 100)
 
 # --- profiles (TOML text, then 8 bytes of register words) --------------------
 WORDS = bytes([0x12, 0x34, 0x56, 0x78, 0x00, 0x01, 0xFF, 0xFF])
@@ -79,6 +134,11 @@ add("config", '[gateway]\nid = "gw01"\nsite = "s"\n')
 add("csv_import", b"\x00" + read("deploy/site.csv"))
 add("csv_import", b"\x01" + read("deploy/devices.csv"))
 add("csv_import", b"\x00id,level,name\nx,unit,\"unterminated\n")
+add("csv_import", b"\x02credential,kind,holder,opens,valid_from,valid_until,days,hours,visitor\n"
+    b"card-0001,card,flat 101,b1,,,mon-fri,07:00-20:00,no\n"
+    b"4711,pin,guard,reader-b1-u2-lobby,2025-12-01T00:00Z,2026-12-01T00:00Z,,,no\n"
+    b"v-1,qr,guest,b1;b2,1764597600,1764612000,sat,,yes\n")
+add("csv_import", b"\x02credential,holder,opens\ncard-0001,a,smoke-b1-101a\ncard-0001,b,nowhere\n")
 add("csv_import", b"\x01id,profile,location\n\xff\xfe,smoke,b1-u1\n")
 add("creds", b"\x00device,profile,secret,fire_zone,location\nsmoke-1,smoke,s3cr3t-s3cr3t,fz1,b1-u1\n")
 add("creds", b"\x00device,profile,secret\n\"a\"\"b\",smoke,\n")

@@ -54,10 +54,10 @@ if ! cargo deb --version >/dev/null 2>&1; then
     echo "setup: installing cargo-deb"
     cargo install cargo-deb --locked --quiet
 fi
-# Security tooling, pinned (SECURITY.md): the fuzzer driver (libFuzzer, on
-# the stable toolchain), the licence and duplicate-crate policy (deny.toml),
-# the software bill of materials next to the .deb.
-for tool in cargo-fuzz@0.13.2 cargo-deny@0.20.2 cargo-cyclonedx@0.5.9; do
+# Security tooling, pinned (SECURITY.md): the licence and duplicate-crate
+# policy (deny.toml), the software bill of materials next to the .deb. (The
+# fuzz targets need no tool: scripts/fuzz.sh builds them with cargo.)
+for tool in cargo-deny@0.20.2 cargo-cyclonedx@0.5.9; do
     name=${tool%@*}
     if ! cargo "${name#cargo-}" --version 2>/dev/null | grep -qF "${tool#*@}"; then
         echo "setup: installing $tool"

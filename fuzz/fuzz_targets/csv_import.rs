@@ -1,100 +1,72 @@
-//! The installer's CSV imports (gateway/src/registry): `gridsense site
-//! import` and `gridsense device import`, against a real SQLite store that
-//! already holds the sample compound (deploy/site.csv). The first byte picks
-//! the import; the rest is the file. An import either writes everything or
-//! nothing, and refuses with one message per problem.
+//! The installer's CSV imports: `gridsense site import` and `gridsense
+//! device import` (gateway/src/registry) against a real SQLite store that
+//! holds the sample compound's site (deploy/site.csv), and `gridsense
+//! access import` (gateway/src/access/import.rs) against one that also
+//! holds its devices (the doors a credential opens). The first byte picks
+//! the import; the rest is the file. An import either writes everything
+//! or nothing, and refuses with one message per problem. Every input meets
+//! the same store: one per process, brought back after each import that
+//! wrote (src/compound.rs).
 #![no_main]
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use gateway::registry::{ImportError, Profiles, import_devices, import_sites};
-use gateway::store::Store;
+use gateway::registry::{ImportError, import_devices, import_sites};
+use gridsense_fuzz::compound::{Compound, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 
-/// Imports that wrote rows before the store is made anew (it grows).
-const WRITES_PER_STORE: u32 = 256;
-
-struct World {
-    dir: PathBuf,
-    store: Store,
-    profiles: Profiles,
-    writes: u32,
+#[derive(Clone, Copy)]
+enum Import {
+    Sites,
+    Devices,
+    Access,
 }
 
-impl World {
-    fn new() -> Self {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("gridsense-fuzz-csv-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let store = Self::fresh_store(&dir);
-        Self {
-            dir,
-            store,
-            profiles: Profiles::builtin(),
-            writes: 0,
+fn run(c: &mut Compound, which: Import, file: &[u8]) {
+    let input = c.dir.join("input.csv");
+    let creds = c.dir.join("input.creds.csv");
+    std::fs::write(&input, file).expect("write the input");
+    let _ = std::fs::remove_file(&creds);
+    let result = match which {
+        Import::Sites => import_sites(&mut c.store, &input),
+        Import::Devices => import_devices(&mut c.store, &input, &c.profiles, &creds, NOW_MS),
+        Import::Access => gateway::access::import::import(
+            &mut c.store,
+            &input,
+            &c.registry,
+            &c.profiles,
+            NOW_MS,
+            "fuzz",
+        ),
+    };
+    match result {
+        Ok(0) => {}
+        Ok(_) => c.reset(),
+        Err(ImportError::Invalid(problems)) => {
+            assert!(!problems.is_empty(), "refused without a reason");
+            assert!(!creds.exists(), "a refused import left a credentials file");
         }
-    }
-
-    fn fresh_store(dir: &Path) -> Store {
-        for f in ["registry.db", "registry.db-wal", "registry.db-shm"] {
-            let _ = std::fs::remove_file(dir.join(f));
-        }
-        let mut store = Store::open(&dir.join("registry.db")).expect("a store");
-        let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/site.csv");
-        import_sites(&mut store, &site).expect("the sample site imports");
-        store
-    }
-
-    fn run(&mut self, devices: bool, file: &[u8]) {
-        let input = self.dir.join("input.csv");
-        let creds = self.dir.join("input.creds.csv");
-        std::fs::write(&input, file).expect("write the input");
-        let _ = std::fs::remove_file(&creds);
-        let result = if devices {
-            import_devices(
-                &mut self.store,
-                &input,
-                &self.profiles,
-                &creds,
-                1_764_547_200_000,
-            )
-        } else {
-            import_sites(&mut self.store, &input)
-        };
-        match result {
-            Ok(0) => {}
-            Ok(_) => {
-                self.writes += 1;
-                if self.writes >= WRITES_PER_STORE {
-                    self.store = Self::fresh_store(&self.dir);
-                    self.writes = 0;
-                }
-            }
-            Err(ImportError::Invalid(problems)) => {
-                assert!(!problems.is_empty(), "refused without a reason");
-                assert!(!creds.exists(), "a refused import left a credentials file");
-            }
-            Err(e) => panic!("import failed other than by refusing the file: {e}"),
-        }
+        Err(e) => panic!("import failed other than by refusing the file: {e}"),
     }
 }
 
-static WORLD: Mutex<Option<World>> = Mutex::new(None);
+/// The site only (device imports of the sample devices succeed), and the
+/// site with its devices (for access imports).
+static STORES: Mutex<[Option<Compound>; 2]> = Mutex::new([None, None]);
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, file)) = data.split_first() else {
         return;
     };
-    let mut world = WORLD
+    let which = [Import::Sites, Import::Devices, Import::Access][usize::from(which) % 3];
+    let mut stores = STORES
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    world
-        .get_or_insert_with(World::new)
-        .run(which & 1 == 1, file);
+    let c = match which {
+        Import::Sites | Import::Devices => {
+            stores[0].get_or_insert_with(|| Compound::new("csv", false))
+        }
+        Import::Access => stores[1].get_or_insert_with(|| Compound::new("csv-access", true)),
+    };
+    run(c, which, file);
 });

@@ -1,5 +1,8 @@
 //! Checks shared by the fuzz targets: a decoder may refuse any input, but
-//! must never panic, and what it accepts must survive its own encoder.
+//! must never panic, and what it accepts must survive its own encoder; and
+//! the sample compound the targets that need a store or a registry share.
+
+pub mod compound;
 
 use protocol::Message;
 use protocol::codec::{self, DecodeError};

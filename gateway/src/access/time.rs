@@ -38,6 +38,10 @@ pub fn instant(s: &str) -> Result<u32, String> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 59 {
         return Err(bad());
     }
+    // Before any arithmetic: a year of many digits overflows the day count.
+    if !(1970..=2106).contains(&y) {
+        return Err(format!("{s:?} is outside 1970..2106"));
+    }
     let t = days_from_civil(y, m, day) * 86_400 + h * 3_600 + min * 60 + sec;
     u32::try_from(t).map_err(|_| format!("{s:?} is outside 1970..2106"))
 }
@@ -129,4 +133,30 @@ pub fn format(t: u32) -> String {
         secs / 3_600,
         secs % 3_600 / 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_of_a_far_year_is_refused_not_an_overflow() {
+        // Reached from a visitor pass's `until` (fuzz target `api_bodies`) and an
+        // access import's `valid_from` (`csv_import`): a 13-digit year overflowed.
+        for s in [
+            "9999999999999-01-01T00:00Z",
+            "-9223372036854775808-01-01T00:00Z",
+            "9223372036854775807-12-31T23:59Z",
+            "1969-12-31T23:59Z",
+        ] {
+            let e = instant(s).expect_err(s);
+            assert!(
+                e.contains("1970..2106") || e.contains("is not a time"),
+                "{s}: {e}"
+            );
+        }
+        assert_eq!(instant("2106-02-07T06:28:15Z"), Ok(u32::MAX));
+        assert!(instant("2106-02-07T06:28:16Z").is_err());
+        assert_eq!(instant("1970-01-01T00:00Z"), Ok(0));
+    }
 }

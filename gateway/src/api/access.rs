@@ -88,7 +88,7 @@ pub(super) struct NewVisitor {
     id: Option<String>,
 }
 
-fn visitor_pass(
+pub(super) fn visitor_pass(
     v: NewVisitor,
     reg: &Registry,
     profiles: &crate::registry::Profiles,
@@ -172,6 +172,19 @@ pub(super) struct Revoke {
     credential: String,
 }
 
+impl Revoke {
+    /// The credential's kind and id, from `KIND:ID`.
+    pub(super) fn key(&self) -> Result<(CredKind, &str), ApiError> {
+        let (k, id) = self
+            .credential
+            .split_once(':')
+            .ok_or_else(|| ApiError::Body("credential: write KIND:ID".into()))?;
+        let kind = CredKind::parse(k)
+            .ok_or_else(|| ApiError::Body(format!("credential: {k:?} is not card, pin or qr")))?;
+        Ok((kind, id))
+    }
+}
+
 /// `POST /api/access/revoke` (installer, admin): revokes a credential;
 /// doors refuse it from their next sync.
 #[utoipa::path(post, path = "/api/access/revoke", tag = "access", request_body = Revoke,
@@ -184,12 +197,7 @@ pub(super) async fn revoke(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.need(Need::Install, "revoke credentials")?;
     let reg = db_path(&s)?;
-    let (k, id) = r
-        .credential
-        .split_once(':')
-        .ok_or_else(|| ApiError::Body("credential: write KIND:ID".into()))?;
-    let kind = CredKind::parse(k)
-        .ok_or_else(|| ApiError::Body(format!("credential: {k:?} is not card, pin or qr")))?;
+    let (kind, id) = r.key()?;
     let (now, by, key) = (
         s.console.clock.now_ms(),
         caller.name.clone(),

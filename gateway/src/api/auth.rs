@@ -112,7 +112,7 @@ where
 #[serde(deny_unknown_fields)]
 pub(super) struct Login {
     /// User name.
-    user: String,
+    pub(super) user: String,
     /// Password.
     password: String,
 }
@@ -230,6 +230,18 @@ pub(super) struct NewUser {
     password: String,
 }
 
+impl NewUser {
+    /// The role asked for, when name, role and password pass [`check_user`].
+    pub(super) fn check(&self) -> Result<Role, ApiError> {
+        check_user(&self.name, &self.role, &self.password).map_err(ApiError::Body)
+    }
+
+    /// The login name.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// Shortest password accepted.
 pub const PASSWORD_MIN: usize = 10;
 
@@ -261,7 +273,7 @@ pub(super) async fn add_user(
     Json(u): Json<NewUser>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.need(Need::Admin, "manage users")?;
-    let role = check_user(&u.name, &u.role, &u.password).map_err(ApiError::Body)?;
+    let role = u.check()?;
     let password = u.password;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await

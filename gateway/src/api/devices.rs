@@ -35,6 +35,21 @@ pub(super) struct NewDevice {
     installed: String,
 }
 
+impl NewDevice {
+    /// The fields as `gridsense device add` takes them.
+    pub(super) fn fields(&self) -> DeviceFields {
+        DeviceFields {
+            id: self.id.clone(),
+            profile: self.profile.clone(),
+            location: self.location.clone(),
+            fire_zone: self.fire_zone.clone(),
+            escape_route: self.escape_route.map(|b| b.to_string()).unwrap_or_default(),
+            installed: self.installed.clone(),
+            gbt: Default::default(),
+        }
+    }
+}
+
 /// `POST /api/devices` (installer): registers a device; answers its MQTT
 /// secret once (flash it into the node; it is not stored in clear).
 #[utoipa::path(post, path = "/api/devices", tag = "site", request_body = NewDevice,
@@ -51,15 +66,7 @@ pub(super) async fn register(
         .registration
         .clone()
         .ok_or(ApiError::Unavailable)?;
-    let fields = DeviceFields {
-        id: d.id.clone(),
-        profile: d.profile.clone(),
-        location: d.location.clone(),
-        fire_zone: d.fire_zone,
-        escape_route: d.escape_route.map(|b| b.to_string()).unwrap_or_default(),
-        installed: d.installed,
-        gbt: Default::default(),
-    };
+    let fields = d.fields();
     let now = s.console.clock.now_ms();
     let added = tokio::task::spawn_blocking(move || {
         let mut store = Store::open(&reg.db).map_err(ImportError::from)?;

@@ -8,6 +8,7 @@
 mod access;
 mod alarms;
 mod auth;
+pub mod bodies;
 mod config;
 mod console;
 mod devices;

@@ -82,10 +82,10 @@ pub(super) struct MaintenanceRequest {
 pub(super) struct ActionBody {
     /// Who acts.
     #[serde(default)]
-    by: String,
+    pub(super) by: String,
     /// Why.
     #[serde(default)]
-    reason: String,
+    pub(super) reason: String,
 }
 
 /// Parses a JSON body; an empty body is `T::default()` when `empty` is given.
@@ -100,7 +100,7 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(
 }
 
 /// Checks `who` and `why`: both required, both bounded.
-fn who_and_why(by: &str, reason: &str) -> Result<(String, String), MaintenanceError> {
+pub(super) fn who_and_why(by: &str, reason: &str) -> Result<(String, String), MaintenanceError> {
     let (by, reason) = (by.trim(), reason.trim());
     let bad = |m: &str| Err(MaintenanceError::Invalid(m.to_string()));
     if by.is_empty() {
@@ -123,38 +123,7 @@ impl Operators {
         scope: Scope,
         now: u64,
     ) -> Result<Window, ApiError> {
-        let (by, reason) = who_and_why(&m.by, &m.reason)?;
-        let until = match (m.until, m.for_s) {
-            (Some(u), None) => u,
-            (None, Some(s)) => now.saturating_add(s.saturating_mul(1000)),
-            _ => {
-                return Err(MaintenanceError::Invalid(
-                    "give exactly one of `until` (ms since the epoch) or `for_s` (seconds)".into(),
-                )
-                .into());
-            }
-        };
-        if until <= now {
-            return Err(MaintenanceError::Invalid(format!(
-                "`until` {until} is not in the future (now {now})"
-            ))
-            .into());
-        }
-        if until - now > self.max_ms {
-            return Err(MaintenanceError::Invalid(format!(
-                "a window lasts at most {} h ([alarms] max_maintenance_h)",
-                self.max_ms / 3_600_000
-            ))
-            .into());
-        }
-        Ok(Window {
-            target: m.target.clone(),
-            scope,
-            since: now,
-            until,
-            by,
-            reason,
-        })
+        window(m, scope, now, self.max_ms)
     }
 
     /// Starts a window: in force in the engine first (refused there while a
@@ -241,6 +210,48 @@ impl Operators {
             tracing::error!(alarm = id, error = %e, "operator action not audited");
         }
     }
+}
+
+/// The window a start request asks for at `now`, checked: who and why,
+/// exactly one of `until` or `for_s`, in the future, at most `max_ms` long.
+pub(super) fn window(
+    m: &MaintenanceRequest,
+    scope: Scope,
+    now: u64,
+    max_ms: u64,
+) -> Result<Window, ApiError> {
+    let (by, reason) = who_and_why(&m.by, &m.reason)?;
+    let until = match (m.until, m.for_s) {
+        (Some(u), None) => u,
+        (None, Some(s)) => now.saturating_add(s.saturating_mul(1000)),
+        _ => {
+            return Err(MaintenanceError::Invalid(
+                "give exactly one of `until` (ms since the epoch) or `for_s` (seconds)".into(),
+            )
+            .into());
+        }
+    };
+    if until <= now {
+        return Err(MaintenanceError::Invalid(format!(
+            "`until` {until} is not in the future (now {now})"
+        ))
+        .into());
+    }
+    if until - now > max_ms {
+        return Err(MaintenanceError::Invalid(format!(
+            "a window lasts at most {} h ([alarms] max_maintenance_h)",
+            max_ms / 3_600_000
+        ))
+        .into());
+    }
+    Ok(Window {
+        target: m.target.clone(),
+        scope,
+        since: now,
+        until,
+        by,
+        reason,
+    })
 }
 
 /// The action as the path names it.

@@ -82,10 +82,19 @@ pub(super) async fn list(
 pub(super) struct OrderAction {
     /// Who did it (default: the logged-in user).
     #[serde(default)]
-    by: String,
+    pub(super) by: String,
     /// What was done, or why.
     #[serde(default)]
-    note: String,
+    pub(super) note: String,
+}
+
+/// Parses the optional body of a move (empty: no `by`, no `note`).
+pub(super) fn order_action(body: &[u8]) -> Result<OrderAction, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(OrderAction::default())
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::Body(e.to_string()))
+    }
 }
 
 fn upstream_state(action: &str) -> Result<UpstreamState, ApiError> {
@@ -130,11 +139,7 @@ pub(super) async fn act(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.need(Need::Operate, "work orders")?;
     let up = upstream_state(&action)?;
-    let b: OrderAction = if body.iter().all(u8::is_ascii_whitespace) {
-        OrderAction::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::Body(e.to_string()))?
-    };
+    let b = order_action(&body)?;
     let rec = load(&s, &id).await?;
     let to = up.order_state();
     let by = if b.by.trim().is_empty() {

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::auth::ConnectInfoOpt;
 use super::{ApiError, ApiState};
 use crate::orders::OrderRecord;
+use crate::registry::Registry;
 use crate::store::{AuthWrite, ReportRow, Write};
 
 /// The device an order of a resident's report names (there is none).
@@ -117,12 +118,12 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Checks a report; returns `(place label, grid, text, phone)`.
-fn check(
-    s: &ApiState,
+/// Checks a report against the registry; returns `(place label, grid,
+/// text, phone)`.
+pub(super) fn check(
+    reg: &Registry,
     r: &Report,
 ) -> Result<(String, protocol::GridPath, String, Option<String>), ApiError> {
-    let reg = s.console.registry.get();
     let node = reg
         .site_node(&r.place)
         .ok_or_else(|| ApiError::Body(format!("place `{}`: pick one from the list", r.place)))?;
@@ -163,7 +164,7 @@ pub(super) async fn submit(
     {
         return Err(ApiError::TooMany("too many reports; call the guard room"));
     }
-    let (label, grid, text, phone) = check(&s, &r)?;
+    let (label, grid, text, phone) = check(&c.registry.get(), &r)?;
     let mut rand = [0u8; 5];
     getrandom::fill(&mut rand).map_err(|e| ApiError::Internal(e.to_string()))?;
     let id = format!("r{}", hex(&rand));

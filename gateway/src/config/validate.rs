@@ -123,9 +123,19 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
             .map(|m| FieldProblem::new("", m))
             .collect::<Vec<_>>()
     })?;
-    let mut problems = rule_problems(cfg, &profiles);
+    sections(cfg, &profiles)?;
+    Ok(profiles)
+}
+
+/// Validates every stage's section of `cfg` against `profiles` (those its
+/// `profiles_dir` gives, already loaded).
+///
+/// # Errors
+/// Every problem found, each naming its field.
+pub fn sections(cfg: &Config, profiles: &Profiles) -> Result<(), Vec<FieldProblem>> {
+    let mut problems = rule_problems(cfg, profiles);
     if let Some(m) = &cfg.modbus
-        && let Err(e) = modbus::ModbusSource::build(m, &by_name(&profiles))
+        && let Err(e) = modbus::ModbusSource::build(m, &by_name(profiles))
     {
         problems.extend(e.problems.into_iter().map(FieldProblem::from_line));
     }
@@ -160,7 +170,7 @@ pub fn config(cfg: &Config) -> Result<Profiles, Vec<FieldProblem>> {
     lines.extend(cfg.reports.validate().err().unwrap_or_default());
     problems.extend(lines.into_iter().map(FieldProblem::from_line));
     if problems.is_empty() {
-        Ok(profiles)
+        Ok(())
     } else {
         Err(problems)
     }

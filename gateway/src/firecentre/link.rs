@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::feed::AlarmFeed;
-use protocol::gbt26875::unit::{Object, Request, encode_unit, operation};
 use protocol::gbt26875::{self as gbt, Address, Command, Header, TimeTag};
 use protocol::{DeviceState, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::answer::{Answer, answer, next_frame};
 use super::config::FireCentreConfig;
 use super::frames::Frames;
 use crate::clock::SharedClock;
@@ -354,17 +354,9 @@ impl FireCentre {
     async fn on_bytes(&self, st: &mut State, conn: &mut Option<Conn>) {
         loop {
             let Some(c) = conn.as_mut() else { return };
-            let (header, data, used) = match gbt::decode(&c.buf) {
-                Ok((f, used)) => (f.header, f.data.to_vec(), used),
-                Err(gbt::FrameError::Incomplete { .. }) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "fire centre: malformed bytes skipped");
-                    let skip = gbt::find_start(&c.buf);
-                    c.buf.drain(..skip);
-                    continue;
-                }
+            let Some((header, data)) = next_frame(&mut c.buf) else {
+                return;
             };
-            c.buf.drain(..used);
             self.on_frame(st, conn, &header, &data).await;
         }
     }
@@ -408,63 +400,37 @@ impl FireCentre {
 
     /// Answers the centre: controls are confirmed (command 3), requests
     /// get a response (command 5), both with the request's serial; what
-    /// cannot be read is denied (command 6).
+    /// cannot be read is denied (command 6). What to answer: [`answer`].
     async fn on_request(&self, st: &mut State, conn: &mut Option<Conn>, h: &Header, data: &[u8]) {
-        let now = self.clock.now_ms();
-        let req = match Request::parse(data) {
-            Ok(r) => r,
-            Err(e) => {
+        match answer(&st.frames, data, self.clock.now_ms()) {
+            Answer::Deny(e) => {
                 tracing::warn!(error = %e, "fire centre: request not understood; denied");
                 self.send(conn, h.serial, Command::Deny, &[]).await;
-                return;
             }
-        };
-        let mut buf = [0u8; 32];
-        let answer: Vec<u8> = match req {
-            Request::SyncClock(t) => {
-                let offset_s = (t.to_unix_ms() as i64 - now as i64) / 1000;
+            Answer::ClockSync { offset_s } => {
                 tracing::info!(
                     offset_s,
                     "fire centre: clock sync received (the system clock is NTP's to set)"
                 );
                 self.send(conn, h.serial, Command::Confirm, &[]).await;
-                return;
             }
-            Request::InitDevice => {
+            Answer::Confirm => {
                 self.send(conn, h.serial, Command::Confirm, &[]).await;
-                return;
             }
-            Request::RollCall { minutes } => {
+            Answer::RollCall { minutes, record } => {
                 tracing::warn!(minutes, "fire centre: roll call (查岗) received; answered");
                 self.send(conn, h.serial, Command::Confirm, &[]).await;
                 // The answer is an operation record (type 24), confirmed like data.
-                let rec = Object::DeviceOperation {
-                    flags: operation::ROLL_CALL_ANSWER,
-                    operator: 0,
-                    time: TimeTag::from_unix_ms(now),
-                };
-                if let Ok(n) = encode_unit(&[rec], &mut buf) {
+                if !record.is_empty() {
                     st.unstored -= 1;
-                    st.queue
-                        .insert((1, st.unstored), pending(buf[..n].to_vec(), false));
+                    st.queue.insert((1, st.unstored), pending(record, false));
                     self.pump(st, conn).await;
                 }
-                return;
             }
-            Request::ReadDeviceState => st.frames.device_state(false, now),
-            Request::ReadSystemState => st.frames.system_state(now),
-            Request::ReadComponentState => st.frames.open_components(now),
-            Request::ReadDeviceTime => {
-                encode_unit(&[Object::DeviceTime(TimeTag::from_unix_ms(now))], &mut buf)
-                    .map_or_else(|_| Vec::new(), |n| buf[..n].to_vec())
+            Answer::Response(unit) => {
+                self.send(conn, h.serial, Command::Response, &unit).await;
             }
-            Request::ReadDeviceVersion => {
-                let (major, minor) = version();
-                encode_unit(&[Object::DeviceVersion { major, minor }], &mut buf)
-                    .map_or_else(|_| Vec::new(), |n| buf[..n].to_vec())
-            }
-        };
-        self.send(conn, h.serial, Command::Response, &answer).await;
+        }
     }
 }
 
@@ -476,14 +442,6 @@ fn pending(data: Vec<u8>, stored: bool) -> Pending {
         sent: None,
         tries: 0,
     }
-}
-
-/// The gateway's version as the standard's major and minor bytes.
-fn version() -> (u8, u8) {
-    let mut v = env!("CARGO_PKG_VERSION")
-        .split('.')
-        .map(|p| p.parse::<u8>().unwrap_or(0));
-    (v.next().unwrap_or(0), v.next().unwrap_or(0))
 }
 
 async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<usize> {

@@ -5,12 +5,14 @@
 //! it; a heartbeat supervises the link, whose failure is reported as a
 //! fault of the configured link device; the centre's requests are answered.
 
+mod answer;
 mod config;
 mod frames;
 mod link;
 #[cfg(test)]
 mod tests;
 
+pub use answer::{Answer, answer, next_frame};
 pub use config::FireCentreConfig;
 pub use frames::{Component, Frames};
 pub use link::{FireCentre, LinkFault};

@@ -250,15 +250,40 @@ pub fn add_device(
     profiles: &Profiles,
     now_ms: u64,
 ) -> Result<String, ImportError> {
-    let ctx = Context::load(store.conn(), profiles, now_ms)?;
-    let mut errors = Errors::new("device add");
-    let device = ctx.check(fields, 0, &mut errors);
-    errors.finish()?;
-    let devices: Vec<_> = device.into_iter().collect();
+    let devices: Vec<_> = checked(store, fields, profiles, now_ms)?
+        .into_iter()
+        .collect();
     let secrets = secrets_for(&devices)?;
     register(store, &devices, &secrets, now_ms)?;
     tracing::info!(device = %fields.id, "device added");
     Ok(secrets.into_values().next().unwrap_or_default())
+}
+
+/// Checks one device as [`add_device`] does, writing nothing (the API's
+/// body checks).
+///
+/// # Errors
+/// [`ImportError::Invalid`] naming each bad field, or a database error.
+pub fn check_device(
+    store: &Store,
+    fields: &DeviceFields,
+    profiles: &Profiles,
+    now_ms: u64,
+) -> Result<(), ImportError> {
+    checked(store, fields, profiles, now_ms).map(drop)
+}
+
+fn checked(
+    store: &Store,
+    fields: &DeviceFields,
+    profiles: &Profiles,
+    now_ms: u64,
+) -> Result<Option<NewDevice>, ImportError> {
+    let ctx = Context::load(store.conn(), profiles, now_ms)?;
+    let mut errors = Errors::new("device add");
+    let device = ctx.check(fields, 0, &mut errors);
+    errors.finish()?;
+    Ok(device)
 }
 
 fn secrets_for(devices: &[NewDevice]) -> Result<BTreeMap<String, String>, StoreError> {

@@ -23,7 +23,7 @@ pub use creds::{ADMIN_USER, CredsError, Role, add_integrator, ensure_admin, new_
 pub(crate) use csvfile::{Errors, Table};
 pub use csvfile::{ImportError, RowError};
 pub use gbt::GbtAddress;
-pub use import_devices::{DeviceFields, add_device, import_devices};
+pub use import_devices::{DeviceFields, add_device, check_device, import_devices};
 pub use import_site::import_sites;
 pub use profiles::{Profiles, load_file};
 pub use reload::reload;
