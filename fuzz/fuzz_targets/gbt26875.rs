@@ -35,7 +35,7 @@ fn frames() -> &'static Frames {
             .filter(|d| d.profile.as_str() == "smoke")
             .map(|d| d.id.clone())
             .collect();
-        let grid = c.registry.devices().next().expect("devices").grid.clone();
+        let grid = (*c.registry.devices().next().expect("devices").grid).clone();
         let fire = AlarmFeed {
             id: AlarmId::new("gw01-a1").expect("an alarm id"),
             kind: AlarmKind::Fire,
@@ -51,6 +51,7 @@ fn frames() -> &'static Frames {
             confirmed_at: Some(NOW_MS),
             confirmed_by: Some("immediate".into()),
             ended_at: None,
+            snapshot: None,
         };
         let mut f = Frames::new((1, 1));
         let units = f.on_alarm(&fire, &|id| c.registry.device(id).cloned(), NOW_MS);
