@@ -534,10 +534,38 @@ pub async fn run(c: &Common, fault: Fault, count: usize) -> Res<bool> {
     Ok(ok)
 }
 
+/// The locks whose door release the restart at `at` must re-assert (their
+/// zone had a fire acked before `at`), each with its zone and its return:
+/// its first CONNACK after `at` (`None`: not back yet; a lock still
+/// reconnecting cannot be told anything).
+fn locks_to_judge<'a>(
+    l: &nodes::LedgerData,
+    lock_of_zone: &'a BTreeMap<String, String>,
+    zone_of: &BTreeMap<String, String>,
+    at: Instant,
+) -> Vec<(&'a str, &'a str, Option<Instant>)> {
+    lock_of_zone
+        .iter()
+        .filter(|(zone, _)| {
+            l.events.iter().any(|((dev, _), e)| {
+                e.kind == EventKind::Alarm
+                    && e.acked_at.is_some_and(|t| t < at)
+                    && zone_of.get(dev) == Some(*zone)
+            })
+        })
+        .map(|(zone, lock)| {
+            let back = l
+                .connacks
+                .get(lock)
+                .and_then(|t| t.iter().find(|t| **t >= at).copied());
+            (zone.as_str(), lock.as_str(), back)
+        })
+        .collect()
+}
+
 /// When the door release after the restart at `at` can be judged in full:
-/// the latest of `back + linkage_ms` over the locks to judge (those whose
-/// zone had a fire acked before `at`), `back` being each lock's first
-/// CONNACK after `at`; `None` while one of them is not back yet.
+/// the latest of `back + linkage_ms` over [`locks_to_judge`]; `None` while
+/// one of them is not back yet.
 fn linkage_judgeable_at(
     ledger: &Ledger,
     lock_of_zone: &BTreeMap<String, String>,
@@ -546,28 +574,17 @@ fn linkage_judgeable_at(
     linkage_ms: u64,
 ) -> Option<Instant> {
     let l = ledger.lock();
-    let mut latest = at;
-    for (zone, lock) in lock_of_zone {
-        let fire_acked = l.events.iter().any(|((dev, _), e)| {
-            e.kind == EventKind::Alarm
-                && e.acked_at.is_some_and(|t| t < at)
-                && zone_of.get(dev) == Some(zone)
-        });
-        if !fire_acked {
-            continue;
-        }
-        let back = l
-            .connacks
-            .get(lock)
-            .and_then(|t| t.iter().find(|t| **t >= at).copied())?;
-        latest = latest.max(back + Duration::from_millis(linkage_ms));
-    }
-    Some(latest)
+    locks_to_judge(&l, lock_of_zone, zone_of, at)
+        .into_iter()
+        .try_fold(at, |latest, (_, _, back)| {
+            Some(latest.max(back? + Duration::from_millis(linkage_ms)))
+        })
 }
 
-/// Whether a restart re-asserted door release: every lock whose zone had a
-/// fire acked before the fault must get `unlock` (reason fire) after `at`.
-/// Judged only when the gateway ran at least `linkage_ms` before the next fault.
+/// Whether a restart re-asserted door release: every lock of
+/// [`locks_to_judge`] must get `unlock` (reason fire) within `linkage_ms`
+/// of its return. Judged only when that much time passed before `until`
+/// (the next fault).
 #[allow(clippy::too_many_arguments)]
 fn judge_linkage(
     ledger: &Ledger,
@@ -580,22 +597,8 @@ fn judge_linkage(
     n: &mut Counts,
 ) {
     let l = ledger.lock();
-    for (zone, lock) in lock_of_zone {
-        let fire_acked = l.events.iter().any(|((dev, _), e)| {
-            e.kind == EventKind::Alarm
-                && e.acked_at.is_some_and(|t| t < at)
-                && zone_of.get(dev) == Some(zone)
-        });
-        if !fire_acked {
-            continue;
-        }
-        // Judged from the later of the restart and the lock's return: a
-        // lock still reconnecting cannot be told anything.
-        let Some(back) = l
-            .connacks
-            .get(lock)
-            .and_then(|t| t.iter().find(|t| **t >= at).copied())
-        else {
+    for (zone, lock, back) in locks_to_judge(&l, lock_of_zone, zone_of, at) {
+        let Some(back) = back else {
             n.linkage_unjudged += 1;
             continue;
         };
@@ -606,7 +609,7 @@ fn judge_linkage(
         }
         n.linkage_judged += 1;
         let reasserted = l.cmds.iter().any(|c| {
-            c.device == *lock
+            c.device == lock
                 && c.cmd == CommandKind::Unlock
                 && c.reason == CommandReason::Fire
                 && c.at >= at
