@@ -355,6 +355,10 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(
+        clippy::await_holding_lock,
+        reason = "the lock only keeps the tests of this module apart (each on its own runtime)"
+    )]
     async fn a_stage_ending_at_shutdown_and_a_finished_job_are_not_failures() {
         let _one = CAPTURING.lock().unwrap_or_else(|e| e.into_inner());
         let tasks = Tasks::new(CancellationToken::new());
@@ -369,6 +373,10 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(
+        clippy::await_holding_lock,
+        reason = "the lock only keeps the tests of this module apart (each on its own runtime)"
+    )]
     async fn a_panicked_job_is_a_failure() {
         let _one = CAPTURING.lock().unwrap_or_else(|e| e.into_inner());
         let tasks = Tasks::new(CancellationToken::new());
@@ -383,6 +391,10 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(
+        clippy::await_holding_lock,
+        reason = "the lock only keeps the tests of this module apart (each on its own runtime)"
+    )]
     async fn wait_waits_for_tasks_that_obey_the_shutdown() {
         let _one = CAPTURING.lock().unwrap_or_else(|e| e.into_inner());
         let tasks = Tasks::new(CancellationToken::new());
