@@ -12,19 +12,9 @@
 use std::time::{Duration, Instant};
 
 use gridsense_tests::centre_sim::CentreSim;
-use gridsense_tests::{Compound, ack, alarm, event};
+use gridsense_tests::{Compound, ack, alarm, event, percentile};
 
 const FIRE: u16 = 1 << 1;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use gridsense_tests::{Compound, event};
+use gridsense_tests::{Compound, event, percentile};
 use rumqttc::QoS;
 
 /// Background telemetry rate, messages per second.
@@ -58,16 +58,6 @@ fn rate() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(RATE)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 /// Publishes `RATE` telemetry messages per second until `stop`, spread over

@@ -12,20 +12,10 @@
 use std::time::{Duration, Instant};
 
 use gridsense_tests::onvif_sim::OnvifSim;
-use gridsense_tests::{Compound, alarm};
+use gridsense_tests::{Compound, alarm, percentile};
 
 const CAM: &str = "cam-north-gate";
 const INSIDE: &str = "tns1:RuleEngine/FieldDetector/ObjectsInside";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -540,3 +540,18 @@ pub async fn alarm(
         .await
         .1
 }
+
+/// The `p` quantile (0..=1) of `sorted` by nearest rank on the index
+/// `(len - 1) · p`, for the benchmarks' latency lines.
+///
+/// # Panics
+/// `sorted` is empty.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}

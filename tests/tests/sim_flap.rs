@@ -12,20 +12,6 @@ use std::time::Duration;
 
 use gridsense_tests::Compound;
 
-/// `(order_id, kind)` of the orders waiting in the outbox for `device`.
-fn orders_of(c: &Compound, device: &str) -> Vec<(String, String)> {
-    c.store()
-        .outbox_fetch((-1, 0), 1_000)
-        .expect("outbox")
-        .iter()
-        .filter_map(|r| {
-            let v: serde_json::Value = serde_json::from_slice(&r.payload).ok()?;
-            (v["device"] == device)
-                .then(|| Some((v["order_id"].as_str()?.into(), v["kind"].as_str()?.into())))?
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_link_is_one_unstable_link_order_and_an_outage_one_offline_order() {
     let c = Compound::start("").await;
@@ -47,14 +33,14 @@ async fn a_flapping_link_is_one_unstable_link_order_and_an_outage_one_offline_or
         "every drop happened: {summary}"
     );
 
-    let flapping = orders_of(&c, "smoke-b1-102");
+    let flapping = c.orders_of("smoke-b1-102");
     assert_eq!(
         flapping.len(),
         1,
         "one order for twenty drops: {flapping:?}"
     );
     assert_eq!(flapping[0].1, "unstable-link", "{flapping:?}");
-    let outage = orders_of(&c, "gas-b1-u2-101");
+    let outage = c.orders_of("gas-b1-u2-101");
     assert_eq!(outage.len(), 1, "one order for one outage: {outage:?}");
     assert_eq!(outage[0].1, "device-offline", "{outage:?}");
     let alarms = c.store().all_alarms().expect("alarms");
