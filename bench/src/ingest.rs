@@ -33,6 +33,10 @@ pub(crate) struct IngestRun {
     /// Telemetry the gateway's ingest accepted and did not commit: shed
     /// because the store's queue was full (none for bare rumqttd).
     pub(crate) shed: u64,
+    /// Messages the broker took from the clients and its subscriber (the
+    /// gateway's telemetry lane) never read: dropped from the broker's log
+    /// when the subscriber fell behind (`gridsense_drops_total{reason="broker_subscriber_behind"}`).
+    pub(crate) skipped: u64,
     /// Seconds from the first publish to the last message taken in (the
     /// backlog drained).
     pub(crate) secs: f64,
@@ -218,7 +222,10 @@ pub(crate) fn bare_rumqttd() -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
         ..Config::default()
     };
     let mut broker = rumqttd::Broker::new(config);
-    let (mut tx, mut rx) = broker.link("bench-ingest").map_err(std::io::Error::other)?;
+    // The gateway's in-process subscriptions' capacity (`bus::broker`).
+    let (mut tx, mut rx) = broker
+        .link_with_capacity("bench-ingest", 4096)
+        .map_err(std::io::Error::other)?;
     tx.subscribe("gs/v1/dev/+/tel")
         .map_err(std::io::Error::other)?;
     let taken = Arc::new(AtomicU64::new(0));
@@ -271,11 +278,19 @@ pub(crate) async fn metrics(api: SocketAddr, token: &str) -> std::io::Result<Str
     Ok(out)
 }
 
-/// The gateway's telemetry rows committed and telemetry messages accepted
-/// by ingest so far (one reading per message: one row each).
-pub(crate) async fn gateway_counts(api: SocketAddr, token: &str) -> std::io::Result<(u64, u64)> {
+/// The gateway's telemetry rows committed, telemetry messages accepted by
+/// ingest (one reading per message: one row each) and messages its broker's
+/// subscribers lost to falling behind, so far.
+pub(crate) async fn gateway_counts(
+    api: SocketAddr,
+    token: &str,
+) -> std::io::Result<(u64, u64, u64)> {
     let m = metrics(api, token).await?;
     let committed = sample(&m, "gridsense_store_telemetry_rows_total");
     let accepted = sample(&m, "gridsense_ingest_telemetry_total");
-    Ok((committed, accepted))
+    let skipped = sample(
+        &m,
+        r#"gridsense_drops_total{reason="broker_subscriber_behind"}"#,
+    );
+    Ok((committed, accepted, skipped))
 }

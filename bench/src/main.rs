@@ -337,20 +337,30 @@ async fn ingest_rows(
         .filter(|d| d.id.starts_with("smoke-"))
         .take(a.ingest_clients)
         .collect();
-    let counts = || async { ingest::gateway_counts(api, &token).await.unwrap_or((0, 0)) };
+    let counts = || async {
+        ingest::gateway_counts(api, &token)
+            .await
+            .unwrap_or((0, 0, 0))
+    };
     for (q, run) in out.gateway.iter_mut().enumerate() {
-        let (c0, a0) = counts().await;
+        let (c0, a0, k0) = counts().await;
         let (sent, start) = ingest::publish(peer.addr, &smoke, a.ingest_s, q == 1).await;
         let (committed, done) = settled(|| async { counts().await.0 }).await;
-        let (_, a1) = counts().await;
+        let (_, a1, k1) = counts().await;
         let taken = committed.saturating_sub(c0);
         *run = ingest::IngestRun {
             sent,
             taken,
             shed: a1.saturating_sub(a0).saturating_sub(taken),
+            skipped: k1.saturating_sub(k0),
             secs: done.duration_since(start).as_secs_f64(),
         };
         eprintln!("ingest gateway QoS {q}: {run:?}");
+        if let Ok(m) = ingest::metrics(api, &token).await {
+            for l in m.lines().filter(|l| l.starts_with("gridsense_drops_total")) {
+                eprintln!("  {l}");
+            }
+        }
     }
     peer.stop();
     let (addr, taken) = ingest::bare_rumqttd()?;
@@ -366,6 +376,7 @@ async fn ingest_rows(
             sent,
             taken: t1 - t0,
             shed: 0,
+            skipped: 0,
             secs: done.duration_since(start).as_secs_f64(),
         };
         eprintln!("ingest bare rumqttd QoS {q}: {run:?}");

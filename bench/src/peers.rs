@@ -164,7 +164,8 @@ pub(crate) fn gateway(
         .arg("run")
         .arg("--config")
         .arg(&cfg)
-        .env("RUST_LOG", "warn")
+        // The logging of an installed gateway (its default filter).
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

@@ -99,12 +99,13 @@ pub(crate) fn ingest_table(i: &crate::ingest::Ingest) -> String {
         };
         let _ = writeln!(
             t,
-            "| QoS {q} | {:.0} msg/s ({} of {} sent, in {:.1} s to the last; {} shed) | {:.0} msg/s ({} of {} sent, in {:.1} s) | {ratio:.2}× |",
+            "| QoS {q} | {:.0} msg/s ({} of {} sent, in {:.1} s to the last; {} shed by the gateway, {} dropped by its broker) | {:.0} msg/s ({} of {} sent, in {:.1} s) | {ratio:.2}× |",
             g.rate(),
             g.taken,
             g.sent,
             g.secs,
             g.shed,
+            g.skipped,
             b.rate(),
             b.taken,
             b.sent,

@@ -115,6 +115,8 @@ struct Wiring<'a> {
     beats: crate::health::Beats,
     /// Network connections the broker holds now.
     broker_connections: Arc<std::sync::atomic::AtomicI64>,
+    /// Messages the broker's subscribers lost to falling behind.
+    broker_skipped: Arc<std::sync::atomic::AtomicU64>,
     /// When each device was last heard from: ingest and the access stage
     /// write it, presence reads it.
     last_seen: Arc<crate::presence::LastSeen>,
@@ -147,6 +149,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
     let modbus_stats = modbus.as_ref().map(ModbusSource::stats);
     let publisher = Publisher::spawn_with(bus.link("gridsense-publisher")?, cfg.mqtt.feed_queue)?;
     let broker_connections = bus.connections();
+    let broker_skipped = bus.skipped_messages();
     let bound = bus.start_all()?;
     // With `plain = false` the TLS listener is the LAN's.
     let mqtt_addr = (bound.get("lan").or_else(|| bound.get("lan-tls")))
@@ -170,6 +173,7 @@ pub async fn start(cfg: &Config, clock: SharedClock) -> Result<Gateway, StartErr
         shutdown,
         beats: crate::health::Beats::default(),
         broker_connections,
+        broker_skipped,
         last_seen: Arc::default(),
     };
     let (shutdown, store) = (w.shutdown.clone(), w.store.clone());

@@ -45,6 +45,8 @@ pub struct Sources {
     pub health: Option<Health>,
     /// Network connections the broker holds now.
     pub broker_connections: Option<Arc<std::sync::atomic::AtomicI64>>,
+    /// Messages the broker's subscribers lost to falling behind its log.
+    pub broker_skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// One scrape's values.
@@ -119,6 +121,10 @@ impl Sources {
         }
         if let Some(m) = &self.modbus {
             s.modbus = m.snapshot();
+        }
+        if let Some(k) = &self.broker_skipped {
+            s.drops
+                .push(("broker_subscriber_behind", k.load(Ordering::Relaxed)));
         }
         s.connections = self
             .broker_connections

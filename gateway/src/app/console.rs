@@ -34,6 +34,7 @@ impl Wiring<'_> {
             modbus,
             health: Some(health.clone()),
             broker_connections: Some(self.broker_connections.clone()),
+            broker_skipped: Some(self.broker_skipped.clone()),
         };
         let console = Console::new(
             &self.cfg.api,

@@ -169,6 +169,12 @@ pub struct PublishLink {
     _rx: LinkRx,
 }
 
+/// Messages the router hands an in-process subscription per scheduling
+/// round (rumqttd patch 22; a network client's is 200). The telemetry lane
+/// reads every device's `tel`: at 200 a round it fell behind 50 publishers
+/// and the broker's log rotated messages out from under it.
+const LINK_CAPACITY: usize = 4096;
+
 /// Unacknowledged messages per client on the open stand-in broker of demos
 /// and tests, whose one client (the gateway's uplink) sends in bursts.
 const OPEN_MAX_INFLIGHT: usize = 1000;
@@ -315,6 +321,13 @@ impl Bus {
         self.connections.clone()
     }
 
+    /// Messages a subscriber never got because it fell so far behind that
+    /// the broker's log dropped them (rumqttd patch 23): a gateway stage
+    /// that could not keep up, or a client reading too slowly.
+    pub fn skipped_messages(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.broker.skipped_messages()
+    }
+
     /// A broker without authentication or authorization: only for the
     /// stand-in district broker of demos and tests, on loopback.
     pub fn new_open(cfg: &MqttSection) -> Self {
@@ -355,7 +368,10 @@ impl Bus {
     /// # Errors
     /// [`BusError::Link`] if the router refuses the link.
     pub fn subscribe(&self, name: &str, filters: &[&str]) -> Result<Subscription, BusError> {
-        let (mut tx, rx) = self.broker.link(name).map_err(link_err)?;
+        let (mut tx, rx) = self
+            .broker
+            .link_with_capacity(name, LINK_CAPACITY)
+            .map_err(link_err)?;
         for f in filters {
             tx.subscribe(*f).map_err(link_err)?;
         }

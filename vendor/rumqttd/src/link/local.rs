@@ -49,6 +49,8 @@ pub struct LinkBuilder<'a> {
     dynamic_filters: bool,
     // default to 0, indicating to not use topic alias
     topic_alias_max: u16,
+    // GridSense patch: see `outgoing_capacity`.
+    outgoing_capacity: Option<usize>,
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -62,6 +64,7 @@ impl<'a> LinkBuilder<'a> {
             last_will_properties: None,
             dynamic_filters: false,
             topic_alias_max: 0,
+            outgoing_capacity: None,
         }
     }
 
@@ -90,6 +93,15 @@ impl<'a> LinkBuilder<'a> {
 
     pub fn clean_session(mut self, clean: bool) -> Self {
         self.clean_session = clean;
+        self
+    }
+
+    /// GridSense patch: notifications the router queues for this link per
+    /// scheduling round (200 by default, as for a network connection). A
+    /// link that takes a busy wildcard filter (every device's telemetry)
+    /// needs more, or it falls behind the publishers.
+    pub fn outgoing_capacity(mut self, capacity: usize) -> Self {
+        self.outgoing_capacity = Some(capacity);
         self
     }
 
@@ -138,7 +150,10 @@ impl<'a> LinkBuilder<'a> {
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);
         let incoming = Incoming::new(connection.client_id.to_owned());
-        let (outgoing, link_rx) = Outgoing::new(connection.client_id.to_owned());
+        let (outgoing, link_rx) = match self.outgoing_capacity {
+            Some(n) => Outgoing::with_capacity(connection.client_id.to_owned(), n),
+            None => Outgoing::new(connection.client_id.to_owned()),
+        };
         let outgoing_data_buffer = outgoing.buffer();
         let incoming_data_buffer = incoming.buffer();
 

@@ -67,11 +67,23 @@ pub struct Outgoing {
     last_pkid: u16,
     /// Metrics of outgoing messages of this connection
     pub(crate) meter: OutgoingMeter,
+    /// GridSense patch: notifications the router queues before it stops
+    /// scheduling this connection until it asks again (`Event::Ready`);
+    /// `MAX_CHANNEL_CAPACITY` for network connections, more for an
+    /// in-process link that reads a busy filter (`LinkBuilder::outgoing_capacity`):
+    /// at 200 a round, such a link fell behind the publishers and lost
+    /// messages to the log's segment rotation.
+    pub(crate) capacity: usize,
 }
 
 impl Outgoing {
     #[inline]
     pub(crate) fn new(client_id: String) -> (Self, Receiver<()>) {
+        Self::with_capacity(client_id, MAX_CHANNEL_CAPACITY)
+    }
+
+    /// GridSense patch: see `capacity`.
+    pub(crate) fn with_capacity(client_id: String, capacity: usize) -> (Self, Receiver<()>) {
         let (handle, rx) = flume::bounded(MAX_CHANNEL_CAPACITY);
         // GridSense patch: buffers grow on demand; reserved up front (200
         // and 100 slots) they cost every idle connection kilobytes.
@@ -87,6 +99,7 @@ impl Outgoing {
             handle,
             last_pkid: 0,
             meter: Default::default(),
+            capacity: capacity.max(2),
         };
 
         (outgoing, rx)

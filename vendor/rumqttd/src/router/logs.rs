@@ -14,6 +14,8 @@ use crate::Storage;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::time::Instant;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 type PubWithProp = (Publish, Option<PublishProperties>);
 
@@ -70,6 +72,9 @@ pub struct DataLog {
     /// them: with one filter per device that was thousands of string
     /// matches per publish on the router thread.
     wildcard_filters: Vec<(Filter, FilterIdx)>,
+    /// GridSense patch: messages a subscriber never got because the log
+    /// dropped their segment before it read them (its cursor jumped ahead).
+    pub(crate) skipped: Arc<AtomicU64>,
 }
 
 /// GridSense patch: whether an MQTT filter has a wildcard level.
@@ -126,6 +131,7 @@ impl DataLog {
             filter_indexes,
             retained_publishes,
             wildcard_filters,
+            skipped: Arc::default(),
         })
     }
 

@@ -26,7 +26,7 @@ use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
     packetid, Connection, DataRequest, Event, FilterIdx, Meter, Notification, Print, RouterMeter,
-    ShadowRequest, IDLE_CAPACITY, MAX_CHANNEL_CAPACITY, MAX_SCHEDULE_ITERATIONS,
+    ShadowRequest, IDLE_CAPACITY, MAX_SCHEDULE_ITERATIONS,
 };
 
 #[derive(Error, Debug)]
@@ -147,6 +147,12 @@ impl Router {
         }
     }
 
+    /// GridSense patch: the count of messages subscribers lost to cursor
+    /// jumps (see `Broker::skipped_messages`).
+    pub(crate) fn skipped_messages(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.datalog.skipped.clone()
+    }
+
     /// Gets handle to the router. This is not a public method to ensure that link
     /// is created only after the router starts
     fn link(&self) -> Sender<(ConnectionId, Event)> {
@@ -233,7 +239,7 @@ impl Router {
     }
 
     fn events(&mut self, id: ConnectionId, data: Event) {
-        let span = tracing::error_span!("[>] incoming", connection_id = id);
+        let span = tracing::debug_span!("[>] incoming", connection_id = id);
         let _guard = span.enter();
 
         match data {
@@ -550,7 +556,7 @@ impl Router {
         };
 
         let client_id = incoming.client_id.clone();
-        let span = tracing::error_span!("incoming_payload", client_id);
+        let span = tracing::debug_span!("incoming_payload", client_id);
         let _guard = span.enter();
 
         // Instead of exchanging, we should just append new incoming packets inside cache
@@ -566,7 +572,11 @@ impl Router {
         for packet in packets.drain(0..) {
             match packet {
                 Packet::Publish(publish, properties) => {
-                    let span = tracing::error_span!("publish", topic = ?publish.topic, pkid = publish.pkid);
+                    // GridSense patch: the spans of the per-publish path are
+                    // at debug level (were error and info): with rumqttd's
+                    // logging on at warn or info, each publish formatted its
+                    // topic and entered a span on the router thread.
+                    let span = tracing::debug_span!("publish", topic = ?publish.topic, pkid = publish.pkid);
                     let _guard = span.enter();
 
                     let qos = publish.qos;
@@ -769,7 +779,7 @@ impl Router {
                     }
                 }
                 Packet::PubAck(puback, _) => {
-                    let span = tracing::info_span!("puback", pkid = puback.pkid);
+                    let span = tracing::debug_span!("puback", pkid = puback.pkid);
                     let _guard = span.enter();
 
                     let outgoing = self.obufs.get_mut(id).unwrap();
@@ -1011,7 +1021,7 @@ impl Router {
     fn consume(&mut self) -> Option<()> {
         let (id, mut requests) = self.scheduler.poll()?;
 
-        let span = tracing::info_span!("[<] outgoing", connection_id = id);
+        let span = tracing::debug_span!("[<] outgoing", connection_id = id);
         let _guard = span.enter();
 
         let outgoing = match self.obufs.get_mut(id) {
@@ -1388,7 +1398,7 @@ fn validate_and_set_topic_alias(
 /// We write everything to outgoing buf with out worrying about buffer size
 /// because acks most certainly won't cause memory bloat
 fn ack_device_data(ackslog: &mut AckLog, outgoing: &mut Outgoing) -> bool {
-    let span = tracing::info_span!("outgoing_ack", client_id = outgoing.client_id);
+    let span = tracing::debug_span!("outgoing_ack", client_id = outgoing.client_id);
     let _guard = span.enter();
 
     let acks = ackslog.readv();
@@ -1446,7 +1456,7 @@ fn forward_device_data(
     connection: &mut Connection,
     shared_group: Option<&mut SharedGroup>,
 ) -> ConsumeStatus {
-    let span = tracing::info_span!("outgoing_publish", client_id = outgoing.client_id);
+    let span = tracing::debug_span!("outgoing_publish", client_id = outgoing.client_id);
     let _guard = span.enter();
 
     if let Some(ref shared_group) = shared_group {
@@ -1543,7 +1553,13 @@ fn forward_device_data(
             error
         );
 
-        let alert = alert::cursorjump(&outgoing.client_id, &request.filter, 0);
+        // GridSense patch: what the jump skipped is counted (was logged
+        // as 0 and lost from every count).
+        let lost = start.1.saturating_sub(request.cursor.1);
+        datalog
+            .skipped
+            .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+        let alert = alert::cursorjump(&outgoing.client_id, &request.filter, lost as usize);
         alertlog.log(alert);
     }
 
@@ -1626,7 +1642,8 @@ fn forward_device_data(
         len
     );
 
-    if len >= MAX_CHANNEL_CAPACITY - 1 {
+    // GridSense patch: each link's own capacity (see `Outgoing::capacity`).
+    if len >= outgoing.capacity - 1 {
         debug!("Outgoing channel reached its capacity");
         outgoing.push_notification(Notification::Unschedule);
         outgoing.handle.try_send(()).ok();
@@ -1661,7 +1678,7 @@ fn retrieve_shadow(datalog: &mut DataLog, outgoing: &mut Outgoing, shadow: Shado
         // Fill notify shadow
         let message = Notification::Shadow(shadow_reply);
         let len = outgoing.push_notification(message);
-        if len >= MAX_CHANNEL_CAPACITY - 1 {
+        if len >= outgoing.capacity - 1 {
             outgoing.push_notification(Notification::Unschedule);
         }
         outgoing.handle.try_send(()).ok();

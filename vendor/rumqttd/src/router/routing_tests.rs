@@ -3,6 +3,7 @@
 use super::*;
 use crate::protocol::{Filter, Publish, QoS, RetainForwardRule, Subscribe};
 use crate::router::graveyard::MAX_SAVED_METRICS;
+use crate::router::MAX_CHANNEL_CAPACITY;
 use bytes::BytesMut;
 
 fn router() -> Router {
@@ -246,4 +247,166 @@ fn parked_requests_cost_their_own_size() {
     let w = r.datalog.waiters(&"dev/idle/cmd".to_string()).expect("filter");
     assert_eq!(w.waiters().len(), 1);
     assert!(r.obufs[id].data_buffer.lock().len() >= 1, "the command reached its queue");
+}
+
+fn subscribe_qos0(filter: &str) -> Packet {
+    let Packet::Subscribe(mut s, p) = subscribe(filter) else {
+        unreachable!()
+    };
+    s.filters[0].qos = QoS::AtMostOnce;
+    Packet::Subscribe(s, p)
+}
+
+/// Connects an in-process-style reader with room for `capacity`
+/// notifications per round, subscribed at QoS 0 to `filter`.
+fn reader(r: &mut Router, client_id: &str, capacity: usize, filter: &str) -> ConnectionId {
+    let connection = Connection::new(None, client_id.to_string(), true, false);
+    let incoming = Incoming::new(client_id.to_string());
+    let (outgoing, _rx) = Outgoing::with_capacity(client_id.to_string(), capacity);
+    r.handle_new_connection(connection, incoming, outgoing);
+    let id = r.connection_map[client_id];
+    send(r, id, subscribe_qos0(filter));
+    id
+}
+
+/// Runs the router's consume step until nothing is ready.
+fn drain_ready(r: &mut Router) {
+    for _ in 0..1_000 {
+        if r.consume().is_none() {
+            break;
+        }
+    }
+}
+
+/// Forwards queued for `id` before the router unscheduled it.
+fn queued_forwards(r: &Router, id: ConnectionId) -> (usize, bool) {
+    let b = r.obufs[id].data_buffer.lock();
+    let forwards = b
+        .iter()
+        .filter(|n| matches!(n, Notification::Forward(_)))
+        .count();
+    let unscheduled = b.iter().any(|n| matches!(n, Notification::Unschedule));
+    (forwards, unscheduled)
+}
+
+/// A link given a larger outgoing capacity takes a burst on a wildcard
+/// filter in one round; a network connection's default stops at 200 and
+/// waits to be scheduled again.
+#[test]
+fn an_in_process_link_takes_a_burst_in_one_round() {
+    let mut r = router();
+    let wide = reader(&mut r, "ingest", 4_096, "dev/+/tel");
+    let narrow = reader(&mut r, "client", MAX_CHANNEL_CAPACITY, "dev/+/tel");
+    drain_ready(&mut r);
+    let publisher = connect(&mut r, "node");
+    {
+        let mut b = r.ibufs[publisher].buffer.lock();
+        for i in 0..1_000 {
+            b.push_back(publish("dev/node/tel", format!("{i}").into(), false));
+        }
+    }
+    r.handle_device_payload(publisher);
+    drain_ready(&mut r);
+    let (n, unscheduled) = queued_forwards(&r, wide);
+    assert_eq!(n, 1_000, "all of the burst queued for the wide link");
+    assert!(!unscheduled);
+    let (n, unscheduled) = queued_forwards(&r, narrow);
+    assert!(
+        (MAX_CHANNEL_CAPACITY - 1..=MAX_CHANNEL_CAPACITY).contains(&n),
+        "the default stops at its capacity: {n}"
+    );
+    assert!(unscheduled, "and asks the reader to reschedule");
+}
+
+/// Messages a reader lost because the log dropped their segment before it
+/// read them are counted (were logged as a cursor jump of 0).
+#[test]
+fn messages_skipped_by_a_slow_reader_are_counted() {
+    let mut r = Router::new(
+        0,
+        RouterConfig {
+            max_connections: 100,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 4 * 1024,
+            max_segment_count: 2,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+    );
+    let skipped = r.skipped_messages();
+    let slow = reader(&mut r, "slow", 50, "dev/+/tel");
+    drain_ready(&mut r);
+    let publisher = connect(&mut r, "node");
+    let total = 2_000;
+    for i in 0..total {
+        send(
+            &mut r,
+            publisher,
+            publish("dev/node/tel", format!("{i:08}").into(), false),
+        );
+    }
+    // The reader takes what it is given, round after round, rescheduling
+    // itself as a link does when it reads `Unschedule`.
+    let mut got = 0;
+    for _ in 0..10_000 {
+        drain_ready(&mut r);
+        let notes: Vec<_> = r.obufs[slow].data_buffer.lock().drain(..).collect();
+        if notes.is_empty() {
+            break;
+        }
+        got += notes
+            .iter()
+            .filter(|n| matches!(n, Notification::Forward(_)))
+            .count();
+        if notes.iter().any(|n| matches!(n, Notification::Unschedule)) {
+            r.events(slow, Event::Ready);
+        }
+    }
+    let lost = skipped.load(std::sync::atomic::Ordering::Relaxed) as usize;
+    assert!(lost > 0, "the 4 KiB segments rotated under the reader");
+    assert_eq!(got + lost, total, "every message delivered or counted");
+}
+
+/// Counts the spans a subscriber at `warn` is asked to create.
+struct SpanCounter(std::sync::atomic::AtomicUsize);
+
+impl tracing::Subscriber for SpanCounter {
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        *m.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::span::Id::from_u64(n as u64 + 1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// With rumqttd's logging on at warn, routing publishes creates no span
+/// per publish, per batch or per delivery (each formatted its topic on the
+/// router thread).
+#[test]
+fn routing_publishes_creates_no_span_at_warn() {
+    let counter = std::sync::Arc::new(SpanCounter(Default::default()));
+    let dispatch = tracing::Dispatch::from(counter.clone());
+    let mut r = router();
+    let sub = reader(&mut r, "ingest", 4_096, "dev/+/tel");
+    let publisher = connect(&mut r, "node");
+    drain_ready(&mut r);
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..100 {
+            send(
+                &mut r,
+                publisher,
+                publish("dev/node/tel", format!("{i}").into(), false),
+            );
+            drain_ready(&mut r);
+        }
+    });
+    assert_eq!(queued_forwards(&r, sub).0, 100, "all delivered");
+    assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), 0);
 }

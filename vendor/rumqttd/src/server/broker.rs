@@ -74,6 +74,8 @@ pub enum Error {
 pub struct Broker {
     config: Arc<Config>,
     router_tx: Sender<(ConnectionId, Event)>,
+    /// GridSense patch: see [`Broker::skipped_messages`].
+    skipped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Broker {
@@ -81,6 +83,7 @@ impl Broker {
         let config = Arc::new(config);
         let router_config = config.router.clone();
         let router: Router = Router::new(config.id, router_config);
+        let skipped = router.skipped_messages();
 
         // Setup cluster if cluster settings are configured.
         match config.cluster.clone() {
@@ -94,11 +97,19 @@ impl Broker {
                 // Start router first and then cluster in the background
                 let router_tx = router.spawn();
                 // cluster.spawn();
-                Broker { config, router_tx }
+                Broker {
+                    config,
+                    router_tx,
+                    skipped,
+                }
             }
             None => {
                 let router_tx = router.spawn();
-                Broker { config, router_tx }
+                Broker {
+                    config,
+                    router_tx,
+                    skipped,
+                }
             }
         }
     }
@@ -152,6 +163,28 @@ impl Broker {
     pub fn alerts(&self) -> Result<alerts::AlertsLink, alerts::LinkError> {
         let link = alerts::AlertsLink::new(self.router_tx.clone())?;
         Ok(link)
+    }
+
+    /// GridSense patch: [`Broker::link`] with room for `capacity`
+    /// notifications per scheduling round (see
+    /// [`LinkBuilder::outgoing_capacity`]).
+    pub fn link_with_capacity(
+        &self,
+        client_id: &str,
+        capacity: usize,
+    ) -> Result<(LinkTx, LinkRx), local::LinkError> {
+        let (link_tx, link_rx, _ack) = LinkBuilder::new(client_id, self.router_tx.clone())
+            .outgoing_capacity(capacity)
+            .build()?;
+        Ok((link_tx, link_rx))
+    }
+
+    /// GridSense patch: messages subscribers never got because they fell
+    /// so far behind that the log dropped the segment holding them (a slow
+    /// in-process link, a client that reads slowly); counted as the
+    /// router's cursor jumps over them.
+    pub fn skipped_messages(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.skipped.clone()
     }
 
     pub fn link(&self, client_id: &str) -> Result<(LinkTx, LinkRx), local::LinkError> {
