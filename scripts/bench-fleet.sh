@@ -50,7 +50,7 @@ TOML
 "$bin/gridsense" device import --config gw.toml devices.csv
 # 10,000 sockets on each side: raise the open-file limit as far as allowed.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-RUST_LOG=warn /usr/bin/time -v "$bin/gridsense" run --config gw.toml > gw.log 2> gw.time &
+/usr/bin/time -v "$bin/gridsense" run --config gw.toml > gw.log 2> gw.time &
 timed=$!
 # Stop only what this script started: the gateway under `time` (never by name).
 stop_gateway() {

@@ -371,19 +371,41 @@ pub async fn run(
                 Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms),
                 _ => Vec::new(),
             },
-            _ = tick.tick() => {
-                let registry = t.registry.get();
-                let now = t.clock.now_ms();
-                t.presence.sweep(now, &t.last_seen.snapshot(), |d| {
-                    registry.device(d).map(|info| t.profiles.heartbeat_ms(&info.profile))
-                })
-            }
+            _ = tick.tick() => sweep_off_the_runtime(&mut t).await,
         };
         t.progress.begin();
         for c in changes {
             publish(&t, &c).await;
         }
         t.progress.beat(states.len());
+    }
+}
+
+/// One sweep, on the blocking pool: it visits every device (~10 ms at
+/// 10,000), which on a runtime worker held back the tasks behind it.
+async fn sweep_off_the_runtime(t: &mut PresenceTask) -> Vec<Change> {
+    let mut presence = std::mem::take(&mut t.presence);
+    let (registry, profiles, last_seen) =
+        (t.registry.get(), t.profiles.clone(), t.last_seen.clone());
+    let now = t.clock.now_ms();
+    let swept = tokio::task::spawn_blocking(move || {
+        let changes = presence.sweep(now, &last_seen.snapshot(), |d| {
+            registry
+                .device(d)
+                .map(|info| profiles.heartbeat_ms(&info.profile))
+        });
+        (presence, changes)
+    })
+    .await;
+    match swept {
+        Ok((presence, changes)) => {
+            t.presence = presence;
+            changes
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "presence sweep panicked; presence starts over");
+            Vec::new()
+        }
     }
 }
 

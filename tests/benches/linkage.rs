@@ -193,9 +193,20 @@ async fn cancel_open_alarms(c: &Compound) {
     }
 }
 
-fn report(what: &str, rounds: u32, mut lat: Vec<Duration>) {
+fn report(what: &str, rounds: u32, lat: Vec<Duration>) {
+    // Where the slowest fell in the run (round number), to tell a stall
+    // after the fleet's connect from one spread over the run.
+    let mut slowest: Vec<(usize, Duration)> = lat.iter().copied().enumerate().collect();
+    slowest.sort_by_key(|&(_, d)| std::cmp::Reverse(d));
+    let mut lat = lat;
     lat.sort();
     println!("{what}, {rounds} alarms");
+    let worst: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|(i, d)| format!("#{i} {:.1} ms", d.as_secs_f64() * 1e3))
+        .collect();
+    println!("  slowest: {}", worst.join(", "));
     println!(
         "  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         percentile(&lat, 0.5).as_secs_f64() * 1e3,

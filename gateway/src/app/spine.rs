@@ -52,7 +52,7 @@ impl Wiring<'_> {
                 states: states_tx.clone(),
             },
             tasks: self.tasks.clone(),
-            progress: ["ingest-priority", "ingest-telemetry"]
+            progress: ["ingest-priority", "ingest-telemetry", "ingest-states"]
                 .map(|name| self.beats.add(name, Progress::on_demand())),
         });
         let stop = &self.shutdown;
@@ -66,7 +66,7 @@ impl Wiring<'_> {
                     return;
                 }
             }
-            live.spawn(lanes.priority, lanes.telemetry);
+            live.spawn(lanes);
         });
         let presence_task =
             PresenceTask {

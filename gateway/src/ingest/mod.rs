@@ -2,9 +2,11 @@
 //! `protocol`, matched to its device in the registry, stored, and handed on
 //! as a typed [`Ingested`](crate::message::Ingested) to the stages after it.
 //!
-//! Two in-process subscriptions keep life safety ahead of volume: events,
-//! presence and command acks on one, telemetry on the other, each with its
-//! own task. An event is forwarded to the alarm stage *before* it is written
+//! Three in-process subscriptions keep life safety ahead of everything
+//! else: events and command acks on one, state reports (presence) on
+//! another, telemetry on the third, each with its own task, so neither a
+//! telemetry flood nor the state reports of a whole fleet reconnecting
+//! (each an availability commit in presence) holds an alarm back. An event is forwarded to the alarm stage *before* it is written
 //! (linkage never waits on the disk); its `evt/ack` goes out only after the
 //! store has committed it. Telemetry may be shed under overload (counted);
 //! events never are.

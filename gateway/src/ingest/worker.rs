@@ -92,7 +92,7 @@ struct Inner {
     last_seen: Arc<LastSeen>,
     out: Outputs,
     tasks: Tasks,
-    progress: [Arc<Progress>; 2],
+    progress: [Arc<Progress>; 3],
     stats: IngestStats,
 }
 
@@ -117,8 +117,8 @@ pub struct IngestParts {
     pub out: Outputs,
     /// Runs the commit tasks, so shutdown waits for them.
     pub tasks: Tasks,
-    /// The heartbeats of the priority and the telemetry loop.
-    pub progress: [Arc<Progress>; 2],
+    /// The heartbeats of the priority, the telemetry and the states loop.
+    pub progress: [Arc<Progress>; 3],
 }
 
 impl Ingest {
@@ -146,9 +146,15 @@ impl Ingest {
         &self.inner.stats
     }
 
-    /// Runs both loops ([`Ingest::run_priority`], [`Ingest::run_telemetry`])
-    /// as tracked tasks until shutdown.
-    pub fn spawn(&self, priority: Subscription, telemetry: Subscription) {
+    /// Runs the three loops ([`Ingest::run_priority`],
+    /// [`Ingest::run_telemetry`], [`Ingest::run_states`]) as tracked tasks
+    /// until shutdown.
+    pub fn spawn(&self, lanes: super::Lanes) {
+        let super::Lanes {
+            priority,
+            states,
+            telemetry,
+        } = lanes;
         let (tasks, stop) = (&self.inner.tasks, self.inner.tasks.shutdown());
         let me = self.clone();
         tasks.spawn_stage("ingest-priority", me.run_priority(priority, stop.clone()));
@@ -157,6 +163,19 @@ impl Ingest {
             "ingest-telemetry",
             me.run_telemetry(telemetry, stop.clone()),
         );
+        let me = self.clone();
+        tasks.spawn_stage("ingest-states", me.run_states(states, stop.clone()));
+    }
+
+    /// Handles state reports until shutdown (a state report waits for
+    /// presence when its queue is full; only this lane waits with it).
+    pub async fn run_states(self, sub: Subscription, shutdown: CancellationToken) {
+        let me = &self;
+        let progress = self.inner.progress[2].clone();
+        drive(sub, &progress, shutdown, |topic, payload| async move {
+            me.on_priority(&topic, payload).await;
+        })
+        .await;
     }
 
     /// Handles events, presence and command acks until shutdown.
