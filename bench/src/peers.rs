@@ -36,7 +36,13 @@ impl Peer {
     }
 
     /// Stops it: SIGTERM (via `kill`, by pid), then SIGKILL after 10 s.
+    /// Under `--wrap` the peer is the wrapper's child: it is sent SIGTERM
+    /// first (`pkill -P`), or it outlives the wrapper and every later row
+    /// shares the machine with it.
     pub(crate) fn stop(mut self) {
+        let _ = Command::new("pkill")
+            .args(["-TERM", "-P", &self.pid().to_string()])
+            .status();
         let _ = Command::new("kill").arg(self.pid().to_string()).status();
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
