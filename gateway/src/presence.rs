@@ -384,20 +384,18 @@ pub async fn run(
 /// One sweep, on the blocking pool: it visits every device (~10 ms at
 /// 10,000), which on a runtime worker held back the tasks behind it.
 async fn sweep_off_the_runtime(t: &mut PresenceTask) -> Vec<Change> {
-    let mut presence = std::mem::take(&mut t.presence);
-    let (registry, profiles, last_seen) =
-        (t.registry.get(), t.profiles.clone(), t.last_seen.clone());
-    let now = t.clock.now_ms();
+    let (mut presence, now) = (std::mem::take(&mut t.presence), t.clock.now_ms());
+    let (registry, profiles, seen) = (t.registry.get(), t.profiles.clone(), t.last_seen.clone());
+    let heartbeat = move |d: &DeviceId| {
+        registry
+            .device(d)
+            .map(|i| profiles.heartbeat_ms(&i.profile))
+    };
     let swept = tokio::task::spawn_blocking(move || {
-        let changes = presence.sweep(now, &last_seen.snapshot(), |d| {
-            registry
-                .device(d)
-                .map(|info| profiles.heartbeat_ms(&info.profile))
-        });
+        let changes = presence.sweep(now, &seen.snapshot(), heartbeat);
         (presence, changes)
-    })
-    .await;
-    match swept {
+    });
+    match swept.await {
         Ok((presence, changes)) => {
             t.presence = presence;
             changes
