@@ -170,18 +170,18 @@ impl Ingest {
     /// Handles state reports until shutdown (a state report waits for
     /// presence when its queue is full; only this lane waits with it).
     pub async fn run_states(self, sub: Subscription, shutdown: CancellationToken) {
-        let me = &self;
-        let progress = self.inner.progress[2].clone();
-        drive(sub, &progress, shutdown, |topic, payload| async move {
-            me.on_priority(&topic, payload).await;
-        })
-        .await;
+        self.run_lane(sub, 2, shutdown).await;
     }
 
-    /// Handles events, presence and command acks until shutdown.
+    /// Handles events and command acks until shutdown.
     pub async fn run_priority(self, sub: Subscription, shutdown: CancellationToken) {
+        self.run_lane(sub, 0, shutdown).await;
+    }
+
+    /// A lane whose messages may wait (never shed), beating `progress[beat]`.
+    async fn run_lane(self, sub: Subscription, beat: usize, shutdown: CancellationToken) {
         let me = &self;
-        let progress = self.inner.progress[0].clone();
+        let progress = self.inner.progress[beat].clone();
         drive(sub, &progress, shutdown, |topic, payload| async move {
             me.on_priority(&topic, payload).await;
         })
