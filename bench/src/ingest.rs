@@ -222,9 +222,9 @@ pub(crate) fn bare_rumqttd() -> std::io::Result<(SocketAddr, Arc<AtomicU64>)> {
         ..Config::default()
     };
     let mut broker = rumqttd::Broker::new(config);
-    // The gateway's in-process subscriptions' capacity (`bus::broker`).
+    // The gateway's in-process subscriptions' capacity.
     let (mut tx, mut rx) = broker
-        .link_with_capacity("bench-ingest", 4096)
+        .link_with_capacity("bench-ingest", gateway::bus::broker::LINK_CAPACITY)
         .map_err(std::io::Error::other)?;
     tx.subscribe("gs/v1/dev/+/tel")
         .map_err(std::io::Error::other)?;

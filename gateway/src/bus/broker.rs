@@ -173,7 +173,7 @@ pub struct PublishLink {
 /// round (rumqttd patch 22; a network client's is 200). The telemetry lane
 /// reads every device's `tel`: at 200 a round it fell behind 50 publishers
 /// and the broker's log rotated messages out from under it.
-const LINK_CAPACITY: usize = 4096;
+pub const LINK_CAPACITY: usize = 4096;
 
 /// Unacknowledged messages per client on the open stand-in broker of demos
 /// and tests, whose one client (the gateway's uplink) sends in bursts.
