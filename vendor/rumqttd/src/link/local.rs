@@ -135,10 +135,7 @@ impl<'a> LinkBuilder<'a> {
         Sender<(ConnectionId, Event)>,
         Event,
         Receiver<()>,
-        (
-            Arc<Mutex<VecDeque<Notification>>>,
-            Arc<Mutex<VecDeque<Packet>>>,
-        ),
+        (Arc<Mutex<VecDeque<Notification>>>, Arc<Mutex<VecDeque<Packet>>>),
     ) {
         // Connect to router
         // Local connections to the router shall have access to all subscriptions
@@ -161,9 +158,9 @@ impl<'a> LinkBuilder<'a> {
         let incoming_data_buffer = incoming.buffer();
 
         let event = Event::Connect {
-            connection: Box::new(connection),
+            connection,
             incoming,
-            outgoing: Box::new(outgoing),
+            outgoing,
         };
         (
             self.router_tx,
@@ -293,12 +290,7 @@ impl LinkTx {
 
     /// GridSense patch: [`LinkTx::publish`] with the retain flag, so the
     /// gateway can keep retained messages (availability, alarm state).
-    pub fn publish_retain<S, V>(
-        &mut self,
-        topic: S,
-        payload: V,
-        retain: bool,
-    ) -> Result<usize, LinkError>
+    pub fn publish_retain<S, V>(&mut self, topic: S, payload: V, retain: bool) -> Result<usize, LinkError>
     where
         S: Into<Bytes>,
         V: Into<Bytes>,
