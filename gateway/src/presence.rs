@@ -361,17 +361,21 @@ pub async fn run(
     loop {
         let changes = tokio::select! {
             () = shutdown.cancelled() => return,
-            Some(msg) = states.recv() => match msg.body {
-                Body::State(s) if s.status == Status::Offline
-                    && t.refused.explains_will(&msg.device.id, msg.at_ms) =>
-                {
-                    tracing::debug!(device = %msg.device.id, "last will of a refused client: not a drop");
-                    Vec::new()
+            Some(msg) = states.recv() => on_report(&mut t, msg),
+            _ = tick.tick() => {
+                // Ingest records a state report's traffic after queueing the
+                // report: every report behind this snapshot is applied before
+                // the sweep reads it, so a node that just connected is back
+                // as `connected`, not as `traffic`.
+                let seen = t.last_seen.clone();
+                let seen = tokio::task::spawn_blocking(move || seen.snapshot()).await;
+                let mut changes = Vec::new();
+                while let Ok(msg) = states.try_recv() {
+                    changes.extend(on_report(&mut t, msg));
                 }
-                Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms),
-                _ => Vec::new(),
-            },
-            _ = tick.tick() => sweep_off_the_runtime(&mut t).await,
+                changes.extend(sweep_off_the_runtime(&mut t, seen.unwrap_or_default()).await);
+                changes
+            }
         };
         t.progress.begin();
         for c in changes {
@@ -381,18 +385,33 @@ pub async fn run(
     }
 }
 
-/// One sweep, on the blocking pool: it visits every device (~10 ms at
-/// 10,000), which on a runtime worker held back the tasks behind it.
-async fn sweep_off_the_runtime(t: &mut PresenceTask) -> Vec<Change> {
+/// A node's state report (`online`, or its last will).
+fn on_report(t: &mut PresenceTask, msg: Ingested) -> Vec<Change> {
+    match msg.body {
+        Body::State(s)
+            if s.status == Status::Offline
+                && t.refused.explains_will(&msg.device.id, msg.at_ms) =>
+        {
+            tracing::debug!(device = %msg.device.id, "last will of a refused client: not a drop");
+            Vec::new()
+        }
+        Body::State(s) => t.presence.on_state(&msg.device.id, s.status, msg.at_ms),
+        _ => Vec::new(),
+    }
+}
+
+/// One sweep over `seen`, on the blocking pool: it visits every device
+/// (~10 ms at 10,000), which on a runtime worker held back the tasks behind it.
+async fn sweep_off_the_runtime(t: &mut PresenceTask, seen: HashMap<DeviceId, u64>) -> Vec<Change> {
     let (mut presence, now) = (std::mem::take(&mut t.presence), t.clock.now_ms());
-    let (registry, profiles, seen) = (t.registry.get(), t.profiles.clone(), t.last_seen.clone());
+    let (registry, profiles) = (t.registry.get(), t.profiles.clone());
     let heartbeat = move |d: &DeviceId| {
         registry
             .device(d)
             .map(|i| profiles.heartbeat_ms(&i.profile))
     };
     let swept = tokio::task::spawn_blocking(move || {
-        let changes = presence.sweep(now, &seen.snapshot(), heartbeat);
+        let changes = presence.sweep(now, &seen, heartbeat);
         (presence, changes)
     });
     match swept.await {
@@ -446,133 +465,7 @@ fn publish_retained(t: &PresenceTask, c: &Change) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(s: &str) -> DeviceId {
-        DeviceId::new(s).expect("id")
-    }
-
-    #[test]
-    fn last_will_and_reconnect_change_status_once() {
-        let mut p = Presence::default();
-        let d = id("smoke-1");
-        let first: Vec<_> = p
-            .on_state(&d, Status::Online, 10)
-            .iter()
-            .map(|c| c.signal)
-            .collect();
-        assert_eq!(
-            first,
-            [Signal::Availability, Signal::Connected],
-            "online, and a connection linkage may answer"
-        );
-        assert!(
-            p.on_state(&d, Status::Online, 20).is_empty(),
-            "a heartbeat is no connection"
-        );
-        assert!(
-            p.on_state(&d, Status::Offline, 30).is_empty(),
-            "a will starts the grace period"
-        );
-        let none = HashMap::new();
-        assert!(p.sweep(30_029, &none, |_| None).is_empty(), "inside it");
-        let c = p.sweep(30_030, &none, |_| None);
-        assert_eq!(c.len(), 1, "{c:?}");
-        assert_eq!((c[0].status, c[0].reason), (Status::Offline, "last-will"));
-        assert_eq!(p.get(&d).map(|e| e.since_ms), Some(30));
-        assert!(
-            p.on_state(&d, Status::Offline, 40_000).is_empty(),
-            "already offline"
-        );
-        let c = p.on_state(&d, Status::Online, 50_000);
-        assert_eq!((c[0].status, c[0].reason), (Status::Online, "connected"));
-    }
-
-    #[test]
-    fn twenty_drops_in_forty_seconds_are_blips_and_one_unstable_link() {
-        let mut p = Presence::default();
-        let d = id("smoke-1");
-        p.on_state(&d, Status::Online, 0);
-        let none = HashMap::new();
-        let mut changes = Vec::new();
-        for i in 0..20 {
-            changes.extend(p.on_state(&d, Status::Offline, 1_000 + i * 2_000));
-            changes.extend(p.sweep(1_500 + i * 2_000, &none, |_| None));
-            changes.extend(p.on_state(&d, Status::Online, 2_000 + i * 2_000));
-        }
-        assert_eq!(p.links().blips, 20);
-        let (connects, changes): (Vec<_>, Vec<_>) = changes
-            .into_iter()
-            .partition(|c| c.signal == Signal::Connected);
-        assert_eq!(connects.len(), 20, "each return is a connection");
-        assert_eq!(changes.len(), 1, "{changes:?}");
-        assert_eq!(changes[0].signal, Signal::UnstableLink);
-        assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Online));
-        // An outage past the grace period while unstable: availability
-        // changes, but the open unstable-link fault covers it.
-        p.on_state(&d, Status::Offline, 40_000);
-        let out = p.sweep(70_000, &none, |_| None);
-        assert_eq!((out.len(), out[0].status), (1, Status::Offline));
-        assert!(
-            !p.raises_alarm(&out[0]),
-            "no device-offline beside unstable-link"
-        );
-        let back = p.on_state(&d, Status::Online, 71_000);
-        assert!(p.raises_alarm(&back[0]));
-        assert!(
-            p.sweep(71_000 + 299_999, &none, |_| None).is_empty(),
-            "the hold counts from the return"
-        );
-        // Held for `stable_after_s` (300 s) after it came back: stable again.
-        let c = p.sweep(71_000 + 300_000, &none, |_| None);
-        assert_eq!(c.len(), 1, "{c:?}");
-        assert_eq!(c[0].signal, Signal::LinkStable);
-    }
-
-    #[test]
-    fn traffic_after_a_will_is_a_reconnect() {
-        let mut p = Presence::default();
-        let d = id("smoke-1");
-        p.on_state(&d, Status::Online, 0);
-        p.on_state(&d, Status::Offline, 1_000);
-        let seen = HashMap::from([(d.clone(), 2_000)]);
-        assert!(p.sweep(60_000, &seen, |_| Some(60_000)).is_empty());
-        assert_eq!(p.links().blips, 1);
-    }
-
-    #[test]
-    fn missed_heartbeats_take_a_device_offline_and_traffic_brings_it_back() {
-        let mut p = Presence::default();
-        let d = id("smoke-1");
-        p.on_state(&d, Status::Online, 0);
-        let hb = |_: &DeviceId| Some(60_000);
-        let mut seen = HashMap::from([(d.clone(), 1_000)]);
-        assert!(p.sweep(180_000, &seen, hb).is_empty(), "within 3 intervals");
-        let c = p.sweep(181_001, &seen, hb);
-        assert_eq!(c.len(), 1);
-        assert_eq!(
-            (c[0].status, c[0].reason),
-            (Status::Offline, "heartbeat-missed")
-        );
-        seen.insert(d.clone(), 200_000);
-        let c = p.sweep(200_500, &seen, hb);
-        assert_eq!((c[0].status, c[0].reason), (Status::Online, "traffic"));
-    }
-
-    #[test]
-    fn stored_state_survives_restart() {
-        let d = id("lock-1");
-        let p = Presence::from_stored([(
-            d.clone(),
-            Entry {
-                status: Status::Offline,
-                since_ms: 5,
-            },
-        )]);
-        assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Offline));
-    }
-}
+mod tests;
 
 /// When each device was last heard from (any message): ingest touches it,
 /// and so does the access stage for a door's access events (`acc`, which

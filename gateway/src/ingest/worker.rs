@@ -263,7 +263,11 @@ impl Ingest {
         let Some((dev, channel)) = self.accept(topic, now) else {
             return;
         };
-        self.inner.last_seen.touch(&dev.id, now);
+        // A state report's traffic is recorded after the report is queued
+        // (presence relies on that order, see `presence::run`).
+        if channel != DeviceChannel::State {
+            self.inner.last_seen.touch(&dev.id, now);
+        }
         let body = match channel {
             DeviceChannel::Evt => {
                 let Some(ev) = self.decode::<NodeEvent>(&dev, topic, &payload, now) else {
@@ -273,15 +277,20 @@ impl Ingest {
             }
             DeviceChannel::State => match self.decode::<DeviceState>(&dev, topic, &payload, now) {
                 Some(s) => {
+                    let id = dev.id.clone();
                     let msg = Ingested {
                         device: dev,
                         at_ms: now,
                         body: Body::State(s),
                     };
                     let _ = self.inner.out.states.send(msg).await;
+                    self.inner.last_seen.touch(&id, now);
                     return;
                 }
-                None => return,
+                None => {
+                    self.inner.last_seen.touch(&dev.id, now);
+                    return;
+                }
             },
             // A door's answer to an allow-list chunk is the access stage's.
             DeviceChannel::CmdAck if decode::<protocol::access::ListAck>(&payload).is_ok() => {
