@@ -121,6 +121,11 @@ impl Compound {
     }
 
     async fn start_sized(id: &str, extra: &str, idle: usize) -> Self {
+        // `RUST_LOG` set: the gateway's log on the terminal, to see what a
+        // failing test's gateway did.
+        if std::env::var_os("RUST_LOG").is_some() {
+            gateway::log::init(gateway::log::LogFormat::Text);
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("gw.db");
         let text = format!(

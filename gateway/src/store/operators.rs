@@ -239,7 +239,9 @@ impl Store {
             .into_iter()
             .map(|r| (r.window.target, r.window.until))
             .collect();
-        let tx = self.conn_mut().transaction()?;
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (target, until) in &due {
             write_maintenance(
                 &tx,

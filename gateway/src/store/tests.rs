@@ -319,3 +319,26 @@ async fn an_event_stays_unevaluated_until_its_consequences_are_stored_with_its_m
     drop(h);
     join.join().expect("writer exits");
 }
+
+/// Another connection (the access stage's, an API import) holding the
+/// write lock makes the writer wait its busy timeout, not fail the batch:
+/// a batch that read before it wrote used to get `database is locked` at
+/// once (SQLite invokes no busy handler for a read transaction's upgrade),
+/// and a fire alarm in it went unacknowledged until the node repeated it.
+#[tokio::test]
+async fn a_batch_waits_for_another_connections_write_lock() {
+    let (_dir, path) = temp_db();
+    let (h, join) = writer(&path, StoreConfig::default(), Arc::new(SystemClock));
+    let other = rusqlite::Connection::open(&path).expect("other connection");
+    other.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+    let commit = tokio::spawn({
+        let h = h.clone();
+        async move { h.commit_event(event("smoke-1", 1)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    other.execute_batch("COMMIT").expect("release");
+    let commit = commit.await.expect("task");
+    assert!(matches!(commit, Ok(Commit::New(_))), "{commit:?}");
+    drop(h);
+    join.join().expect("writer exits");
+}
