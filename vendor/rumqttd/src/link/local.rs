@@ -135,7 +135,10 @@ impl<'a> LinkBuilder<'a> {
         Sender<(ConnectionId, Event)>,
         Event,
         Receiver<()>,
-        (Arc<Mutex<VecDeque<Notification>>>, Arc<Mutex<VecDeque<Packet>>>),
+        (
+            Arc<Mutex<VecDeque<Notification>>>,
+            Arc<Mutex<VecDeque<Packet>>>,
+        ),
     ) {
         // Connect to router
         // Local connections to the router shall have access to all subscriptions
@@ -158,9 +161,9 @@ impl<'a> LinkBuilder<'a> {
         let incoming_data_buffer = incoming.buffer();
 
         let event = Event::Connect {
-            connection,
+            connection: Box::new(connection),
             incoming,
-            outgoing,
+            outgoing: Box::new(outgoing),
         };
         (
             self.router_tx,
@@ -290,7 +293,12 @@ impl LinkTx {
 
     /// GridSense patch: [`LinkTx::publish`] with the retain flag, so the
     /// gateway can keep retained messages (availability, alarm state).
-    pub fn publish_retain<S, V>(&mut self, topic: S, payload: V, retain: bool) -> Result<usize, LinkError>
+    pub fn publish_retain<S, V>(
+        &mut self,
+        topic: S,
+        payload: V,
+        retain: bool,
+    ) -> Result<usize, LinkError>
     where
         S: Into<Bytes>,
         V: Into<Bytes>,

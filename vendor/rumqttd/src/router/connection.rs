@@ -24,13 +24,17 @@ pub struct Connection {
     /// Last will of this connection
     pub last_will: Option<LastWill>,
     /// Properties of Last will
-    pub last_will_properties: Option<LastWillProperties>,
+    ///
+    /// GridSense patch: boxed, as is `broker_topic_aliases` (MQTT 5 only,
+    /// and rare): inline they were 224 of this struct's 528 bytes, in the
+    /// router's slot for every connection (patch 26).
+    pub last_will_properties: Option<Box<LastWillProperties>>,
     /// Connection events
     pub events: ConnectionEvents,
     /// Topic aliases set by clients
     pub(crate) topic_aliases: HashMap<u16, Topic>,
     /// Topic aliases used by broker
-    pub(crate) broker_topic_aliases: Option<BrokerAliases>,
+    pub(crate) broker_topic_aliases: Option<Box<BrokerAliases>>,
     /// subscription IDs for a connection
     pub(crate) subscription_ids: HashMap<Filter, usize>,
 }
@@ -72,7 +76,7 @@ impl Connection {
     pub fn topic_alias_max(&mut self, max: u16) -> &mut Connection {
         // if topic_alias_max is 0, that means client doesn't want to use / support topic alias
         if max > 0 {
-            self.broker_topic_aliases = Some(BrokerAliases::new(max));
+            self.broker_topic_aliases = Some(Box::new(BrokerAliases::new(max)));
         }
         self
     }
@@ -83,7 +87,7 @@ impl Connection {
         props: Option<LastWillProperties>,
     ) -> &mut Connection {
         self.last_will = will;
-        self.last_will_properties = props;
+        self.last_will_properties = props.map(Box::new);
         self
     }
 }
@@ -138,5 +142,17 @@ impl BrokerAliases {
         self.broker_topic_aliases
             .insert(topic.to_owned(), alias_to_use);
         Some(alias_to_use)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// GridSense patch 26: the router's slot for a connection holds what
+    /// every connection uses; MQTT 5's will properties and topic aliases
+    /// are boxed (the slot was 528 bytes).
+    #[test]
+    fn a_connection_slot_is_small() {
+        let size = std::mem::size_of::<super::Connection>();
+        assert!(size <= 320, "Connection is {size} bytes");
     }
 }

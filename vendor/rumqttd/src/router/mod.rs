@@ -1,7 +1,4 @@
-use std::{
-    collections::VecDeque,
-    fmt,
-};
+use std::{collections::VecDeque, fmt};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -44,10 +41,15 @@ pub(crate) type FilterIdx = usize;
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Client id and connection handle
+    ///
+    /// GridSense patch: the connection and its outgoing buffers are boxed:
+    /// inline they made every `Event` 720 bytes, and every send to the
+    /// router (each held connection's pending `Ready` or `DeviceData`
+    /// among them) as large.
     Connect {
-        connection: connection::Connection,
+        connection: Box<connection::Connection>,
         incoming: iobufs::Incoming,
-        outgoing: iobufs::Outgoing,
+        outgoing: Box<iobufs::Outgoing>,
     },
     /// New meter link
     NewMeter(flume::Sender<Vec<Meter>>),

@@ -71,7 +71,11 @@ where
             panic!("at least 1 segment needs to exist in memory else what's the point of log");
         }
 
-        let mut segments = VecDeque::with_capacity(max_mem_segments);
+        // GridSense patch: room for the active segment only; the deque grows
+        // when a log fills its first segment. Most filters (a device's own
+        // command topic) never do, and reserving `max_mem_segments` cost
+        // each 160 bytes (patch 26).
+        let mut segments = VecDeque::with_capacity(1);
         segments.push_back(Segment::new());
 
         Ok(Self {
@@ -273,6 +277,18 @@ mod tests {
     use super::{Position::*, *};
     use bytes::Bytes;
     use pretty_assertions::assert_eq;
+
+    /// GridSense patch 26: a new log reserves room for its active segment,
+    /// not for `max_mem_segments`; it still grows to hold them all.
+    #[test]
+    fn a_new_log_reserves_one_segment() {
+        let mut log = CommitLog::<Bytes>::new(1024, 10).unwrap();
+        assert!(log.segments.capacity() < 10, "{}", log.segments.capacity());
+        for i in 0..40u8 {
+            log.append(random_payload(i, 100));
+        }
+        assert!(log.memory_segments_count() > 1);
+    }
 
     fn random_payload(id: u8, size: u64) -> Bytes {
         Bytes::from(vec![id; size as usize])

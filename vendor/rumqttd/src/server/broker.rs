@@ -9,9 +9,9 @@ use crate::protocol::v5::V5;
 use crate::protocol::{Packet, Protocol};
 #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
 use crate::server::tls::{self, TLSAcceptor};
-use crate::{meters, ConnectionSettings};
 #[cfg(feature = "prometheus")]
 use crate::Meter;
+use crate::{meters, ConnectionSettings};
 use flume::{RecvError, SendError, Sender};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -475,7 +475,10 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             let tls = self.config.tls.clone();
             // GridSense patch: the gate hears when this connection ends, on
             // every path out of its task.
-            let closed = config.peer_gate.clone().map(|gate| ClosedGuard { gate, addr });
+            let closed = config
+                .peer_gate
+                .clone()
+                .map(|gate| ClosedGuard { gate, addr });
             task::spawn(connection(
                 Accepted {
                     stream,
@@ -513,12 +516,13 @@ struct Accepted {
     closed: Option<ClosedGuard>,
 }
 
-/// GridSense patch: one accepted connection's task, from its TLS (or
-/// websocket) handshake to the end of its link. Each stage's future is
-/// boxed: inline, the rustls handshake's state (~1.4 KB) stayed in every
-/// held connection's task beside its link (plain TCP ones included), since
-/// a task is as large as its largest stage; boxed, the handshake's is freed
-/// once done and the task keeps what the link needs.
+/// GridSense patch: one accepted connection's first task, from its TLS
+/// (or websocket) handshake to its CONNACK; the link that follows runs as
+/// a task of its own ([`Held::run`]). A task is as large as its largest
+/// stage, and a compound holds thousands of connections for days: split
+/// so, a held connection's task keeps the link and its loop (under 1 KB)
+/// and none of the handshakes' state (the rustls handshake ~1.4 KB, the
+/// CONNECT packet and link building ~3 KB), which is freed with this task.
 async fn connection<P: Protocol + Clone + Send + 'static>(
     a: Accepted,
     config: Arc<ConnectionSettings>,
@@ -533,7 +537,6 @@ async fn connection<P: Protocol + Clone + Send + 'static>(
         tls,
         closed,
     } = a;
-    let _closed = closed;
     #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
     let accepted = Box::pin(tls_accept(tls.as_ref(), stream)).await;
     #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
@@ -548,38 +551,48 @@ async fn connection<P: Protocol + Clone + Send + 'static>(
             return;
         }
     };
-    match link_type {
+    let (stream, span): (Box<dyn N>, _) = match link_type {
         #[cfg(feature = "websocket")]
-        LinkType::Websocket => {
-            let stream = match Box::pin(accept_hdr_async(network, WSCallback)).await {
-                Ok(s) => Box::new(WsStream::new(s)),
-                Err(e) => {
-                    error!(error=?e, "Websocket failed handshake");
-                    return;
-                }
-            };
-            Box::pin(
-                remote(config, tenant_id.clone(), router_tx, stream, protocol, will_handlers, addr)
-                    .instrument(tracing::info_span!(
-                        "websocket_link",
-                        client_id = field::Empty,
-                        connection_id = field::Empty
-                    )),
-            )
-            .await
-        }
-        LinkType::Remote => {
-            Box::pin(
-                remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers, addr)
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
-            )
-            .await
-        }
+        LinkType::Websocket => match Box::pin(accept_hdr_async(network, WSCallback)).await {
+            Ok(s) => (
+                Box::new(WsStream::new(s)),
+                tracing::info_span!(
+                    "websocket_link",
+                    client_id = field::Empty,
+                    connection_id = field::Empty
+                ),
+            ),
+            Err(e) => {
+                error!(error=?e, "Websocket failed handshake");
+                return;
+            }
+        },
+        LinkType::Remote => (
+            network,
+            tracing::error_span!(
+                "remote_link",
+                ?tenant_id,
+                client_id = field::Empty,
+                connection_id = field::Empty,
+            ),
+        ),
+    };
+    let opened = Box::pin(
+        open(
+            config,
+            tenant_id,
+            router_tx,
+            stream,
+            protocol,
+            will_handlers,
+            addr,
+        )
+        .instrument(span.clone()),
+    )
+    .await;
+    if let Some(mut held) = opened {
+        held.closed = closed;
+        task::spawn(held.run().instrument(span));
     }
 }
 
@@ -628,12 +641,32 @@ impl Callback for WSCallback {
     }
 }
 
+/// GridSense patch: tells the peer gate of a refused CONNECT (bad
+/// credentials or client id, or a topic the ACL refuses), with the peer's
+/// address.
+fn report_refusal(gate: Option<&crate::PeerGate>, peer: SocketAddr, e: &remote::Error) {
+    if let Some(gate) = gate {
+        if matches!(
+            e,
+            remote::Error::InvalidAuth
+                | remote::Error::InvalidClientId
+                | remote::Error::NotAuthorized { .. }
+        ) {
+            gate(crate::PeerEvent::Refused(peer));
+        }
+    }
+}
+
 /// A new network connection should wait for a mqtt connect packet. This should be handled
 /// asynchronously to avoid blocking other new connections while this connection is
 /// waiting for mqtt connect packet. Also this honours connection wait time as per config to prevent
 /// denial of service attacks (rogue clients which only establish network connections without
 /// sending a mqtt connection packet to make the server reach its concurrent connection limit).
-async fn remote<P: Protocol>(
+///
+/// GridSense patch: this is the CONNECT to CONNACK half of what was
+/// `remote`; it returns the started link for [`Held::run`], or `None` if
+/// the client was refused or went away.
+async fn open<P: Protocol>(
     config: Arc<ConnectionSettings>,
     tenant_id: Option<String>,
     router_tx: Sender<(ConnectionId, Event)>,
@@ -641,21 +674,8 @@ async fn remote<P: Protocol>(
     protocol: P,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
     peer: std::net::SocketAddr,
-) {
-    // GridSense patch: refusals are reported with the peer's address.
+) -> Option<Held<P>> {
     let gate = config.peer_gate.clone();
-    let refused = |e: &remote::Error| {
-        if let Some(gate) = &gate {
-            if matches!(
-                e,
-                remote::Error::InvalidAuth
-                    | remote::Error::InvalidClientId
-                    | remote::Error::NotAuthorized { .. }
-            ) {
-                gate(crate::PeerEvent::Refused(peer));
-            }
-        }
-    };
     let mut network = Network::new(
         stream,
         config.max_payload_size,
@@ -666,15 +686,12 @@ async fn remote<P: Protocol>(
     let dynamic_filters = config.dynamic_filters;
     let topic_acl = config.topic_acl.clone();
 
-    // GridSense patch: the handshake's and the link's futures are boxed, so
-    // a held connection's task keeps only the running link's state (the
-    // task was ~4 KB, sized for the largest of every stage's state).
-    let connect_packet = match Box::pin(mqtt_connect(config, &mut network)).await {
+    let connect_packet = match mqtt_connect(config, &mut network).await {
         Ok(p) => p,
         Err(e) => {
-            refused(&e);
+            report_refusal(gate.as_ref(), peer, &e);
             error!(error=?e, "Error while handling MQTT connect packet");
-            return;
+            return None;
         }
     };
 
@@ -718,7 +735,7 @@ async fn remote<P: Protocol>(
         .insert(client_id.clone(), will_tx);
 
     // Start the link
-    let mut link = match Box::pin(RemoteLink::new(
+    match RemoteLink::new(
         router_tx.clone(),
         tenant_id.clone(),
         network,
@@ -726,78 +743,119 @@ async fn remote<P: Protocol>(
         dynamic_filters,
         assigned_client_id,
         topic_acl,
-    ))
+    )
     .await
     {
-        Ok(l) => l,
+        Ok(link) => Some(Held {
+            link,
+            client_id,
+            tenant_id,
+            router_tx,
+            will_rx,
+            will_handlers,
+            gate,
+            peer,
+            closed: None,
+        }),
         Err(e) => {
-            refused(&e);
+            report_refusal(gate.as_ref(), peer, &e);
             error!(error=?e, "Remote link error");
             // GridSense patch: no will sender left behind for a link that
             // never started.
             will_handlers.lock().unwrap().remove(&client_id);
-            return;
+            None
         }
-    };
-
-    let connection_id = link.connection_id;
-    let will_delay_interval = link.will_delay_interval;
-    let mut send_disconnect = true;
-
-    match Box::pin(link.start()).await {
-        // Connection got closed. This shouldn't usually happen.
-        Ok(_) => error!("connection-stop"),
-        // No need to send a disconnect message when disconnection
-        // originated internally in the router.
-        Err(remote::Error::Link(e)) => {
-            error!(error=?e, "router-drop");
-            send_disconnect = false;
-        }
-        // Connection was closed by peer
-        Err(remote::Error::Network(network::Error::Io(err)) | remote::Error::Io(err))
-            if err.kind() == io::ErrorKind::ConnectionAborted =>
-        {
-            info!(error=?err, "disconnected");
-        }
-        // Any other error
-        Err(e) => {
-            refused(&e);
-            error!(error=?e, "disconnected");
-        }
-    };
-
-    if send_disconnect {
-        let disconnect = Event::Disconnect;
-        let message = (connection_id, disconnect);
-        router_tx.send(message).ok();
     }
+}
 
-    // this is important to stop the connection
-    drop(link);
+/// GridSense patch: a connection whose CONNECT the router accepted: what
+/// its task keeps while the client stays connected, and the last will's
+/// handling after it goes.
+struct Held<P> {
+    link: RemoteLink<P>,
+    client_id: String,
+    tenant_id: Option<String>,
+    router_tx: Sender<(ConnectionId, Event)>,
+    will_rx: flume::Receiver<AwaitingWill>,
+    will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    gate: Option<crate::PeerGate>,
+    peer: SocketAddr,
+    /// Tells the peer gate the connection ended, however it does.
+    closed: Option<ClosedGuard>,
+}
 
-    let publish_will = match tokio::time::timeout(
-        Duration::from_secs(will_delay_interval as u64),
-        will_rx.recv_async(),
-    )
-    .await
-    {
-        Ok(w) => w.is_ok_and(|k| k == AwaitingWill::Fire),
-        Err(_) => {
-            // no need to keep the sender after timeout
-            will_handlers.lock().unwrap().remove(&client_id);
-            // as will delay interval has passed, publish the will message
-            true
+impl<P: Protocol> Held<P> {
+    /// Runs the link until it ends, then tells the router and publishes
+    /// the last will once its delay has passed without a new session.
+    ///
+    /// An `async` block, not an `async fn`: an `async fn` moves its
+    /// arguments into locals, and its future keeps both (488 bytes twice).
+    /// The block captures only the fields it names (each by value), so
+    /// each field it needs is named in it: `closed` last.
+    fn run(mut self) -> impl std::future::Future<Output = ()> {
+        async move {
+            let connection_id = self.link.connection_id;
+            let will_delay_interval = self.link.will_delay_interval;
+            let mut send_disconnect = true;
+
+            match self.link.start().await {
+                // Connection got closed. This shouldn't usually happen.
+                Ok(_) => error!("connection-stop"),
+                // No need to send a disconnect message when disconnection
+                // originated internally in the router.
+                Err(remote::Error::Link(e)) => {
+                    error!(error=?e, "router-drop");
+                    send_disconnect = false;
+                }
+                // Connection was closed by peer
+                Err(remote::Error::Network(network::Error::Io(err)) | remote::Error::Io(err))
+                    if err.kind() == io::ErrorKind::ConnectionAborted =>
+                {
+                    info!(error=?err, "disconnected");
+                }
+                // Any other error
+                Err(e) => {
+                    report_refusal(self.gate.as_ref(), self.peer, &e);
+                    error!(error=?e, "disconnected");
+                }
+            };
+
+            if send_disconnect {
+                let disconnect = Event::Disconnect;
+                let message = (connection_id, disconnect);
+                self.router_tx.send(message).ok();
+            }
+
+            // this is important to stop the connection
+            drop(self.link);
+
+            let publish_will = match tokio::time::timeout(
+                Duration::from_secs(will_delay_interval as u64),
+                self.will_rx.recv_async(),
+            )
+            .await
+            {
+                Ok(w) => w.is_ok_and(|k| k == AwaitingWill::Fire),
+                Err(_) => {
+                    // no need to keep the sender after timeout
+                    self.will_handlers.lock().unwrap().remove(&self.client_id);
+                    // as will delay interval has passed, publish the will message
+                    true
+                }
+            };
+
+            if publish_will {
+                let message = Event::PublishWill((self.client_id, self.tenant_id));
+                // is this connection_id really correct at this point?
+                // as we have disconnected already, some other connection
+                // might be using this connection ID!
+                // It won't matter in this case as we don't use it
+                // but might affect logs?
+                self.router_tx.send((connection_id, message)).ok();
+            }
+            // The peer gate hears the connection ended only now.
+            drop(self.closed);
         }
-    };
-
-    if publish_will {
-        let message = Event::PublishWill((client_id, tenant_id));
-        // is this connection_id really correct at this point?
-        // as we have disconnected already, some other connection
-        // might be using this connection ID!
-        // It won't matter in this case as we don't use it
-        // but might affect logs?
-        router_tx.send((connection_id, message)).ok();
     }
 }
 
