@@ -142,10 +142,7 @@ pub fn ensure_admin(store: &Store) -> Result<Option<String>, StoreError> {
     use crate::clock::Clock as _;
     let now_ms = crate::clock::SystemClock.now_ms();
     // `unchecked`: the store has no other transaction open on this connection.
-    let tx = rusqlite::Transaction::new_unchecked(
-        store.conn(),
-        rusqlite::TransactionBehavior::Immediate,
-    )?;
+    let tx = store.conn().unchecked_transaction()?;
     if exists(&tx, ADMIN_USER)? {
         return Ok(None);
     }
@@ -184,10 +181,7 @@ pub fn add_integrator(store: &mut Store, name: &str, now_ms: u64) -> Result<Stri
         name: name.into(),
         error,
     })?;
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(StoreError::from)?;
+    let tx = store.conn_mut().transaction().map_err(StoreError::from)?;
     let device: bool = tx
         .query_row(
             "SELECT count(*) > 0 FROM devices WHERE id = ?1",

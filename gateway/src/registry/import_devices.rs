@@ -332,9 +332,7 @@ fn register(
     secrets: &BTreeMap<String, String>,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = store.conn_mut().transaction()?;
     for d in devices {
         tx.execute(
             "INSERT INTO devices (id, profile, location, fire_zone, escape_route, installed, gbt_system_type, gbt_system_addr, gbt_component_type, gbt_component_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

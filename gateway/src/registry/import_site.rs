@@ -156,9 +156,7 @@ fn check_tree(all: &BTreeMap<Name, SiteRow>, lines: &HashMap<Name, u64>, errors:
 }
 
 fn write(store: &mut Store, rows: &[SiteRow]) -> Result<(), StoreError> {
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = store.conn_mut().transaction()?;
     // Rows may name a parent that comes later in the file.
     tx.pragma_update(None, "defer_foreign_keys", true)?;
     for row in rows {

@@ -96,11 +96,18 @@ impl Store {
     /// writing: WAL journal, `synchronous=FULL`, a busy timeout, foreign
     /// keys on, migrations applied.
     ///
+    /// Its transactions are `IMMEDIATE`: each takes the write lock first, so
+    /// another connection's write makes it wait the busy timeout. A deferred
+    /// one that had read first got `database is locked` at once (SQLite has
+    /// no busy handler for that upgrade): the store writer's batch failed so,
+    /// and a fire alarm in it went unacknowledged until the node repeated it.
+    ///
     /// # Errors
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;

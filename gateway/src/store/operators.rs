@@ -239,9 +239,7 @@ impl Store {
             .into_iter()
             .map(|r| (r.window.target, r.window.until))
             .collect();
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn_mut().transaction()?;
         for (target, until) in &due {
             write_maintenance(
                 &tx,

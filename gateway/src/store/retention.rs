@@ -76,9 +76,7 @@ impl Retention {
         cfg: &StoreConfig,
         now: u64,
     ) -> Result<(u64, bool), rusqlite::Error> {
-        let tx = store
-            .conn_mut()
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = store.conn_mut().transaction()?;
         let mut deleted = 0;
         let mut more = false;
         if let Some(keep) = cfg.retention_ms() {

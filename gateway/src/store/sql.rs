@@ -1,7 +1,7 @@
 //! The SQL of one writer batch: events (repeats detected by
 //! `UNIQUE(device, boot, seq)`), presence, quarantine counts, telemetry rows.
 
-use rusqlite::{Transaction, TransactionBehavior};
+use rusqlite::Transaction;
 
 use super::batch::Batch;
 use super::convert::at_i64;
@@ -19,18 +19,12 @@ pub(super) struct Written {
 }
 
 /// One transaction: events, presence, quarantine, writes, then telemetry.
-/// `IMMEDIATE`: it takes the write lock first, so another connection's
-/// write makes it wait the busy timeout (a deferred transaction that has
-/// read gets `database is locked` at once: SQLite has no busy handler for
-/// that upgrade).
 pub(super) fn write_tx(
     store: &mut Store,
     outbox: &Shared,
     batch: &Batch,
 ) -> Result<Written, rusqlite::Error> {
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = store.conn_mut().transaction()?;
     let mut commits = Vec::with_capacity(batch.events.len());
     for (rec, _) in &batch.events {
         commits.push(insert_event(&tx, rec)?);
