@@ -408,6 +408,24 @@ pub struct LinkRx {
     cache: VecDeque<Notification>,
 }
 
+/// GridSense patch: an in-process link reads by swapping its emptied batch
+/// buffer with the one the router fills, so after a burst both keep the
+/// burst's capacity (a telemetry lane takes 4,096 notifications a round:
+/// ~0.5 MB each, for the life of the process). The emptied one is shrunk
+/// to the batch it is swapped for (at least [`KEPT_BATCH`]) when it is over
+/// four times that, so a steady flow keeps its room and a past burst does not.
+fn take_batch(send_buffer: &Mutex<VecDeque<Notification>>, emptied: &mut VecDeque<Notification>) {
+    let mut buffer = send_buffer.lock();
+    let keep = buffer.len().max(KEPT_BATCH);
+    if emptied.capacity() > 4 * keep {
+        emptied.shrink_to(keep);
+    }
+    mem::swap(&mut *buffer, emptied);
+}
+
+/// GridSense patch: see [`take_batch`].
+const KEPT_BATCH: usize = 64;
+
 impl LinkRx {
     pub fn new(
         connection_id: ConnectionId,
@@ -440,7 +458,7 @@ impl LinkRx {
                 self.router_rx.recv()?;
                 // Collect 'all' the data in the buffer after a notification.
                 // Notification means fresh data which isn't previously collected
-                mem::swap(&mut *self.send_buffer.lock(), &mut self.cache);
+                take_batch(&self.send_buffer, &mut self.cache);
                 Ok(self.cache.pop_front())
             }
         }
@@ -455,7 +473,7 @@ impl LinkRx {
             None => {
                 // If cache is empty, check for router trigger and get fresh notifications
                 self.router_rx.recv_deadline(deadline)?;
-                mem::swap(&mut *self.send_buffer.lock(), &mut self.cache);
+                take_batch(&self.send_buffer, &mut self.cache);
                 Ok(self.cache.pop_front())
             }
         }
@@ -472,7 +490,7 @@ impl LinkRx {
                 self.router_rx.recv_async().await?;
                 // Collect 'all' the data in the buffer after a notification.
                 // Notification means fresh data which isn't previously collected
-                mem::swap(&mut *self.send_buffer.lock(), &mut self.cache);
+                take_batch(&self.send_buffer, &mut self.cache);
                 Ok(self.cache.pop_front())
             }
         }
@@ -503,10 +521,47 @@ impl LinkRx {
 
 #[cfg(test)]
 mod test {
-    use super::LinkTx;
-    use flume::bounded;
+    use super::{LinkRx, LinkTx, KEPT_BATCH};
+    use crate::Notification;
+    use flume::{bounded, Sender};
     use parking_lot::Mutex;
     use std::{collections::VecDeque, sync::Arc, thread};
+
+    /// The router's side of one round: `n` notifications, then the trigger;
+    /// the link reads them all.
+    fn round(
+        buffer: &Mutex<VecDeque<Notification>>,
+        trigger: &Sender<()>,
+        rx: &mut LinkRx,
+        n: usize,
+    ) {
+        buffer
+            .lock()
+            .extend((0..n).map(|_| Notification::Unschedule));
+        trigger.send(()).unwrap();
+        for _ in 0..n {
+            assert!(rx.recv().unwrap().is_some());
+        }
+    }
+
+    // GridSense patch: see `take_batch`.
+    #[test]
+    fn a_past_burst_does_not_keep_the_links_buffers() {
+        let (router_tx, _router_rx) = bounded(10);
+        let (trigger, triggered) = bounded(10);
+        let buffer = Arc::new(Mutex::new(VecDeque::new()));
+        let mut rx = LinkRx::new(0, router_tx, triggered, buffer.clone());
+        round(&buffer, &trigger, &mut rx, 4096);
+        round(&buffer, &trigger, &mut rx, 4096);
+        round(&buffer, &trigger, &mut rx, 4096);
+        // A steady flow keeps its room: both buffers still take a round.
+        assert!(buffer.lock().capacity() >= 4096);
+        assert!(rx.cache.capacity() >= 4096);
+        round(&buffer, &trigger, &mut rx, 1);
+        round(&buffer, &trigger, &mut rx, 1);
+        assert!(buffer.lock().capacity() <= 4 * KEPT_BATCH);
+        assert!(rx.cache.capacity() <= 4 * KEPT_BATCH);
+    }
 
     #[test]
     fn push_sends_all_data_and_notifications_to_router() {

@@ -410,3 +410,10 @@ fn routing_publishes_creates_no_span_at_warn() {
     assert_eq!(queued_forwards(&r, sub).0, 100, "all delivered");
     assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
+
+// GridSense patch: see `WillEntry`.
+#[test]
+fn a_held_will_without_properties_is_small() {
+    let size = std::mem::size_of::<WillEntry>();
+    assert!(size <= 80, "a will entry is {size} bytes");
+}

@@ -127,6 +127,12 @@ where
         self.active_segment().next_offset()
     }
 
+    /// GridSense patch (tests): the messages the log holds in memory.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> u64 {
+        self.active_segment().next_offset() - self.segments.front().unwrap().absolute_offset
+    }
+
     #[inline]
     fn active_segment(&self) -> &Segment<T> {
         self.segments.back().unwrap()
