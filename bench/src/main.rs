@@ -224,6 +224,9 @@ pub(crate) struct Measured {
     pub(crate) rss_base: u64,
     /// RSS holding the idle clients, KiB.
     pub(crate) rss_idle: u64,
+    /// RSS at the end of the heartbeat window, KiB: what the heartbeats
+    /// left behind (a broker that keeps delivered messages grows here).
+    pub(crate) rss_after: u64,
     /// Percent of a core, whole process, while heartbeating.
     pub(crate) cpu: f64,
     /// Percent of a core, router thread.
@@ -277,11 +280,12 @@ async fn measure(a: &Args, mut peer: peers::Peer, devices: &[fleet::Device]) -> 
     let w = procfs::CpuWindow::start(pid, tid);
     tokio::time::sleep(Duration::from_secs(a.cpu_s)).await;
     (m.cpu, m.cpu_router) = w.percent();
+    m.rss_after = procfs::rss_kib(pid).unwrap_or(0);
     m.heartbeats = f.stats.published.load(std::sync::atomic::Ordering::Relaxed) - sent0;
     m.dropped = f.stats.dropped.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
-        "{}: CPU {:.1} % (router {:?}) over {} s, {} heartbeats, {} dropped",
-        peer.name, m.cpu, m.cpu_router, a.cpu_s, m.heartbeats, m.dropped
+        "{}: CPU {:.1} % (router {:?}) over {} s, {} heartbeats, {} dropped; RSS {} KiB after",
+        peer.name, m.cpu, m.cpu_router, a.cpu_s, m.heartbeats, m.dropped, m.rss_after
     );
     if !peer.alive() {
         eprintln!("{} exited during the run", peer.name);

@@ -55,6 +55,14 @@ pub(crate) fn table(n: usize, window_s: u64, hb_s: u64, r: &[Measured]) -> Strin
         format!("CPU, whole process, {n} heartbeating every {hb_s} s"),
         &|m| format!("{:.1} % of a core ({} heartbeats)", m.cpu, m.heartbeats),
     );
+    row("RSS after the heartbeat window".into(), &|m| {
+        let grown =
+            m.rss_after.saturating_sub(m.rss_idle) as f64 * 1024.0 / m.heartbeats.max(1) as f64;
+        format!(
+            "{} ({grown:.0} B per heartbeat over idle)",
+            mib(m.rss_after)
+        )
+    });
     row("CPU, rumqttd router thread".into(), &|m| {
         m.cpu_router
             .map_or("—".into(), |c| format!("{c:.1} % of a core"))

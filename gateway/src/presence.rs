@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{Outgoing, Publisher};
 use crate::clock::SharedClock;
 use crate::message::{Body, Ingested};
-use crate::registry::{Profiles, RegistryCell};
+use crate::registry::{Profiles, Registry, RegistryCell};
 use crate::store::StoreHandle;
 
 pub mod link;
@@ -77,6 +77,8 @@ pub struct Presence {
     polled: HashSet<DeviceId>,
     /// Devices whose online state this process has seen.
     heard: HashSet<DeviceId>,
+    /// Each device's latest traffic (ms), merged from [`LastSeen::take`].
+    seen: HashMap<DeviceId, u64>,
 }
 
 impl Presence {
@@ -87,6 +89,7 @@ impl Presence {
             links: Links::default(),
             polled: HashSet::new(),
             heard: HashSet::new(),
+            seen: HashMap::new(),
         }
     }
 
@@ -229,20 +232,28 @@ impl Presence {
     pub fn sweep(
         &mut self,
         now_ms: u64,
-        last_seen: &HashMap<DeviceId, u64>,
+        fresh: &HashMap<DeviceId, u64>,
         heartbeat_ms: impl Fn(&DeviceId) -> Option<u64>,
     ) -> Vec<Change> {
         let mut changes = Vec::new();
-        // Traffic after a will is a reconnect: a blip.
-        for (device, seen) in last_seen {
-            if self.pending_before(device, *seen) {
+        for (device, at) in fresh {
+            let seen = match self.seen.get_mut(device) {
+                Some(t) => {
+                    *t = (*t).max(*at);
+                    *t
+                }
+                None => *self.seen.entry(device.clone()).or_insert(*at),
+            };
+            // Traffic after a will is a reconnect: a blip.
+            if self.pending_before(device, seen) {
                 self.links.on_back(device);
             }
         }
         for (device, at) in self.links.overdue(now_ms) {
             changes.extend(self.set(&device, Status::Offline, at, "last-will"));
         }
-        for (device, seen) in last_seen {
+        let all = std::mem::take(&mut self.seen);
+        for (device, seen) in &all {
             if self.links.is_pending(device) {
                 continue;
             }
@@ -264,6 +275,7 @@ impl Presence {
             };
             changes.extend(change);
         }
+        self.seen = all;
         let entries = &self.entries;
         let stable = self.links.stable(now_ms, |d| {
             entries.get(d).is_some_and(|e| e.status == Status::Online)
@@ -334,6 +346,8 @@ pub struct PresenceTask {
     pub sweep_every: Duration,
     /// Its heartbeat (a ticking stage: it sweeps every `sweep_every`).
     pub progress: Arc<crate::health::Progress>,
+    /// The devices' heartbeat intervals, kept between sweeps.
+    pub heartbeats: Heartbeats,
 }
 
 /// Runs presence until shutdown: state reports from `states`, a sweep every `sweep_every`.
@@ -364,16 +378,15 @@ pub async fn run(
             Some(msg) = states.recv() => on_report(&mut t, msg),
             _ = tick.tick() => {
                 // Ingest records a state report's traffic after queueing the
-                // report: every report behind this snapshot is applied before
-                // the sweep reads it, so a node that just connected is back
-                // as `connected`, not as `traffic`.
-                let seen = t.last_seen.clone();
-                let seen = tokio::task::spawn_blocking(move || seen.snapshot()).await;
+                // report: every report behind the traffic taken here is
+                // applied before the sweep reads it, so a node that just
+                // connected is back as `connected`, not as `traffic`.
+                let seen = t.last_seen.take();
                 let mut changes = Vec::new();
                 while let Ok(msg) = states.try_recv() {
                     changes.extend(on_report(&mut t, msg));
                 }
-                changes.extend(sweep_off_the_runtime(&mut t, seen.unwrap_or_default()).await);
+                changes.extend(sweep_off_the_runtime(&mut t, seen).await);
                 changes
             }
         };
@@ -400,29 +413,55 @@ fn on_report(t: &mut PresenceTask, msg: Ingested) -> Vec<Change> {
     }
 }
 
-/// One sweep over `seen`, on the blocking pool: it visits every device
-/// (~10 ms at 10,000), which on a runtime worker held back the tasks behind it.
-async fn sweep_off_the_runtime(t: &mut PresenceTask, seen: HashMap<DeviceId, u64>) -> Vec<Change> {
+/// One sweep, on the blocking pool: it visits every device (~3 ms at
+/// 10,000), which on a runtime worker held back the tasks behind it.
+async fn sweep_off_the_runtime(t: &mut PresenceTask, fresh: HashMap<DeviceId, u64>) -> Vec<Change> {
     let (mut presence, now) = (std::mem::take(&mut t.presence), t.clock.now_ms());
+    let mut heartbeats = std::mem::take(&mut t.heartbeats);
     let (registry, profiles) = (t.registry.get(), t.profiles.clone());
-    let heartbeat = move |d: &DeviceId| {
-        registry
-            .device(d)
-            .map(|i| profiles.heartbeat_ms(&i.profile))
-    };
     let swept = tokio::task::spawn_blocking(move || {
-        let changes = presence.sweep(now, &seen, heartbeat);
-        (presence, changes)
+        heartbeats.follow(&registry, &profiles);
+        let changes = presence.sweep(now, &fresh, |d| heartbeats.of(d));
+        (presence, heartbeats, changes)
     });
     match swept.await {
-        Ok((presence, changes)) => {
+        Ok((presence, heartbeats, changes)) => {
             t.presence = presence;
+            t.heartbeats = heartbeats;
             changes
         }
         Err(e) => {
             tracing::error!(error = %e, "presence sweep panicked; presence starts over");
             Vec::new()
         }
+    }
+}
+
+/// Each registered device's heartbeat interval (ms), read from the registry
+/// snapshot in force and read again only when it is replaced: the sweep asks
+/// for every device every second, and a lookup here is one probe where the
+/// registry's is three (device, its profile, the profile's interval).
+#[derive(Debug, Default)]
+pub struct Heartbeats {
+    of: std::sync::Weak<Registry>,
+    ms: HashMap<DeviceId, u64>,
+}
+
+impl Heartbeats {
+    /// Reads `registry` unless it is the snapshot these were read from.
+    fn follow(&mut self, registry: &Arc<Registry>, profiles: &Profiles) {
+        if std::sync::Weak::ptr_eq(&self.of, &Arc::downgrade(registry)) {
+            return;
+        }
+        self.ms = registry
+            .devices()
+            .map(|i| (i.id.clone(), profiles.heartbeat_ms(&i.profile)))
+            .collect();
+        self.of = Arc::downgrade(registry);
+    }
+
+    fn of(&self, device: &DeviceId) -> Option<u64> {
+        self.ms.get(device).copied()
     }
 }
 
@@ -469,7 +508,8 @@ mod tests;
 
 /// When each device was last heard from (any message): ingest touches it,
 /// and so does the access stage for a door's access events (`acc`, which
-/// ingest does not see); presence's sweep reads it.
+/// ingest does not see). It holds only what is new: presence's sweep takes
+/// it every tick and keeps every device's latest itself.
 #[derive(Debug, Default)]
 pub struct LastSeen(Mutex<HashMap<DeviceId, u64>>);
 
@@ -485,8 +525,11 @@ impl LastSeen {
         }
     }
 
-    /// A copy of every entry.
-    pub fn snapshot(&self) -> HashMap<DeviceId, u64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Takes the entries recorded since the last take: each device heard
+    /// from since, with its latest traffic (presence keeps the rest).
+    pub fn take(&self) -> HashMap<DeviceId, u64> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let room = map.len();
+        std::mem::replace(&mut *map, HashMap::with_capacity(room))
     }
 }

@@ -9,7 +9,7 @@ use crate::analysis::SpineOutputs;
 use crate::health::Progress;
 use crate::ingest::{Dedupe, Ingest, IngestParts, Lanes, Outputs};
 use crate::message::Ingested;
-use crate::presence::{self, Presence, PresenceTask};
+use crate::presence::{self, Heartbeats, Presence, PresenceTask};
 
 /// How often presence sweeps for silent devices.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -98,6 +98,7 @@ impl Wiring<'_> {
                 changes: changes_tx,
                 progress: self.beats.add("presence", Progress::ticking(SWEEP_EVERY)),
                 sweep_every: SWEEP_EVERY,
+                heartbeats: Heartbeats::default(),
             };
         tasks.spawn_stage(
             "presence",

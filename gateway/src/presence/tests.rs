@@ -123,3 +123,48 @@ fn stored_state_survives_restart() {
     )]);
     assert_eq!(p.get(&d).map(|e| e.status), Some(Status::Offline));
 }
+
+#[test]
+fn a_device_heard_once_goes_offline_though_later_sweeps_take_no_new_traffic() {
+    // Each sweep is handed only the traffic since the last one
+    // (`LastSeen::take`); presence keeps every device's latest itself.
+    let mut p = Presence::default();
+    let (d, quiet) = (id("smoke-1"), id("smoke-2"));
+    let hb = |_: &DeviceId| Some(30_000);
+    let heard = HashMap::from([(d.clone(), 1_000), (quiet.clone(), 1_000)]);
+    let c = p.sweep(1_000, &heard, hb);
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert!(
+        c.iter()
+            .all(|c| c.status == Status::Online && c.reason == "traffic")
+    );
+    let none = HashMap::new();
+    let again = HashMap::from([(d.clone(), 60_000)]);
+    assert!(
+        p.sweep(60_000, &again, hb).is_empty(),
+        "heard again: nothing new"
+    );
+    assert!(
+        p.sweep(91_000, &none, hb).is_empty(),
+        "not yet three heartbeats"
+    );
+    let c = p.sweep(91_001, &none, hb);
+    assert_eq!(c.len(), 1, "only the quiet one: {c:?}");
+    assert_eq!(
+        (&c[0].device, c[0].status, c[0].reason),
+        (&quiet, Status::Offline, "heartbeat-missed")
+    );
+    let c = p.sweep(150_001, &none, hb);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!((&c[0].device, c[0].status), (&d, Status::Offline));
+}
+
+#[test]
+fn last_seen_hands_over_each_device_once_with_its_latest_traffic() {
+    let seen = LastSeen::default();
+    let d = id("smoke-1");
+    seen.touch(&d, 20);
+    seen.touch(&d, 10);
+    assert_eq!(seen.take(), HashMap::from([(d.clone(), 20)]));
+    assert!(seen.take().is_empty(), "taken");
+}
