@@ -140,6 +140,18 @@ impl Presence {
         self.entries.iter()
     }
 
+    /// Takes every device stored online as heard from at `now_ms` (start-up):
+    /// one that died while the gateway was down (its will died with the
+    /// broker) goes offline once its heartbeats are missed, instead of
+    /// staying online until it speaks. Traffic already recorded is kept.
+    pub fn heard_at_start(&mut self, now_ms: u64) {
+        for (device, e) in &self.entries {
+            if e.status == Status::Online {
+                self.seen.entry(device.clone()).or_insert(now_ms);
+            }
+        }
+    }
+
     /// The status of `device`, if known.
     pub fn get(&self, device: &DeviceId) -> Option<Entry> {
         self.entries.get(device).copied()
@@ -364,6 +376,7 @@ pub async fn run(
             },
         );
     }
+    t.presence.heard_at_start(t.clock.now_ms());
     let mut tick = tokio::time::interval(t.sweep_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -168,3 +168,33 @@ fn last_seen_hands_over_each_device_once_with_its_latest_traffic() {
     assert_eq!(seen.take(), HashMap::from([(d.clone(), 20)]));
     assert!(seen.take().is_empty(), "taken");
 }
+
+#[test]
+fn a_device_stored_online_that_never_speaks_after_a_restart_goes_offline() {
+    // The gateway was killed; the detector died while it was down, so no
+    // will reached the new broker and no traffic comes.
+    let (d, back) = (id("smoke-1"), id("smoke-2"));
+    let online = Entry {
+        status: Status::Online,
+        since_ms: 500,
+    };
+    let mut p = Presence::from_stored([(d.clone(), online), (back.clone(), online)]);
+    p.heard_at_start(10_000);
+    let hb = |_: &DeviceId| Some(30_000);
+    let none = HashMap::new();
+    let spoke = HashMap::from([(back.clone(), 60_000)]);
+    assert!(
+        p.sweep(60_000, &spoke, hb).is_empty(),
+        "still inside its heartbeats"
+    );
+    assert!(
+        p.sweep(100_000, &none, hb).is_empty(),
+        "three heartbeats from start"
+    );
+    let c = p.sweep(100_001, &none, hb);
+    assert_eq!(c.len(), 1, "only the silent one: {c:?}");
+    assert_eq!(
+        (&c[0].device, c[0].status, c[0].reason),
+        (&d, Status::Offline, "heartbeat-missed")
+    );
+}
