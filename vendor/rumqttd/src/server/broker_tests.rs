@@ -1,5 +1,5 @@
 //! GridSense patch tests: a real listener on 127.0.0.1 port 0 and raw MQTT
-//! 3.1.1 clients over TCP.
+//! 3.1.1 (and MQTT 5) clients over TCP.
 
 use super::*;
 use crate::{RouterConfig, ServerSettings};
@@ -358,4 +358,136 @@ fn a_held_connection_keeps_no_handshake_state() {
             "held {held} bytes, the TLS handshake {handshake}"
         );
     });
+}
+
+/// One whole MQTT 5 frame read from `s` (10 s at most), as the broker sent it.
+async fn read_v5_frame(s: &mut TcpStream, buf: &mut bytes::BytesMut) -> bytes::BytesMut {
+    loop {
+        match crate::protocol::v5::check(buf.iter(), 1 << 20) {
+            Ok(header) => return buf.split_to(header.frame_length()),
+            Err(crate::protocol::Error::InsufficientBytes(_)) => {}
+            Err(e) => panic!("bad frame from the broker: {e:?}"),
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read_buf(buf))
+            .await
+            .expect("a frame in time")
+            .expect("read");
+        assert!(n > 0, "the broker closed the connection");
+    }
+}
+
+/// An MQTT 5 client connected (CONNACK, reason 0), with `will` if any.
+async fn v5_client(
+    addr: SocketAddr,
+    client_id: &str,
+    will: Option<(
+        crate::protocol::LastWill,
+        crate::protocol::LastWillProperties,
+    )>,
+) -> (TcpStream, bytes::BytesMut) {
+    let (will, will_props) = will.unzip();
+    let connect = crate::protocol::Connect {
+        keep_alive: 60,
+        client_id: client_id.to_string(),
+        clean_session: true,
+    };
+    let mut out = bytes::BytesMut::new();
+    V5.write(
+        Packet::Connect(connect, None, will, will_props, None),
+        &mut out,
+    )
+    .unwrap();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&out).await.unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let ack = read_v5_frame(&mut s, &mut buf).await;
+    // CONNACK, remaining length, session present, reason code 0 (success).
+    assert_eq!(ack[0], 0x20, "CONNACK for {client_id}");
+    assert_eq!(ack[3], 0, "{client_id} accepted");
+    (s, buf)
+}
+
+/// GridSense patch 28: a held MQTT 5 will keeps its properties (boxed in
+/// the router's will table) and the subscriber gets them with the will
+/// when the client's connection dies without a DISCONNECT.
+#[tokio::test]
+async fn an_mqtt5_will_fires_with_its_properties() {
+    use crate::protocol::{Filter, LastWill, LastWillProperties, QoS, RetainForwardRule};
+    use crate::protocol::{Subscribe, SubscribeReasonCode};
+    let (tx, rx) = mpsc::sync_channel(1);
+    let config = Config {
+        id: 0,
+        router: router_config(16),
+        v5: Some(HashMap::from([("test".to_string(), settings(tx))])),
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    thread::spawn(move || broker.start());
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap().1;
+
+    let will = LastWill {
+        topic: "dev/node-7/status".into(),
+        message: "offline".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+    };
+    let will_props = LastWillProperties {
+        delay_interval: Some(0),
+        payload_format_indicator: Some(1),
+        message_expiry_interval: Some(3600),
+        content_type: Some("application/json".into()),
+        response_topic: Some("dev/node-7/ack".into()),
+        correlation_data: Some("c-7".into()),
+        user_properties: vec![("site".into(), "north-gate".into())],
+    };
+    let (device, _) = v5_client(addr, "node-7", Some((will, will_props))).await;
+
+    let (mut watcher, mut buf) = v5_client(addr, "watcher", None).await;
+    let subscribe = Subscribe {
+        pkid: 1,
+        filters: vec![Filter {
+            path: "dev/+/status".into(),
+            qos: QoS::AtMostOnce,
+            nolocal: false,
+            preserve_retain: false,
+            retain_forward_rule: RetainForwardRule::Never,
+        }],
+    };
+    let mut out = bytes::BytesMut::new();
+    V5.write(Packet::Subscribe(subscribe, None), &mut out)
+        .unwrap();
+    watcher.write_all(&out).await.unwrap();
+    let mut frame = read_v5_frame(&mut watcher, &mut buf).await;
+    match V5.read_mut(&mut frame, 1 << 20).unwrap() {
+        Packet::SubAck(ack, _) => {
+            assert_eq!(ack.return_codes, [SubscribeReasonCode::QoS0]);
+        }
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+
+    // The device's connection dies: no DISCONNECT, so its will fires.
+    drop(device);
+    let mut frame = read_v5_frame(&mut watcher, &mut buf).await;
+    let (publish, props) = match V5.read_mut(&mut frame, 1 << 20).unwrap() {
+        Packet::Publish(publish, props) => (publish, props),
+        other => panic!("expected the will's PUBLISH, got {other:?}"),
+    };
+    assert_eq!(&publish.topic[..], b"dev/node-7/status");
+    assert_eq!(&publish.payload[..], b"offline");
+    let props = props.expect("the will's properties delivered");
+    assert_eq!(props.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        props.user_properties,
+        [("site".to_string(), "north-gate".to_string())]
+    );
+    assert_eq!(props.payload_format_indicator, Some(1));
+    assert_eq!(props.response_topic.as_deref(), Some("dev/node-7/ack"));
+    assert_eq!(props.correlation_data.as_deref(), Some(&b"c-7"[..]));
+    assert!(
+        props
+            .message_expiry_interval
+            .is_some_and(|s| s > 0 && s <= 3600),
+        "expiry {:?}",
+        props.message_expiry_interval
+    );
 }
